@@ -1,0 +1,353 @@
+"""A Run: one training job in a background thread, with its folder runs/<id>/.
+
+The folder is the run's source of truth, written atomically as the run goes:
+
+    config.json        RunConfig
+    status.json        status, message, pid, times
+    history.jsonl      one line per epoch (epoch 0 = untrained), appended and fsynced
+    batches.jsonl      smoothed batch losses, appended per epoch
+    snapshots.jsonl    per epoch: the regression fit on a grid, or the test predictions
+    weights/epoch_NNNN.pt   small models: weights per recorded epoch (replay)
+    best.pt, final.pt  checkpoints (fold_K.pt per fold for K-fold runs)
+
+Pages never touch the training thread's model: they read the Run's copies under its
+lock, or the folder. Any session can observe any run by id.
+"""
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nnviz import checkpoints
+from nnviz.config import ConfigError, RunConfig
+from nnviz.crossval import cross_validate
+from nnviz.data import TaskData, load
+from nnviz.data.regression import DOMAIN
+from nnviz.storage import append_jsonl, atomic_write, atomic_write_json, read_json, read_jsonl
+from nnviz.train import Callback, History, TrainState, fit, init_model, predict
+
+ACTIVE_STATES = ("queued", "running")
+SNAPSHOT_MAX_PARAMS = 250_000  # per-epoch weight snapshots only for models this small
+MAX_SNAPSHOTS = 200  # per run; the interval grows for long runs
+FIT_GRID_POINTS = 200  # x positions of the recorded regression fit
+MAX_CONCURRENT = int(os.environ.get("NNVIZ_MAX_CONCURRENT_RUNS", "2"))  # beyond this, runs queue
+
+_slots = threading.BoundedSemaphore(MAX_CONCURRENT)
+_registry: dict[str, "Run"] = {}
+_registry_lock = threading.Lock()
+
+
+def runs_dir(path: str | os.PathLike | None = None) -> Path:
+    """Where run folders live: `path`, else $NNVIZ_RUNS_DIR, else <project>/runs."""
+    return Path(path or os.environ.get("NNVIZ_RUNS_DIR") or Path(__file__).resolve().parent.parent / "runs")
+
+
+def fit_grid(data: TaskData) -> np.ndarray:
+    """x positions where a regression fit is drawn: the data range plus 10% each side."""
+    xs = torch.cat([data.x_train, data.x_val, data.x_test]).flatten()
+    lo, hi = (float(xs.min()), float(xs.max())) if len(xs) else DOMAIN
+    pad = 0.1 * (hi - lo or 1.0)
+    return np.linspace(lo - pad, hi + pad, FIT_GRID_POINTS, dtype=np.float32)
+
+
+@dataclass
+class Progress:
+    epoch: int = 0
+    epochs: int = 0
+    batch: int = 0
+    batches: int = 0
+    fold: int = 0  # 1-based during K-fold runs, else 0
+    folds: int = 0
+    started: float = 0.0
+    samples_per_s: float = 0.0
+
+    @property
+    def fraction(self) -> float:
+        """Share of all batches done, across epochs and folds."""
+        per_fold = max(1, self.epochs * max(self.batches, 1))
+        done = (self.epoch - 1) * self.batches + self.batch if self.epoch else 0
+        folds = max(self.folds, 1)
+        return min(1.0, ((max(self.fold, 1) - 1) * per_fold + done) / (folds * per_fold))
+
+    @property
+    def eta_s(self) -> float:
+        elapsed = time.time() - self.started if self.started else 0.0
+        f = self.fraction
+        return elapsed * (1 - f) / f if f > 0 else math.nan
+
+
+@dataclass
+class Run:
+    """A background training job; read it through `view()` from any thread."""
+
+    id: str
+    dir: Path
+    config: RunConfig
+    status: str = "queued"
+    message: str = ""
+    progress: Progress = field(default_factory=Progress)
+    epochs: list[dict] = field(default_factory=list)  # history rows so far (copies)
+    batch_losses: list[tuple[float, float]] = field(default_factory=list)
+    snapshots: dict[int, dict] = field(default_factory=dict)  # epoch -> {'fit'|'test_pred'...}
+    fit_x: list[float] = field(default_factory=list)  # regression: the grid of snapshots' 'fit'
+    model: torch.nn.Module | None = None  # a CPU copy of the final model once done
+    data_info: dict[str, Any] = field(default_factory=dict)
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    thread: threading.Thread | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATES
+
+    def stop(self) -> None:
+        """Ask the run to stop; the loop sees it within one batch."""
+        self.stop_event.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the thread ends; True if it did."""
+        if self.thread is not None:
+            self.thread.join(timeout)
+            return not self.thread.is_alive()
+        return True
+
+    def view(self) -> dict[str, Any]:
+        """A consistent copy of what the UI shows, taken under the lock."""
+        with self.lock:
+            return {"id": self.id, "status": self.status, "message": self.message,
+                    "progress": Progress(**self.progress.__dict__), "epochs": list(self.epochs),
+                    "batch_losses": list(self.batch_losses), "snapshots": dict(self.snapshots),
+                    "fit_x": list(self.fit_x), "data_info": dict(self.data_info), "config": self.config}
+
+    def _set_status(self, status: str, message: str = "") -> None:
+        with self.lock:
+            self.status, self.message = status, message
+        previous = read_json(self.dir / "status.json", {}) or {}
+        atomic_write_json(self.dir / "status.json", {
+            "status": status, "message": message, "pid": os.getpid(),
+            "created": previous.get("created", time.time()), "updated": time.time(),
+            "epochs_done": len(self.epochs) - 1 if self.epochs else 0})
+
+
+class _Recorder(Callback):
+    """Writes each epoch to the run folder and mirrors it into the Run for live views."""
+
+    def __init__(self, run: Run, data: TaskData, fold: int = 0) -> None:
+        self.run, self.data, self.fold = run, data, fold
+        self.grid = torch.from_numpy(fit_grid(data))[:, None] if data.task == "regression" else None
+        self.snapshot_every = 0
+        self.best_val = math.inf
+        self.batches_written = 0
+
+    def on_train_begin(self, state: TrainState) -> None:
+        n_params = sum(p.numel() for p in state.model.parameters())
+        every = state.cfg.snapshot_every
+        if every and n_params <= SNAPSHOT_MAX_PARAMS:
+            self.snapshot_every = max(every, math.ceil(state.cfg.epochs / MAX_SNAPSHOTS))
+        with self.run.lock:
+            p = self.run.progress
+            p.epochs, p.batches, p.fold, p.epoch, p.batch = state.cfg.epochs, state.batches_per_epoch, self.fold, 0, 0
+            p.started = p.started or time.time()
+
+    def on_batch_end(self, state: TrainState) -> None:
+        with self.run.lock:
+            self.run.progress.epoch, self.run.progress.batch = state.epoch, state.batch
+
+    def on_epoch_end(self, state: TrainState, record: dict[str, float]) -> None:
+        row = dict(record, fold=self.fold) if self.fold else dict(record)
+        snapshot = self._snapshot(state, record["epoch"])
+        new_batches = state.history.batch_losses[self.batches_written:]
+        self.batches_written = len(state.history.batch_losses)
+        suffix = f"_fold{self.fold}" if self.fold else ""
+        append_jsonl(self.run.dir / f"history{suffix}.jsonl", [row])
+        if new_batches:
+            append_jsonl(self.run.dir / f"batches{suffix}.jsonl", [{"x": a, "loss": b} for a, b in new_batches])
+        if snapshot:
+            append_jsonl(self.run.dir / f"snapshots{suffix}.jsonl", [dict(snapshot, epoch=record["epoch"])])
+        self._save_weights(state, record)
+        with self.run.lock:
+            if self.fold <= 1:  # the live view follows fold 1 (or the only run)
+                self.run.epochs.append(row)
+                self.run.batch_losses.extend(new_batches)
+                if snapshot:
+                    self.run.snapshots[int(record["epoch"])] = snapshot
+            self.run.progress.samples_per_s = record.get("samples_per_s", 0.0) or self.run.progress.samples_per_s
+
+    def _snapshot(self, state: TrainState, epoch: int) -> dict[str, list]:
+        if self.grid is not None:
+            fit = predict(state.model, self.grid.to(state.device)).flatten().cpu()
+            return {"fit": [round(float(v), 5) for v in fit]}
+        if state.test_outputs is not None:
+            probs = torch.softmax(state.test_outputs.float(), 1).cpu()
+            conf, pred = probs.max(1)
+            return {"test_pred": pred.tolist(), "test_conf": [round(float(c), 4) for c in conf]}
+        return {}
+
+    def _save_weights(self, state: TrainState, record: dict[str, float]) -> None:
+        epoch = int(record["epoch"])
+        if self.snapshot_every and epoch % self.snapshot_every == 0:
+            state_dict = {k: v.detach().cpu().clone() for k, v in state.model.state_dict().items()}
+            atomic_write(self.run.dir / "weights" / f"epoch{'_f%d' % self.fold if self.fold else ''}_{epoch:04d}.pt",
+                         lambda fh: torch.save(state_dict, fh))
+        val = record.get("val_loss", math.nan)
+        if not self.fold and epoch > 0 and math.isfinite(val) and val < self.best_val:
+            self.best_val = val
+            _checkpoint(self.run, state.model, self.data, self.run.dir / "best.pt", record, state.history)
+
+
+def _checkpoint(run: Run, model: torch.nn.Module, data: TaskData, path: Path, metrics: dict,
+                history: History) -> Path:
+    return checkpoints.save(path, model, run.config, task=data.task, input_shape=data.input_shape,
+                            n_outputs=data.n_outputs, classes=data.classes, mean=data.mean, std=data.std,
+                            metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+                            history=history.to_dict())
+
+
+def _work(run: Run) -> None:
+    acquired = False
+    try:
+        while not run.stop_event.is_set():  # queue for a slot, but stay stoppable
+            if _slots.acquire(timeout=0.2):
+                acquired = True
+                break
+        if not acquired:
+            run._set_status("stopped", "Stopped before it started.")
+            return
+        run._set_status("running")
+        with run.lock:
+            run.progress.started = time.time()
+        data = load(run.config.data)
+        with run.lock:
+            run.data_info = {"task": data.task, "classes": list(data.classes), "input_shape": list(data.input_shape),
+                             "n_outputs": data.n_outputs, "n_train": len(data.x_train)}
+            if data.task == "regression":
+                run.fit_x = fit_grid(data).tolist()
+        train_cfg = run.config.train
+        if train_cfg.kfold:
+            results = cross_validate(data, run.config.model, train_cfg, train_cfg.kfold,
+                                     lambda fold: [_Recorder(run, data, fold)],
+                                     run.stop_event)
+            for r in results:
+                _checkpoint(run, r.model, data, run.dir / f"fold_{r.fold}.pt", r.history.last(), r.history)
+            history, model = results[0].history, results[0].model
+            if len(results) < train_cfg.kfold and history.status == "finished":
+                history = results[-1].history
+        else:
+            model = init_model(run.config.model, data, train_cfg.seed)
+            history = fit(model, data, train_cfg, [_Recorder(run, data)], run.stop_event)
+        model = model.cpu().eval()
+        _checkpoint(run, model, data, run.dir / "final.pt", history.last(), history)
+        with run.lock:
+            run.model = model
+        run._set_status(history.status, history.reason)
+    except torch.cuda.OutOfMemoryError:
+        run._set_status("failed", "The GPU ran out of memory. Use a smaller batch size or a smaller model.")
+    except (ConfigError, ValueError, RuntimeError, OSError) as exc:
+        run._set_status("failed", str(exc) or type(exc).__name__)
+    except Exception as exc:  # keep the thread from dying silently; the page shows the reason
+        run._set_status("failed", f"{type(exc).__name__}: {exc}")
+    finally:
+        if acquired:
+            _slots.release()
+
+
+def new_id(config: RunConfig) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{config.data.dataset}-{uuid.uuid4().hex[:6]}"
+
+
+def start(config: RunConfig, root: str | os.PathLike | None = None) -> Run:
+    """Create runs/<id>/, write the config, and train in a daemon thread (queued past the cap)."""
+    run_id = new_id(config)
+    folder = runs_dir(root) / run_id
+    folder.mkdir(parents=True, exist_ok=False)
+    (folder / "config.json").write_text(config.to_json())
+    run = Run(run_id, folder, config)
+    run._set_status("queued", "Waiting for a free training slot." if _slots._value == 0 else "")  # noqa: SLF001
+    with _registry_lock:
+        _registry[run_id] = run
+    run.thread = threading.Thread(target=_work, args=(run,), name=f"nnviz-run-{run_id}", daemon=True)
+    run.thread.start()
+    return run
+
+
+def get(run_id: str) -> Run | None:
+    """The live Run with this id in this process, if any."""
+    with _registry_lock:
+        return _registry.get(run_id)
+
+
+def active_runs() -> list[Run]:
+    with _registry_lock:
+        return [r for r in _registry.values() if r.active]
+
+
+def stop_all(timeout: float = 5.0) -> None:
+    """Stop every run of this process and wait for the threads (tests, shutdown)."""
+    with _registry_lock:
+        runs = list(_registry.values())
+    for r in runs:
+        r.stop()
+    for r in runs:
+        r.wait(timeout)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run as its folder tells it, for runs of this or any earlier process."""
+
+    id: str
+    dir: Path
+    config: RunConfig | None
+    status: str
+    message: str
+    history: list[dict]
+
+    @property
+    def final_checkpoint(self) -> Path | None:
+        path = self.dir / "final.pt"
+        return path if path.is_file() else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError, OSError):
+        return False
+    return True
+
+
+def read_record(folder: str | os.PathLike) -> RunRecord:
+    """Rebuild a run from its folder; a run that died with its process reads as 'interrupted'."""
+    folder = Path(folder)
+    status = read_json(folder / "status.json", {}) or {}
+    state, message = status.get("status", "unknown"), status.get("message", "")
+    if state in ACTIVE_STATES:
+        pid = int(status.get("pid", -1))
+        owned_here = pid == os.getpid() and get(folder.name) is not None
+        if not owned_here and not (pid != os.getpid() and _pid_alive(pid)):
+            state, message = "interrupted", "The server stopped while this run was training; " \
+                                            "its history is kept up to the last finished epoch."
+    try:
+        config = RunConfig.from_json((folder / "config.json").read_text())
+    except (OSError, ConfigError):
+        config = None
+    return RunRecord(folder.name, folder, config, state, message, read_jsonl(folder / "history.jsonl"))
+
+
+def list_runs(root: str | os.PathLike | None = None) -> list[RunRecord]:
+    """All run folders, newest first."""
+    base = runs_dir(root)
+    if not base.is_dir():
+        return []
+    folders = sorted((p for p in base.iterdir() if (p / "config.json").is_file()), reverse=True)
+    return [read_record(p) for p in folders]

@@ -1,0 +1,293 @@
+"""The one training loop: `fit(model, data, cfg, callbacks)` -> History.
+
+Data is already on the device; batches are index slices. Losses accumulate on the
+device and are read once per `log_every` batches, so CUDA never syncs per step.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nnviz.config import ModelConfig, TrainConfig
+from nnviz.data import TaskData
+from nnviz.data.batching import augment_shift, batches, eval_batches, n_batches
+from nnviz.models import build_model
+
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "sgd": lambda p, c: torch.optim.SGD(p, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay),
+    "adam": lambda p, c: torch.optim.Adam(p, lr=c.lr, weight_decay=c.weight_decay),
+    "adamw": lambda p, c: torch.optim.AdamW(p, lr=c.lr, weight_decay=c.weight_decay),
+    "rmsprop": lambda p, c: torch.optim.RMSprop(p, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay),
+    "adadelta": lambda p, c: torch.optim.Adadelta(p, lr=c.lr, weight_decay=c.weight_decay),
+    "adagrad": lambda p, c: torch.optim.Adagrad(p, lr=c.lr, weight_decay=c.weight_decay),
+}
+_INIT_LOCK = threading.Lock()  # model init uses torch's global RNG: one seeded init at a time
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' -> cuda > mps > cpu; a named device that is absent raises a clear ValueError."""
+    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("CUDA was requested but no CUDA GPU is available here; choose 'auto' or 'cpu'.")
+    if name == "mps" and not has_mps:
+        raise ValueError("MPS was requested but this machine has no Apple GPU; choose 'auto' or 'cpu'.")
+    return torch.device(name)
+
+
+def init_model(cfg: ModelConfig, data: TaskData, seed: int) -> nn.Sequential:
+    """The model for `data`, initialised reproducibly from `seed` without disturbing other threads."""
+    with _INIT_LOCK, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_model(cfg, data.input_shape, data.n_outputs)
+
+
+@dataclass
+class History:
+    """Per-epoch records (epoch 0 is the untrained model) and smoothed batch losses."""
+
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    batch_losses: list[tuple[float, float]] = field(default_factory=list)  # (epoch + fraction, loss)
+    status: str = "running"  # finished | stopped | early_stopped | diverged | failed
+    reason: str = ""  # a sentence for the user when the run did not simply finish
+
+    def last(self) -> dict[str, float]:
+        return self.epochs[-1] if self.epochs else {}
+
+    def best(self, key: str = "val_loss") -> dict[str, float]:
+        rows = [r for r in self.epochs if math.isfinite(r.get(key, math.nan))]
+        return min(rows, key=lambda r: r[key]) if rows else self.last()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"epochs": self.epochs, "batch_losses": [list(b) for b in self.batch_losses],
+                "status": self.status, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "History":
+        return cls([dict(r) for r in raw.get("epochs", [])], [tuple(b) for b in raw.get("batch_losses", [])],
+                   raw.get("status", "finished"), raw.get("reason", ""))
+
+
+class Callback:
+    """Hooks into fit(); every method is a no-op unless overridden."""
+
+    def on_train_begin(self, state: "TrainState") -> None: ...
+    def on_batch_end(self, state: "TrainState") -> None: ...
+    def on_epoch_end(self, state: "TrainState", record: dict[str, float]) -> None: ...
+    def on_train_end(self, state: "TrainState") -> None: ...
+
+
+@dataclass
+class TrainState:
+    """What callbacks see: the model, the history and where the loop is."""
+
+    model: nn.Module
+    data: TaskData
+    cfg: TrainConfig
+    history: History
+    device: torch.device
+    epoch: int = 0
+    batch: int = 0  # batches done in this epoch
+    batches_per_epoch: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    lr: float = 0.0  # the optimizer's current learning rate
+    test_outputs: torch.Tensor | None = None  # model outputs on the test set at the last record
+    stop_requested: str = ""  # set by a callback (early stopping) to end after this epoch
+
+    def request_stop(self, status: str, reason: str = "") -> None:
+        self.stop_requested = status
+        self.history.reason = reason
+
+
+class EarlyStopping(Callback):
+    """Stop when validation loss has not improved for `patience` epochs."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience, self.best, self.since = patience, math.inf, 0
+
+    def on_epoch_end(self, state: TrainState, record: dict[str, float]) -> None:
+        if record["epoch"] == 0:
+            return
+        if record["val_loss"] < self.best - 1e-12:
+            self.best, self.since = record["val_loss"], 0
+            return
+        self.since += 1
+        if self.since >= self.patience:
+            state.request_stop("early_stopped", f"Validation loss did not improve for {self.patience} "
+                                                f"epochs; stopped early at epoch {record['epoch']}.")
+
+
+def loss_fn(task: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    return F.mse_loss if task == "regression" else F.cross_entropy
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
+    """Outputs for all of x in eval mode, batched; the model's train/eval mode is restored."""
+    was_training = model.training
+    model.eval()
+    try:
+        out = [model(chunk) for chunk in eval_batches(x, batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def scores(out: torch.Tensor, y: torch.Tensor, task: str) -> dict[str, float]:
+    """{'loss'} (MSE or cross-entropy) of outputs `out` and, for classification, {'acc'}."""
+    if len(out) == 0:
+        return {"loss": math.nan, **({"acc": math.nan} if task == "classification" else {})}
+    out = out.float()
+    result = {"loss": float(loss_fn(task)(out, y))}
+    if task == "classification":
+        result["acc"] = float((out.argmax(1) == y).float().mean())
+    return result
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, task: str) -> dict[str, float]:
+    """`scores` of the model on (x, y), in eval mode."""
+    return scores(predict(model, x), y, task)
+
+
+def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps: int):  # noqa: ANN202
+    total = max(1, cfg.epochs * steps)
+    return {
+        "none": lambda: None,
+        "step": lambda: torch.optim.lr_scheduler.StepLR(opt, cfg.step_size, cfg.gamma),
+        "cosine": lambda: torch.optim.lr_scheduler.CosineAnnealingLR(opt, total),
+        "plateau": lambda: torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=cfg.gamma, patience=2),
+        "onecycle": lambda: torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max(cfg.lr, 1e-12), total_steps=total),
+    }[cfg.scheduler]()
+
+
+def _record(state: TrainState, epoch: int, train: dict[str, float], seconds: float, samples: int) -> dict:
+    data, model, task = state.data, state.model, state.data.task
+    row: dict[str, float] = {"epoch": epoch, "train_loss": train["loss"]}
+    state.test_outputs = predict(model, data.x_test)  # kept for callbacks (live previews, replay)
+    val, test = evaluate(model, data.x_val, data.y_val, task), scores(state.test_outputs, data.y_test, task)
+    row.update(val_loss=val["loss"], test_loss=test["loss"])
+    if task == "classification":
+        row.update(train_acc=train.get("acc", math.nan), val_acc=val["acc"], test_acc=test["acc"])
+    row.update(lr=float(state.lr), seconds=seconds, elapsed=time.perf_counter() - state.started,
+               samples_per_s=samples / seconds if seconds > 0 else 0.0)
+    return row
+
+
+def fit(model: nn.Module, data: TaskData, cfg: TrainConfig, callbacks: Iterable[Callback] = (),
+        stop_event: threading.Event | None = None) -> History:
+    """Train `model` on `data` (moved to cfg's device) and return its History.
+
+    Honours `stop_event` within one batch; a NaN/inf loss ends the run with status
+    'diverged'. Epoch 0 records the untrained model so "before" is always visible.
+    """
+    device = resolve_device(cfg.device)
+    callbacks = list(callbacks) + ([EarlyStopping(cfg.early_stopping)] if cfg.early_stopping else [])
+    data = data.to(device, non_blocking=True)
+    model.to(device)
+    cuda = device.type == "cuda"
+    if cuda and len(data.input_shape) == 3:
+        model.to(memory_format=torch.channels_last)
+    step_model = torch.compile(model) if (cfg.compile and cuda) else model
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if cuda and cfg.amp and torch.cuda.is_bf16_supported()
+                else nullcontext())
+    generator = torch.Generator().manual_seed(cfg.seed)
+    with _INIT_LOCK:  # dropout draws from the global RNG; seed it for a reproducible single run
+        torch.manual_seed(cfg.seed)
+    n_train = len(data.x_train)
+    steps = n_batches(n_train, cfg.batch_size, cfg.max_steps)
+    optimizer = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg)
+    scheduler = _scheduler(optimizer, cfg, steps)
+    per_batch_schedule = cfg.scheduler in ("cosine", "onecycle")
+    state = TrainState(model, data, cfg, History(), device, batches_per_epoch=steps)
+    state.lr = cfg.lr
+    criterion, task = loss_fn(data.task), data.task
+    flip = data.name == "cifar10"
+
+    for cb in callbacks:
+        cb.on_train_begin(state)
+    first = evaluate(model, data.x_train, data.y_train, task)
+    _emit(state, callbacks, _record(state, 0, first, 0.0, 0))
+
+    for epoch in range(1, cfg.epochs + 1):
+        state.epoch, state.batch = epoch, 0
+        model.train()
+        started, seen = time.perf_counter(), 0
+        loss_sum = torch.zeros((), device=device)  # summed on device, read at log points
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        window_sum, window_n = torch.zeros((), device=device), 0
+        for idx in batches(n_train, cfg.batch_size, generator, device):
+            if state.batch >= steps:
+                break
+            if stop_event is not None and stop_event.is_set():
+                return _finish(state, callbacks, "stopped", "Stopped by the user.")
+            xb, yb = data.x_train[idx], data.y_train[idx]
+            if cfg.augment and task == "classification":
+                xb = augment_shift(xb, generator, flip=flip)
+            with autocast:
+                out = step_model(xb)
+                loss = criterion(out.float(), yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            if per_batch_schedule:
+                scheduler.step()
+            detached = loss.detach()
+            loss_sum += detached * len(idx)
+            window_sum += detached
+            window_n += 1
+            if task == "classification":
+                correct += (out.detach().argmax(1) == yb).sum()
+            seen += len(idx)
+            state.batch += 1
+            if window_n == cfg.log_every or state.batch == steps:
+                value = float(window_sum) / window_n  # the one host sync per log interval
+                if not math.isfinite(value):
+                    return _finish(state, callbacks, "diverged",
+                                   f"The loss became {value} at epoch {epoch}, batch {state.batch}: training "
+                                   f"diverged. Lower the learning rate (now {cfg.lr:g}) or clip gradients.")
+                state.history.batch_losses.append((epoch - 1 + state.batch / steps, value))
+                window_sum.zero_()
+                window_n = 0
+            for cb in callbacks:
+                cb.on_batch_end(state)
+        seconds = time.perf_counter() - started
+        train_metrics = {"loss": float(loss_sum) / max(seen, 1)}
+        if task == "classification":
+            train_metrics["acc"] = float(correct) / max(seen, 1)
+        state.lr = optimizer.param_groups[0]["lr"]
+        record = _record(state, epoch, train_metrics, seconds, seen)
+        if not math.isfinite(record["train_loss"]) or not math.isfinite(record["val_loss"] if len(data.x_val) else 0.0):
+            state.history.epochs.append(record)
+            return _finish(state, callbacks, "diverged", f"The loss became NaN or infinite in epoch {epoch}: "
+                           f"training diverged. Lower the learning rate (now {cfg.lr:g}).")
+        if scheduler is not None and not per_batch_schedule:
+            scheduler.step(record["val_loss"]) if cfg.scheduler == "plateau" else scheduler.step()
+        _emit(state, callbacks, record)
+        if state.stop_requested:
+            return _finish(state, callbacks, state.stop_requested, state.history.reason)
+    return _finish(state, callbacks, "finished", "")
+
+
+def _emit(state: TrainState, callbacks: list[Callback], record: dict[str, float]) -> None:
+    state.history.epochs.append(record)
+    for cb in callbacks:
+        cb.on_epoch_end(state, record)
+
+
+def _finish(state: TrainState, callbacks: list[Callback], status: str, reason: str) -> History:
+    state.history.status, state.history.reason = status, reason
+    state.model.eval()
+    for cb in callbacks:
+        cb.on_train_end(state)
+    return state.history
