@@ -68,13 +68,18 @@ class Checkpoint:
 def save(path: str | os.PathLike, model: nn.Module, config: RunConfig, *, task: str,
          input_shape: tuple[int, ...], n_outputs: int, classes: tuple[str, ...] = (),
          mean: tuple[float, ...] = (), std: tuple[float, ...] = (), metrics: dict | None = None,
-         history: dict | None = None) -> Path:
-    """Write a checkpoint atomically (a crash leaves the old file or the new, never half)."""
+         history: dict | None = None, half: bool = False) -> Path:
+    """Write a checkpoint atomically (a crash leaves the old file or the new, never half).
+
+    `half` stores float weights as float16 (half the size; loading converts back).
+    """
     meta = {"config": json.loads(config.to_json()), "task": task, "input_shape": list(input_shape),
             "n_outputs": int(n_outputs), "classes": list(classes), "mean": [float(m) for m in mean],
             "std": [float(s) for s in std], "metrics": _plain(metrics or {}), "history": _plain(history or {}),
             "saved_at": time.time()}
     state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     payload = {"format": FORMAT, "version": VERSION, "meta": json.dumps(meta), "state_dict": state}
     atomic_write(path, lambda fh: torch.save(payload, fh))
     return Path(path)

@@ -225,6 +225,7 @@ def _work(run: Run) -> None:
         run._set_status("running")
         with run.lock:
             run.progress.started = time.time()
+            run.progress.folds = run.config.train.kfold
         data = load(run.config.data)
         with run.lock:
             run.data_info = {"task": data.task, "classes": list(data.classes), "input_shape": list(data.input_shape),

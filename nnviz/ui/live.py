@@ -1,0 +1,92 @@
+"""Start, stop and watch background runs from a page.
+
+The training thread never touches Streamlit; a page keeps only the run id in
+session_state (it survives reruns, page switches and, through the `run` query
+parameter, a browser refresh) and polls the Run with a fragment.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import streamlit as st
+
+from nnviz import runs
+from nnviz.config import RunConfig
+
+POLL_S = 0.4  # fragment refresh while a run is active: >= 2 updates per second
+MAX_RUNS_PER_SESSION = 2  # one browser session cannot fill every training slot
+
+
+def _key(slot: str) -> str:
+    return f"run_id:{slot}"
+
+
+def current(slot: str) -> runs.Run | None:
+    """The run this session follows in `slot` (e.g. 'regression'), if it is still in memory.
+
+    A refreshed browser has lost session_state; the page's `?run=` query parameter brings it back.
+    """
+    run_id = st.session_state.get(_key(slot)) or st.query_params.get(f"{slot}_run")
+    run = runs.get(run_id) if run_id else None
+    if run is not None:
+        st.session_state[_key(slot)] = run.id
+    return run
+
+
+def start(slot: str, config: RunConfig) -> runs.Run | None:
+    """Start a run for this session; refuses (with a message) past the per-session cap."""
+    mine = [r for r in runs.active_runs() if r.id in st.session_state.get("my_runs", [])]
+    if len(mine) >= MAX_RUNS_PER_SESSION:
+        st.warning(f"You already have {len(mine)} runs training. Stop one before starting another.")
+        return None
+    run = runs.start(config)
+    st.session_state[_key(slot)] = run.id
+    st.session_state.setdefault("my_runs", []).append(run.id)
+    st.query_params[f"{slot}_run"] = run.id
+    return run
+
+
+def forget(slot: str) -> None:
+    """Stop following the slot's run (Reset); the run folder stays on disk."""
+    st.session_state.pop(_key(slot), None)
+    st.query_params.pop(f"{slot}_run", None)
+
+
+def stop(run: runs.Run, timeout: float = 1.0) -> None:
+    """Ask the run to stop and wait up to `timeout` s for its thread to end."""
+    run.stop()
+    deadline = time.time() + timeout
+    while run.active and time.time() < deadline:
+        time.sleep(0.02)
+
+
+def watch(run: runs.Run, render: Callable[[dict], None], slot: str) -> None:
+    """Render `render(view)` now and, while the run is active, every POLL_S seconds.
+
+    When the run ends, the whole page reruns once so its after-training panels appear.
+    """
+    def body() -> None:
+        view = run.view()
+        render(view)
+        flag = f"was_active:{slot}"
+        if view["status"] in runs.ACTIVE_STATES:
+            st.session_state[flag] = True
+        elif st.session_state.pop(flag, False):
+            st.rerun(scope="app")
+
+    st.fragment(body, run_every=POLL_S if run.active else None)()
+
+
+def status_line(view: dict) -> str:
+    """'epoch 12/300 · 1,234 samples/s · ETA 3 s' or the final status with its reason."""
+    p = view["progress"]
+    if view["status"] == "queued":
+        return "Queued: waiting for a free training slot."
+    if view["status"] == "running":
+        eta = f" · ETA {p.eta_s:.0f} s" if p.eta_s == p.eta_s else ""
+        fold = f"fold {p.fold}/{p.folds} · " if p.folds else ""
+        return f"{fold}epoch {p.epoch}/{p.epochs} · {p.samples_per_s:,.0f} samples/s{eta}"
+    text = {"finished": "Finished", "stopped": "Stopped", "early_stopped": "Stopped early",
+            "diverged": "Diverged", "failed": "Failed", "interrupted": "Interrupted"}.get(view["status"], view["status"])
+    return f"{text}. {view['message']}".strip()

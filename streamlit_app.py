@@ -1,0 +1,24 @@
+"""nnviz dashboard: `streamlit run streamlit_app.py`."""
+import streamlit as st
+
+from nnviz.ui import sidebar
+
+st.set_page_config(page_title="nnviz", page_icon="🧠", layout="wide")
+
+PAGES = {
+    "nnviz": [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)],
+    "Labs": [
+        st.Page("pages/regression.py", title="Regression lab", icon=":material/show_chart:"),
+        st.Page("pages/classification.py", title="Classification lab", icon=":material/grid_view:"),
+    ],
+    "Look inside": [
+        st.Page("pages/inside.py", title="Inside the network", icon=":material/layers:"),
+        st.Page("pages/explain.py", title="Explain", icon=":material/visibility:"),
+        st.Page("pages/draw.py", title="Draw & predict", icon=":material/draw:"),
+    ],
+    "Compare": [st.Page("pages/experiments.py", title="Experiments", icon=":material/science:")],
+}
+
+page = st.navigation(PAGES)
+sidebar.render()
+page.run()
