@@ -3,7 +3,7 @@ import streamlit as st
 
 from nnviz.ui import sidebar
 
-st.set_page_config(page_title="nnviz", page_icon="🧠", layout="wide")
+st.set_page_config(page_title="nnviz", page_icon=":material/neurology:", layout="wide")
 
 PAGES = {
     "nnviz": [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)],

@@ -4,7 +4,7 @@ import streamlit as st
 from nnviz import overview
 from nnviz.ui.sidebar import device_label
 
-st.title("🧠 nnviz — watch neural networks learn")
+st.title(":material/neurology: nnviz — watch neural networks learn")
 st.markdown(
     "Train small networks live and **see** what they learn: loss curves as they fall, the fitted "
     "curve of a regression, confusion matrices, conv filters, feature maps, attributions, and your own "
@@ -20,9 +20,9 @@ cols[2].metric("Checkpoints", len(ckpts))
 
 st.subheader("Start here")
 links = st.columns(3)
-links[0].page_link("pages/regression.py", label="Regression lab: fit a noisy 1-D function", icon="📈")
-links[1].page_link("pages/classification.py", label="Classification lab: digits, MNIST, CIFAR-10", icon="🔢")
-links[2].page_link("pages/draw.py", label="Draw a digit and see it classified", icon="✏️")
+links[0].page_link("pages/regression.py", label="Regression lab: fit a noisy 1-D function", icon=":material/show_chart:")
+links[1].page_link("pages/classification.py", label="Classification lab: digits, MNIST, CIFAR-10", icon=":material/grid_view:")
+links[2].page_link("pages/draw.py", label="Draw a digit and see it classified", icon=":material/draw:")
 
 st.subheader("Datasets")
 st.dataframe(datasets, hide_index=True, width="stretch",

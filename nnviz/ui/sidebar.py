@@ -28,9 +28,9 @@ def _active_runs() -> None:
         p = view["progress"]
         label = f"{run.config.data.dataset} · {run.config.preset or 'custom'}"
         if view["status"] == "queued":
-            st.caption(f"⏳ {label}: queued for a free slot")
+            st.caption(f":material/hourglass_top: {label}: queued for a free slot")
         else:
-            st.progress(p.fraction, text=f"▶ {label}: epoch {p.epoch}/{p.epochs}")
+            st.progress(p.fraction, text=f":material/play_arrow: {label}: epoch {p.epoch}/{p.epochs}")
 
 
 def render() -> None:

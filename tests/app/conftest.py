@@ -1,0 +1,28 @@
+"""Shared AppTest set-up: the app's path and an isolated runs/checkpoints/data folder per test."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")  # AppTest resolves paths from the caller
+
+
+@pytest.fixture
+def nnviz_env(tmp_path, monkeypatch):
+    """NNVIZ_* folders under tmp_path, so tests never write into the project; stops runs at the end."""
+    monkeypatch.setenv("NNVIZ_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("NNVIZ_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    monkeypatch.setenv("NNVIZ_DATA_DIR", str(tmp_path / "data"))
+    yield tmp_path
+    from nnviz import runs
+    runs.stop_all()
+
+
+@pytest.fixture
+def app(nnviz_env):
+    """The whole app, run once on its home page."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    return at

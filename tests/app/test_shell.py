@@ -1,0 +1,24 @@
+"""AppTest: the shell and every page render on the embedded defaults without an exception."""
+from __future__ import annotations
+
+import pytest
+PAGES = ["pages/home.py", "pages/regression.py", "pages/classification.py", "pages/inside.py",
+         "pages/explain.py", "pages/draw.py", "pages/experiments.py"]
+
+
+def test_home_lists_device_datasets_and_shipped_checkpoints(app):
+    assert not app.exception
+    assert any("nnviz" in t.value for t in app.title)
+    labels = [m.label for m in app.metric]
+    assert labels == ["Device", "Datasets present", "Checkpoints"]
+    assert app.metric[1].value.startswith("1 of")  # only the embedded set in an empty data dir
+    tables = [df.value for df in app.dataframe]
+    assert "digits_cnn" in set(tables[1]["name"])
+    assert "Device:" in app.sidebar.caption[0].value
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders(app, page):
+    app.switch_page(page).run()
+    assert not app.exception, app.exception
+    assert app.title, f"{page} has no title"
