@@ -1,0 +1,53 @@
+"""Home-page tables (nnviz.overview) and the shared curve figure (nnviz.figures.curves)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnviz import overview, runs
+from nnviz.config import DataConfig, RunConfig, TrainConfig
+from nnviz.figures.curves import ema, metric_curves
+
+
+def test_dataset_rows_mark_only_embedded_set_present_in_empty_dir(tmp_path):
+    rows = {r["dataset"]: r for r in overview.dataset_rows(str(tmp_path))}
+    assert rows["digits"]["present"] is True
+    assert not any(rows[n]["present"] for n in ("mnist", "fashion_mnist", "cifar10"))
+    assert rows["mnist"]["location"].endswith("MNIST/raw")
+
+
+def test_checkpoint_rows_list_the_shipped_digits_models(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNVIZ_CHECKPOINT_DIR", str(tmp_path))
+    rows = {r["name"]: r for r in overview.checkpoint_rows()}
+    assert {"digits_cnn", "digits_mlp"} <= set(rows)
+    assert rows["digits_cnn"]["kind"] == "shipped"
+    assert rows["digits_cnn"]["result"].startswith("test accuracy 9")
+
+
+def test_run_rows_show_a_finished_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNVIZ_RUNS_DIR", str(tmp_path))
+    cfg = RunConfig(data=DataConfig(dataset="regression"), train=TrainConfig(epochs=2, batch_size=32))
+    run = runs.start(cfg)
+    assert run.wait(30)
+    (row,) = overview.run_rows()
+    assert row["run"] == run.id and row["status"] == "finished" and row["epochs"] == 2
+    assert row["result"].startswith("test loss")
+
+
+def test_ema_matches_a_hand_computed_bias_corrected_average():
+    values = [1.0, 3.0, 2.0]
+    out = ema(values, 0.5)
+    # avg_t = 0.5 avg_{t-1} + 0.5 v_t, divided by 1 - 0.5^t
+    assert np.allclose(out, [1.0, 1.75 / 0.75, (0.5 * 1.75 + 1.0) / 0.875])
+    assert np.allclose(ema(values, 0.0), values)
+
+
+def test_metric_curves_cut_at_replay_epoch_and_skip_nan():
+    epochs = [{"epoch": e, "train_loss": 1 / (e + 1), "val_loss": 1.5 / (e + 1), "test_loss": math.nan} for e in range(5)]
+    fig = metric_curves(epochs, "loss", upto_epoch=2)
+    names = [t.name for t in fig.data]
+    assert names == ["train", "val"]  # test is all NaN: no trace
+    assert list(fig.data[0].x) == [0, 1, 2]
+    assert fig.layout.yaxis.type == "log"
+    assert tuple(fig.layout.xaxis.range) == (0, 4)  # the axis keeps the whole run while replaying
