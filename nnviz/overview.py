@@ -50,3 +50,21 @@ def _started(run_id: str) -> str:
         return dt.datetime.strptime(run_id[:15], "%Y%m%d-%H%M%S").strftime("%Y-%m-%d %H:%M:%S")
     except ValueError:
         return ""
+
+
+def model_sources(task: str = "classification", max_runs: int = 30) -> list[dict]:
+    """Models an inspection page can load: shipped, saved, then finished runs (newest first).
+
+    Each item: {'label', 'path', 'kind'}.
+    """
+    items = [{"label": f"{c.name} ({c.kind}, {c.dataset}{', ' + _metric(c.metrics) if c.metrics else ''})",
+              "path": str(c.path), "kind": c.kind}
+             for c in checkpoints.list_checkpoints() if c.task == task]
+    for record in runs.list_runs()[:max_runs]:
+        cfg, final = record.config, record.final_checkpoint
+        if cfg is None or final is None or cfg.data.task != task:
+            continue
+        last = record.history[-1] if record.history else {}
+        items.append({"label": f"run {record.id} ({cfg.preset or 'custom'}, {_metric(last)})",
+                      "path": str(final), "kind": "run"})
+    return items
