@@ -1,0 +1,130 @@
+"""The regression page's views: the untrained preview, the live fit and loss, and after training
+the metrics, residuals, K-fold band, neurons, weights, replay and downloads.
+
+Nothing here touches a training thread's model: live views read `Run.view()`, the
+after-training views load the run's checkpoints from its folder (cached by path + mtime).
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from nnviz import regression_views as views
+from nnviz.config import DataConfig, ModelConfig, RunConfig, from_dict, to_dict
+from nnviz.data import CsvError, DatasetMissing, TaskData
+from nnviz.data.regression import FUNCTIONS, true_curve
+from nnviz.figures import regression as rfig
+from nnviz.runs import Run
+from nnviz.ui import live, resources
+
+CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+FIT_HEIGHT, LOSS_HEIGHT = 380, 300
+
+
+def chart(fig, key: str, name: str) -> None:
+    config = {**CHART_CONFIG, "toImageButtonOptions": {**CHART_CONFIG["toImageButtonOptions"], "filename": name}}
+    st.plotly_chart(fig, key=key, width="stretch", config=config)
+
+
+def cfg_json(cfg) -> str:
+    return json.dumps(to_dict(cfg), sort_keys=True)
+
+
+def _data(cfg: DataConfig) -> TaskData | None:
+    try:
+        return resources.task_data(cfg)
+    except (CsvError, DatasetMissing, ValueError, OSError) as exc:
+        st.error(f"The data cannot be loaded: {exc}")
+        return None
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def scene_of(data_json: str) -> dict:
+    """Points, empty ranges, true curve and axis ranges of a data config (cheap to redraw)."""
+    cfg = from_dict(DataConfig, json.loads(data_json))
+    data = resources.task_data(cfg)
+    x_range = views.plot_range(data)
+    points = {s: (data.split(s)[0].flatten().numpy(), data.split(s)[1].flatten().numpy())
+              for s in ("train", "val", "test")}
+    declared = data.regression.gaps if data.regression is not None else ()
+    train_x = np.concatenate([points["train"][0], points["val"][0]])
+    truth = None
+    if cfg.dataset == "regression" and cfg.function in FUNCTIONS:
+        tx = np.linspace(*x_range, 300)
+        truth = (tx, true_curve(cfg.function, tx))
+    return {"points": points, "gaps": views.empty_ranges(train_x, *x_range, declared=declared),
+            "truth": truth, "x_range": x_range, "y_range": views.y_range(data),
+            "noise": data.regression.noise if data.regression is not None else 0.0}
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _initial_fit(model_json: str, data_json: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    data = resources.task_data(from_dict(DataConfig, json.loads(data_json)))
+    return views.initial_fit(from_dict(ModelConfig, json.loads(model_json)), data, seed)
+
+
+def scene_fit_figure(scene: dict, title: str, **kw) -> object:
+    return rfig.fit_figure(scene["points"], gaps=scene["gaps"], truth=scene["truth"], x_range=scene["x_range"],
+                           y_range=scene["y_range"], title=title, height=FIT_HEIGHT, **kw)
+
+
+# --- before training --------------------------------------------------------------------------
+
+def preview(cfg: RunConfig | None) -> None:
+    """The data and the untrained network's fit: the 'before' of before-and-after."""
+    if cfg is None or _data(cfg.data) is None:
+        st.info("Choose or upload data to see it here.", icon=":material/scatter_plot:")
+        return
+    scene = scene_of(cfg_json(cfg.data))
+    try:
+        before = _initial_fit(cfg_json(cfg.model), cfg_json(cfg.data), cfg.train.seed)
+    except ValueError as exc:  # an oversized or impossible model
+        st.error(str(exc))
+        before = None
+    chart(scene_fit_figure(scene, "Data and the untrained network", before=before), "rg_fit_preview", "regression-data")
+    noise = scene["noise"]
+    target = f" The best possible test MSE is about the noise variance σ² = {noise**2:.3g}." if noise else ""
+    st.caption("Shaded: x-ranges with no training points; the network must interpolate across them. "
+               f"Grey dotted: the untrained network's fit (seed {cfg.train.seed}). Press **Start**.{target}")
+
+
+# --- while training (and the final state) -------------------------------------------------------
+
+def _metric(value: float | None) -> str:
+    return f"{value:.4f}" if value is not None and math.isfinite(value) else "—"
+
+
+def live_panel(view: dict) -> None:
+    """Progress, the fit redrawn over the data, and the loss curves; called by the polling fragment."""
+    cfg: RunConfig = view["config"]
+    data = _data(cfg.data)
+    if data is None:
+        return
+    scene = scene_of(cfg_json(cfg.data))
+    p = view["progress"]
+    st.progress(p.fraction if view["status"] in ("queued", "running") else 1.0, text=live.status_line(view))
+    if view["status"] in ("failed", "diverged"):
+        st.error(view["message"] or "The run failed.", icon=":material/error:")
+    last = view["epochs"][-1] if view["epochs"] else {}
+    noise_var = scene["noise"] ** 2
+    cols = st.columns(4)
+    cols[0].metric("epoch", f"{int(last.get('epoch', 0))} / {cfg.train.epochs}")
+    cols[1].metric("train MSE", _metric(last.get("train_loss")))
+    cols[2].metric("validation MSE", _metric(last.get("val_loss")))
+    test = last.get("test_loss")
+    ratio = f"{test / noise_var:.2f} × σ²" if noise_var and test is not None and math.isfinite(test) else None
+    cols[3].metric("test MSE", _metric(test), ratio, delta_color="off")
+    snaps, grid = view["snapshots"], np.asarray(view["fit_x"])
+    shown = max(snaps) if snaps else None
+    fit = (grid, np.asarray(snaps[shown]["fit"])) if shown is not None and "fit" in snaps[shown] else None
+    before = (grid, np.asarray(snaps[0]["fit"])) if 0 in snaps and "fit" in snaps[0] else None
+    fold = " (fold 1)" if cfg.train.kfold else ""
+    chart(scene_fit_figure(scene, f"Fit at epoch {shown if shown is not None else 0}{fold}",
+                       fit=fit, fit_label="network", before=before), "rg_fit_live", "regression-fit")
+    chart(rfig.loss_figure(view["epochs"], view["batch_losses"], smoothing=st.session_state.get("rg_smoothing", 0.6),
+                            noise_var=noise_var, height=LOSS_HEIGHT), "rg_loss_live", "regression-loss")
+    st.slider("Smoothing of the batch losses", 0.0, 0.99, step=0.01, key="rg_smoothing")
