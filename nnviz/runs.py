@@ -342,7 +342,9 @@ def read_record(folder: str | os.PathLike) -> RunRecord:
         config = RunConfig.from_json((folder / "config.json").read_text())
     except (OSError, ConfigError):
         config = None
-    return RunRecord(folder.name, folder, config, state, message, read_jsonl(folder / "history.jsonl"))
+    # K-fold runs write history_fold<K>.jsonl; like the live view, the record follows fold 1
+    history = read_jsonl(folder / "history.jsonl") or read_jsonl(folder / "history_fold1.jsonl")
+    return RunRecord(folder.name, folder, config, state, message, history)
 
 
 def list_runs(root: str | os.PathLike | None = None) -> list[RunRecord]:
@@ -350,5 +352,7 @@ def list_runs(root: str | os.PathLike | None = None) -> list[RunRecord]:
     base = runs_dir(root)
     if not base.is_dir():
         return []
-    folders = sorted((p for p in base.iterdir() if (p / "config.json").is_file()), reverse=True)
+    folders = [p for p in base.iterdir() if (p / "config.json").is_file()]
+    # ids start with a 1-second stamp; config.json's mtime orders runs started within one second
+    folders.sort(key=lambda p: (p.name[:15], (p / "config.json").stat().st_mtime_ns, p.name), reverse=True)
     return [read_record(p) for p in folders]

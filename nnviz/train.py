@@ -115,8 +115,8 @@ class EarlyStopping(Callback):
         self.patience, self.best, self.since = patience, math.inf, 0
 
     def on_epoch_end(self, state: TrainState, record: dict[str, float]) -> None:
-        if record["epoch"] == 0:
-            return
+        if record["epoch"] == 0 or not math.isfinite(record["val_loss"]):
+            return  # no validation set (val_fraction 0): nothing to judge improvement by
         if record["val_loss"] < self.best - 1e-12:
             self.best, self.since = record["val_loss"], 0
             return
