@@ -1,4 +1,18 @@
+"""Inside the network: architecture, conv filters, feature maps, weights and activations, embedding."""
 import streamlit as st
 
-st.title("Inside the network")
-st.info("This page is not built yet: conv filters, feature maps, weights and activations.")
+from nnviz.ui.inside_panels import PANELS
+from nnviz.ui.pickers import model_picker
+
+st.title(":material/layers: Inside the network")
+st.caption("Pick a trained model, then look at what each layer computes: its filters, the feature maps it "
+           "produces for a test image, how its weights are distributed, and how the last hidden layer "
+           "arranges the test set.")
+
+picked = model_picker(key="inside_model")
+
+tabs = st.tabs(list(PANELS), key="inside_tab", on_change="rerun")
+for tab, panel in zip(tabs, PANELS.values()):
+    if tab.open:  # only the open tab is computed: every click answers fast
+        with tab:
+            panel(picked)

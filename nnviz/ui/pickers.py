@@ -128,3 +128,15 @@ def _show(images: PickedImages, classes: tuple[str, ...]) -> None:
         for col, i, pix, label, p in zip(strip, images.indices, images.pixels, images.labels, images.probs):
             mark = "✓" if p.argmax() == label else "✗"
             col.image(pix, clamp=True, width=72, caption=f"#{i} {classes[label]} → {classes[p.argmax()]} {mark}")
+
+
+def images_at(picked: PickedModel, indices: list[int]) -> PickedImages:
+    """The test images at these positions, with no widgets (e.g. a second image to compare)."""
+    data = picked.data
+    n = len(data.y_test)
+    indices = [int(min(max(i, 0), n - 1)) for i in indices]
+    idx = torch.tensor(indices)
+    pixels = denormalise(data.x_test[idx], DATASETS[data.name]).numpy()  # (n, C, H, W)
+    pixels = pixels[:, 0] if pixels.shape[1] == 1 else pixels.transpose(0, 2, 3, 1)
+    return PickedImages(indices, data.x_test[idx], data.y_test.numpy()[indices], test_probabilities(picked)[indices],
+                        pixels)
