@@ -107,10 +107,9 @@ def load(source: str | os.PathLike | bytes) -> Checkpoint:
 
 
 def _load_failure(exc: Exception) -> str:
-    text = str(exc)
-    if "Weights only load failed" in text or "Unsupported global" in text:
-        return ("This file contains Python objects other than weights (it could run code when loaded), "
-                "so nnviz refuses it. Only checkpoints saved by nnviz can be loaded.")
+    if "Weights only load failed" in str(exc):  # a pickle holding more than tensors and plain data
+        return ("This file holds Python objects other than weights (loading it could run code), so nnviz "
+                "refuses it. Only checkpoints saved by nnviz can be loaded.")
     return ("This is not a readable nnviz checkpoint (the file is truncated, corrupted or of another "
             f"format: {type(exc).__name__}). Save it again from nnviz.")
 

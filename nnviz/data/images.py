@@ -149,7 +149,9 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
     """Unpickles CIFAR batches: dicts, lists, bytes and numpy arrays, nothing callable."""
 
     _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                ("numpy", "ndarray"), ("numpy", "dtype")}
+                ("numpy", "ndarray"), ("numpy", "dtype"),
+                ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),  # protocol 5
+                ("_codecs", "encode")}  # bytes written by Python 3 with protocol 2
 
     def find_class(self, module: str, name: str):  # noqa: ANN201
         if (module, name) in self._ALLOWED:
