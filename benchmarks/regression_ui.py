@@ -1,0 +1,201 @@
+"""How responsive the Regression lab stays while a run trains (a script, not a timed test).
+
+    .venv/bin/python benchmarks/regression_ui.py            # AppTest: page interactions
+    .venv/bin/python benchmarks/regression_ui.py --browser  # + live updates/s in Chromium
+
+Part 1 (AppTest, in-process, like the server): open the page, start a long run of the
+default preset, then time reruns caused by widget interactions while it trains (the same
+interactions once more with no run as the reference) and print the slowest, with the
+ratio to the reference. Also reports how fast the run trained meanwhile.
+
+Part 2 (--browser): a real `streamlit run` server and Chromium: start a run from the page
+and count the fit-figure updates that reach the browser per second (websocket frames that
+carry the live fit), while the page polls the run.
+
+Target on a 2-core CPU machine: slowest interaction < 0.5 s, >= 2 updates/s.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+TARGET_S = 0.5
+EPOCHS = 5000  # long enough to still be training when the interactions end
+
+
+def _interactions():
+    """(label, action on the AppTest) pairs; each is followed by at.run()."""
+    return [
+        ("poll (rerun, no change)", lambda at: at),
+        ("noise slider", lambda at: at.slider(key="rg_noise").set_value(0.35)),
+        ("noise slider back", lambda at: at.slider(key="rg_noise").set_value(0.3)),
+        ("function select", lambda at: at.selectbox(key="rg_function").select("sine")),
+        ("function back", lambda at: at.selectbox(key="rg_function").select("course")),
+        ("train points", lambda at: at.slider(key="rg_n_train").set_value(200)),
+        ("architecture preset", lambda at: at.selectbox(key="rg_model").select("mlp3_sigmoid")),
+        ("custom model", lambda at: at.selectbox(key="rg_model").select("custom")),
+        ("hidden layers", lambda at: at.slider(key="rg_layers").set_value(3)),
+        ("activation", lambda at: at.selectbox(key="rg_activation").select("relu")),
+        ("learning rate", lambda at: at.select_slider(key="rg_lr").set_value(0.003)),
+        ("optimizer", lambda at: at.selectbox(key="rg_optimizer").select("sgd")),
+        ("batch size", lambda at: at.select_slider(key="rg_batch_size").set_value(32)),
+        ("epochs", lambda at: at.number_input(key="rg_epochs").set_value(200)),
+        ("k-fold", lambda at: at.selectbox(key="rg_kfold").select(5)),
+        ("default preset again", lambda at: at.selectbox(key="rg_model").select("regressor")),
+    ]
+
+
+def _timed(at, action) -> float:
+    action(at)
+    t0 = time.perf_counter()
+    at.run()
+    elapsed = time.perf_counter() - t0
+    if at.exception:
+        raise SystemExit(f"the page raised: {at.exception[0].message}")
+    return elapsed
+
+
+def apptest_part(rounds: int) -> float:
+    from streamlit.testing.v1 import AppTest
+
+    from nnviz import runs
+
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/regression.py").run()
+    at.run()  # warm the caches (data, untrained fit, architecture)
+
+    reference: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for label, action in _interactions():
+            reference.setdefault(label, []).append(_timed(at, action))
+
+    at.number_input(key="rg_epochs").set_value(EPOCHS).run()
+    at.button(key="rg_start").click().run()
+    run = runs.get(at.session_state["run_id:regression"])
+    while run.active and len(run.view()["epochs"]) < 3:
+        time.sleep(0.05)
+    e0, t0 = len(run.view()["epochs"]), time.perf_counter()
+    during: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for label, action in _interactions():
+            during.setdefault(label, []).append(_timed(at, action))
+            assert run.active, f"the run ended during the benchmark: {run.view()['status']}"
+    epochs_per_s = (len(run.view()["epochs"]) - e0) / (time.perf_counter() - t0)
+    at.button(key="rg_stop").click()
+    stop_s = _timed(at, lambda a: a)
+    runs.stop_all()
+
+    print(f"{'interaction':26s} {'no run':>9s} {'training':>9s}  (slowest of {rounds}, seconds)")
+    for label in during:
+        print(f"{label:26s} {max(reference[label]):9.3f} {max(during[label]):9.3f}")
+    all_during = [t for ts in during.values() for t in ts]
+    all_ref = [t for ts in reference.values() for t in ts]
+    slowest_label = max(during, key=lambda k: max(during[k]))
+    slowest = max(all_during)
+    print(f"\nmedian interaction: {statistics.median(all_ref):.3f} s with no run, "
+          f"{statistics.median(all_during):.3f} s while training "
+          f"(ratio {statistics.median(all_during) / statistics.median(all_ref):.2f})")
+    print(f"Stop click rerun: {stop_s:.3f} s; the run trained {epochs_per_s:.1f} epochs/s during the interactions")
+    print(f"SLOWEST INTERACTION WHILE TRAINING: {slowest:.3f} s ({slowest_label}); target < {TARGET_S} s: "
+          f"{'PASS' if slowest < TARGET_S else 'FAIL'}")
+    return slowest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def browser_part(seconds: float) -> float:
+    from playwright.sync_api import sync_playwright
+
+    work = Path(tempfile.mkdtemp(prefix="nnviz-bench-"))
+    port = _free_port()
+    env = dict(os.environ, NNVIZ_RUNS_DIR=str(work / "runs"), NNVIZ_CHECKPOINT_DIR=str(work / "ckpt"))
+    log = open(work / "streamlit.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+                               "--server.port", str(port), "--browser.gatherUsageStats", "false",
+                               "--server.fileWatcherType", "none"], cwd=ROOT, env=env, stdout=log,
+                              stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.3)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=os.environ.get("NNVIZ_CHROMIUM", "/usr/bin/chromium"),
+                                         args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                                               "--disable-background-networking", "--disable-component-update",
+                                               "--disable-sync"])
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            updates: list[float] = []
+
+            def on_ws(ws) -> None:
+                ws.on("framereceived", lambda frame: updates.append(time.perf_counter())
+                      if isinstance(frame, bytes) and b"Fit at epoch" in frame else None)
+
+            page.on("websocket", on_ws)
+            page.goto(url)
+            page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=120_000)
+            page.locator('[data-testid="stSidebarNavLink"][href$="/regression"]').click()
+            page.wait_for_selector('[data-testid="stPlotlyChart"]', timeout=120_000)
+            page.get_by_role("tab", name="Training").click()
+            epochs = page.get_by_label("Epochs")
+            epochs.fill(str(EPOCHS))
+            epochs.press("Enter")
+            time.sleep(1.0)
+            page.get_by_role("button", name="Start").click()
+            time.sleep(2.0)  # the run starts; the fragment begins polling
+            updates.clear()
+            t0 = time.perf_counter()
+            time.sleep(seconds)
+            window = [t for t in updates if t >= t0]
+            rate = len(window) / seconds
+            gaps = [b - a for a, b in zip(window, window[1:])]
+            page.get_by_role("button", name="Stop").click()
+            time.sleep(1.0)
+            browser.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+    longest = max(gaps) if gaps else float("nan")
+    print(f"LIVE UPDATES IN THE BROWSER: {rate:.2f} per second over {seconds:.0f} s (longest gap {longest:.2f} s); "
+          f"target >= 2: {'PASS' if rate >= 2 else 'FAIL'}")
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2, help="times each interaction is repeated")
+    parser.add_argument("--browser", action="store_true", help="also count live updates in Chromium")
+    parser.add_argument("--seconds", type=float, default=10.0, help="browser measuring window")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["NNVIZ_RUNS_DIR"] = str(Path(tmp) / "runs")
+        os.environ["NNVIZ_CHECKPOINT_DIR"] = str(Path(tmp) / "ckpt")
+        apptest_part(args.rounds)
+    if args.browser:
+        browser_part(args.seconds)
+
+
+if __name__ == "__main__":
+    main()
