@@ -1,4 +1,33 @@
+"""Explain: Captum attributions for chosen test images — which pixels made the network decide?"""
 import streamlit as st
 
-st.title("Explain")
-st.info("This page is not built yet: Captum attributions for chosen test images.")
+from nnviz.ui import explain_panels as ep
+from nnviz.ui.pickers import image_picker, model_picker
+
+st.title("Explain a prediction")
+st.caption("Attribution maps colour every pixel by how much it pushed the network towards (red) or away from "
+           "(blue) a class. Different methods answer slightly different questions — compare them, change the "
+           "target, and check that they really depend on what the network learned.")
+
+picked = model_picker(key="explain_model")
+if picked.checkpoint.task != "classification" or len(picked.checkpoint.input_shape) != 3:
+    st.warning("Attribution maps need an image classifier. Pick a CNN or MLP trained on an image set.")
+    st.stop()
+n_images = ep.image_count()
+images = image_picker(picked, n=n_images, key="explain_images")
+
+with st.sidebar:  # the controls stay in view while the figures scroll
+    st.header("Attribution")
+    method, params = ep.method_panel(picked.model)
+    targets = ep.target_panel(picked, images)
+    display = ep.display_panel()
+
+view = ep.view_selector()
+if view == "single":
+    ep.show_single(picked, images, method, params, targets, display)
+elif view == "compare":
+    ep.show_compare(picked, images, targets, display)
+elif view == "targets":
+    ep.show_targets(picked, images, method, params, display)
+else:
+    ep.show_sanity(picked, images, method, params, targets, display)

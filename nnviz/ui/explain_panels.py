@@ -1,0 +1,229 @@
+"""Widget panels and views of the Explain page; attributions cached per checkpoint, images, method, parameters, target.
+
+The cached model is shared by every session: it is only ever read here — nnviz.explain
+works on a private copy. Per-method parameters live in a non-widget session key, so
+switching methods (or pages) does not lose them, and the comparison grid uses them.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from nnviz import explain
+from nnviz.figures import attributions as fa
+from nnviz.ui.pickers import PickedImages, PickedModel
+from nnviz.ui.resources import checkpoint_model, task_data
+
+PARAMS_KEY = "explain_params"  # {method: {param: value}}: survives method switches and page changes
+VIEWS = {"single": "One method", "compare": "Compare methods", "targets": "Every target class",
+         "sanity": "Sanity check"}
+TITLE = {k: s.title for k, s in explain.ATTRIBUTION_METHODS.items()}
+
+
+@dataclass(frozen=True)
+class Display:
+    sign: str
+    overlay: bool
+    opacity: float
+
+
+# --- cached computation -------------------------------------------------------------------------------
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _maps(path: str, mtime_ns: int, indices: tuple[int, ...], method: str, params_json: str,
+          targets: tuple[int, ...], randomize: tuple[int, str | None] | None) -> np.ndarray:
+    ckpt, model = checkpoint_model(path)  # shared: read only
+    x = task_data(ckpt.config.data).x_test[list(indices)]  # (n, C, H, W) normalised
+    if randomize is not None:
+        model = explain.randomized_copy(model, seed=randomize[0], from_layer=randomize[1])
+    attr = explain.attribute(model, x, method, list(targets), mean=ckpt.mean, std=ckpt.std, **json.loads(params_json))
+    return explain.to_maps(attr)  # (n, H, W)
+
+
+def compute(picked: PickedModel, indices: list[int], method: str, params: dict[str, Any], targets: list[int],
+            randomize: tuple[int, str | None] | None = None) -> np.ndarray | None:
+    """(n, H, W) maps, or None after showing a clear message (bad parameters, out of memory)."""
+    mtime = picked.path.stat().st_mtime_ns
+    try:
+        with st.spinner(f"Computing {TITLE[method]}…"):
+            return _maps(str(picked.path), mtime, tuple(int(i) for i in indices), method,
+                         json.dumps(params, sort_keys=True), tuple(int(t) for t in targets), randomize)
+    except explain.ExplainError as exc:
+        st.error(str(exc), icon=":material/tune:")
+    except (RuntimeError, MemoryError) as exc:  # e.g. out of memory with many steps x samples x images
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        st.error(f"{TITLE[method]} could not be computed ({first}). Try fewer images, steps or samples.")
+    return None
+
+
+# --- control panels -------------------------------------------------------------------------------------
+
+def image_count() -> int:
+    with st.columns([1, 2])[0]:
+        return int(st.slider("Images to explain", 1, 8, 1, key="explain_n_images",
+                             help="Several images: every view shows the same method on all of them."))
+
+
+def method_panel(model) -> tuple[str, dict[str, Any]]:
+    """Method select box with its one-line explanation, then its parameters; returns (method, params)."""
+    methods = explain.methods_for(model)
+    method = st.selectbox("Attribution method", methods, format_func=TITLE.get, key="explain_method",
+                          index=methods.index("integrated_gradients"))
+    st.caption(explain.ATTRIBUTION_METHODS[method].explanation)
+    with st.expander(f"Parameters of {TITLE[method]}", expanded=True):
+        params = params_widgets(method, model)
+    return method, params
+
+
+def stored_params(method: str, model) -> dict[str, Any]:
+    """The parameters last set for `method` on this page, or its defaults (also when they no longer fit)."""
+    saved = st.session_state.get(PARAMS_KEY, {}).get(method, {})
+    try:
+        return explain.resolve_params(method, saved, model)
+    except explain.ExplainError:
+        return explain.default_params(method, model)
+
+
+def params_widgets(method: str, model) -> dict[str, Any]:
+    values = stored_params(method, model)
+    params = explain.all_params(method)
+    if not params:
+        st.caption("This method has no parameters.")
+    for p in params:
+        if p.only_if and values.get(p.only_if[0]) != p.only_if[1]:
+            continue
+        values[p.name] = _widget(p, values[p.name], model, f"explain_{method}_{p.name}")
+        if p.name == "smoothgrad":
+            st.caption(explain.SMOOTHGRAD_EXPLANATION)
+    st.session_state.setdefault(PARAMS_KEY, {})[method] = values
+    return values
+
+
+def _widget(p: explain.Param, value: Any, model, key: str) -> Any:
+    if p.kind == "bool":
+        return st.toggle(p.label, value=bool(value), key=key, help=p.help or None)
+    if p.kind in ("choice", "layer"):
+        options = explain.conv_layers(model) if p.kind == "layer" else list(p.choices)
+        return st.selectbox(p.label, options, index=options.index(value) if value in options else 0,
+                            key=key, help=p.help or None)
+    cast = int if p.kind == "int" else float
+    return st.slider(p.label, cast(p.low), cast(p.high), cast(value), cast(p.step), key=key, help=p.help or None)
+
+
+def target_panel(picked: PickedModel, images: PickedImages) -> list[int]:
+    """Predicted / true / chosen class -> one target per image."""
+    classes = picked.checkpoint.classes
+    mode = st.radio("Explain the score of", list(explain.TARGET_MODES), format_func=explain.TARGET_MODES.get,
+                    key="explain_target_mode", horizontal=True)
+    chosen = None
+    if mode == "chosen":
+        chosen = st.selectbox("Class", range(len(classes)), format_func=lambda c: classes[c], key="explain_target_class")
+    return explain.resolve_targets(mode, images.probs, images.labels, chosen)
+
+
+def display_panel() -> Display:
+    sign = st.radio("Show", list(fa.SIGNS), format_func=fa.SIGNS.get, key="explain_sign",
+                    help="Red pixels raise the class score, blue ones lower it.")
+    overlay = st.toggle("Overlay on the image", value=True, key="explain_overlay")
+    opacity = st.slider("Map opacity", 0.1, 1.0, 0.75, 0.05, key="explain_opacity", disabled=not overlay)
+    return Display(sign, overlay, opacity)
+
+
+def view_selector() -> str:
+    return st.radio("View", list(VIEWS), format_func=VIEWS.get, key="explain_view", horizontal=True,
+                    label_visibility="collapsed")
+
+
+# --- views -----------------------------------------------------------------------------------------------
+
+def _image_titles(picked: PickedModel, images: PickedImages) -> list[str]:
+    c = picked.checkpoint.classes
+    return [f"#{i} · {c[y]}→{c[p.argmax()]}" for i, y, p in zip(images.indices, images.labels, images.probs)]
+
+
+def show_single(picked: PickedModel, images: PickedImages, method: str, params: dict, targets: list[int],
+                d: Display) -> None:
+    maps = compute(picked, images.indices, method, params, targets)
+    if maps is None:
+        return
+    target = picked.checkpoint.classes[targets[0]]
+    cols = st.columns(2)
+    cols[0].plotly_chart(fa.attribution_heatmap(maps[0], d.sign, f"{TITLE[method]} · class {target}"),
+                         key="explain_fig_heatmap", width="stretch")
+    cols[1].plotly_chart(fa.attribution_overlay(images.pixels[0], maps[0], d.sign, d.opacity if d.overlay else 1.0,
+                                                f"On image #{images.indices[0]}"),
+                         key="explain_fig_overlay", width="stretch")
+    if len(maps) > 1:
+        st.plotly_chart(fa.attribution_grid(images.pixels, maps[None], [TITLE[method]], _image_titles(picked, images),
+                                            d.sign, d.overlay, d.opacity, title="The same method on every chosen image"),
+                        key="explain_fig_images", width="stretch")
+
+
+def default_grid(model) -> list[str]:
+    """DEFAULT_GRID restricted to what this model supports, topped up to four methods."""
+    available = explain.methods_for(model)
+    chosen = [m for m in explain.DEFAULT_GRID if m in available]
+    return chosen + [m for m in available if m not in chosen][:4 - len(chosen)]
+
+
+def show_compare(picked: PickedModel, images: PickedImages, targets: list[int], d: Display) -> None:
+    methods = st.multiselect("Methods to compare", explain.methods_for(picked.model), default=default_grid(picked.model),
+                             format_func=TITLE.get, key="explain_compare_methods", max_selections=8)
+    if not methods:
+        st.info("Choose at least one method to compare.")
+        return
+    maps = [compute(picked, images.indices, m, stored_params(m, picked.model), targets) for m in methods]
+    if any(m is None for m in maps):
+        return
+    st.plotly_chart(fa.attribution_grid(images.pixels, np.stack(maps), [TITLE[m] for m in methods],
+                                        _image_titles(picked, images), d.sign, d.overlay, d.opacity),
+                    key="explain_fig_compare", width="stretch")
+    st.caption("Each panel is scaled to its own maximum: methods differ in units, so compare the patterns. "
+               "Every method uses the parameters last set for it in the sidebar (its defaults otherwise).")
+
+
+def show_targets(picked: PickedModel, images: PickedImages, method: str, params: dict, d: Display) -> None:
+    classes, probs = picked.checkpoint.classes, images.probs[0]
+    k = len(classes)
+    maps = compute(picked, [images.indices[0]] * k, method, params, list(range(k)))
+    if maps is None:
+        return
+    titles = [f"{c}{' ✓' if i == images.labels[0] else ''} · {probs[i]:.0%}" for i, c in enumerate(classes)]
+    st.plotly_chart(fa.target_strip(images.pixels[0], maps, titles, d.sign, d.overlay, d.opacity),
+                    key="explain_fig_targets", width="stretch")
+    st.caption(f"{TITLE[method]} for image #{images.indices[0]} towards every class (✓ the true class, % the predicted "
+               "probability). The evidence *for* one digit is often evidence *against* another.")
+
+
+def show_sanity(picked: PickedModel, images: PickedImages, method: str, params: dict, targets: list[int],
+                d: Display) -> None:
+    layers = explain.parametric_layers(picked.model)
+    cols = st.columns([2, 1, 2])
+    start = cols[0].selectbox("Randomise the weights from", layers, key="explain_sanity_layer",
+                              format_func=lambda n: f"{n} (every layer)" if n == layers[0] else
+                              f"{n} (the output layer only)" if n == layers[-1] else f"{n} up to the output",
+                              help="Cascading randomisation (Adebayo et al. 2018): scramble the top layers first.")
+    seed = cols[1].number_input("Seed", 0, 9999, 0, key="explain_sanity_seed")
+    trained = compute(picked, images.indices, method, params, targets)
+    scrambled = compute(picked, images.indices, method, params, targets, randomize=(int(seed), start))
+    if trained is None or scrambled is None:
+        return
+    rho = [explain.rank_correlation(fa.signed(a, d.sign), fa.signed(b, d.sign), absolute=False)
+           for a, b in zip(trained, scrambled)]
+    st.plotly_chart(fa.sanity_pair(images.pixels, trained, scrambled, rho, d.sign, d.overlay, d.opacity,
+                                   _image_titles(picked, images)), key="explain_fig_sanity", width="stretch")
+    finite = [r for r in rho if np.isfinite(r)]
+    mean = float(np.mean(finite)) if finite else float("nan")
+    if np.isfinite(mean) and mean > 0.5:
+        st.warning(f"The maps barely change (mean rank correlation {mean:.2f}) although the weights are random: "
+                   f"here {TITLE[method]} shows the image more than what the network learned.", icon=":material/warning:")
+    elif np.isfinite(mean):
+        st.success(f"The maps change with the weights (mean rank correlation {mean:.2f}): {TITLE[method]} depends on "
+                   "what the network learned — necessary for an explanation, though not a proof.", icon=":material/check:")
+    st.caption(f"ρ: Spearman rank correlation between the two maps as shown ({fa.SIGNS[d.sign].lower()}). "
+               "A map that survives scrambled weights is an edge detector, not an explanation. Try the "
+               "absolute view, and randomising only the output layer, with Guided Backprop.")
