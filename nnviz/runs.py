@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import threading
 import time
 import uuid
@@ -39,6 +40,7 @@ ACTIVE_STATES = ("queued", "running")
 SNAPSHOT_MAX_PARAMS = 250_000  # per-epoch weight snapshots only for models this small
 MAX_SNAPSHOTS = 200  # per run; the interval grows for long runs
 FIT_GRID_POINTS = 200  # x positions of the recorded regression fit
+TRAIN_SWITCH_INTERVAL_S = 0.001  # sys.setswitchinterval while runs exist: see start()
 MAX_CONCURRENT = int(os.environ.get("NNVIZ_MAX_CONCURRENT_RUNS", "2"))  # beyond this, runs queue
 
 _slots = threading.BoundedSemaphore(MAX_CONCURRENT)
@@ -150,11 +152,6 @@ class _Recorder(Callback):
 
     def on_train_begin(self, state: TrainState) -> None:
         n_params = sum(p.numel() for p in state.model.parameters())
-        if state.device.type == "cpu" and state.data.task == "regression":
-            # 1-D regression nets are tiny: intra-op threads only add OpenMP barriers, which stall for
-            # seconds when the UI thread or other processes hold the cores (measured: 100 epochs 0.4 s
-            # on one thread, 0.5-34 s on two). OpenMP's thread count is per calling thread: this run only.
-            torch.set_num_threads(1)
         every = state.cfg.snapshot_every
         if every and n_params <= SNAPSHOT_MAX_PARAMS:
             self.snapshot_every = max(every, math.ceil(state.cfg.epochs / MAX_SNAPSHOTS))
@@ -273,6 +270,11 @@ def new_id(config: RunConfig) -> str:
 
 def start(config: RunConfig, root: str | os.PathLike | None = None) -> Run:
     """Create runs/<id>/, write the config, and train in a daemon thread (queued past the cap)."""
+    # The training thread releases the GIL around every torch op. With Python's default 5 ms switch
+    # interval, a busy UI thread (a page polling the run) makes it wait up to 5 ms to get it back after
+    # each op: a tiny net then trains ~3x slower (measured). 1 ms costs the UI nothing noticeable.
+    if sys.getswitchinterval() > TRAIN_SWITCH_INTERVAL_S:
+        sys.setswitchinterval(TRAIN_SWITCH_INTERVAL_S)
     run_id = new_id(config)
     folder = runs_dir(root) / run_id
     folder.mkdir(parents=True, exist_ok=False)
