@@ -1,17 +1,22 @@
-"""Reference inputs ("baselines") for path and reference attribution methods.
+"""References that attributions are compared with: baseline images, and randomised models for the sanity check.
 
 Integrated Gradients, DeepLift, GradientShap and Occlusion compare the image with a
 reference that carries "no information". Models see *normalised* inputs, so a black
 image is not zeros but `(0 - mean) / std` per channel — the classic Captum pitfall.
-Every function takes normalised inputs (B, C, H, W) and returns normalised baselines.
+Every baseline function takes normalised inputs (B, C, H, W) and returns normalised baselines.
+`randomized_copy` re-initialises a deep copy of a model (never the original), for the
+model-randomisation sanity check; `rank_correlation` says how similar two maps are.
 """
 from __future__ import annotations
 
+import copy
 import math
 from typing import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 BASELINES = {
     "black": "a black image (every pixel 0)",
@@ -82,3 +87,57 @@ def make(kind: str, x: torch.Tensor, mean: Sequence[float] = (), std: Sequence[f
     if kind == "noise":
         return noise(x, mean, std, seed, samples)
     raise ValueError(f"unknown baseline {kind!r}; choose from {', '.join(BASELINES)}")
+
+
+# --- reference models for the sanity check (Adebayo et al. 2018): a map that survives random weights explains nothing
+
+def parametric_layers(model: nn.Module) -> list[str]:
+    """Top-level layers that hold weights, input side first (the choices for cascading randomisation)."""
+    return [name for name, m in model.named_children() if any(True for _ in m.parameters())]
+
+
+def randomized_copy(model: nn.Module, seed: int = 0, from_layer: str | None = None) -> nn.Module:
+    """A deep copy whose weights from `from_layer` up to the output (all when None) are re-initialised.
+
+    Conv / linear layers get PyTorch's default init from a private generator (same seed,
+    same weights); batch-norm layers are reset to identity statistics. The original
+    model is never touched. The copy is in eval mode.
+    """
+    names = parametric_layers(model)
+    if from_layer is not None and from_layer not in names:
+        raise ValueError(f"No layer with weights named {from_layer!r}; choose from {', '.join(names)}.")
+    net = copy.deepcopy(model).eval()
+    gen = torch.Generator(device="cpu").manual_seed(104_729 + int(seed))  # offset: never replays a seed-0 init
+    start = names.index(from_layer) if from_layer is not None else 0
+    with torch.no_grad():
+        for name in names[start:]:
+            for module in net.get_submodule(name).modules():
+                _reinit(module, gen)
+    return net
+
+
+def _reinit(module: nn.Module, gen: torch.Generator) -> None:
+    if isinstance(module, nn.modules.batchnorm._NormBase):
+        module.reset_parameters()  # running mean 0, var 1, weight 1, bias 0
+        return
+    for pname, param in module.named_parameters(recurse=False):
+        fresh = torch.empty(param.shape)
+        if pname == "weight" and param.ndim >= 2:
+            nn.init.kaiming_uniform_(fresh, a=math.sqrt(5), generator=gen)  # nn.Linear / nn.Conv default
+        else:
+            fan_in = module.weight[0].numel() if isinstance(getattr(module, "weight", None), torch.Tensor) else 1
+            bound = 1 / math.sqrt(fan_in) if fan_in else 0.0
+            nn.init.uniform_(fresh, -bound, bound, generator=gen)
+        param.copy_(fresh.to(param.device, param.dtype))
+
+
+def rank_correlation(a: np.ndarray, b: np.ndarray, absolute: bool = True) -> float:
+    """Spearman rank correlation of two maps (of |a| and |b| by default, as Adebayo et al.); NaN when one is flat."""
+    from scipy.stats import spearmanr
+
+    a, b = np.ravel(a).astype(np.float64), np.ravel(b).astype(np.float64)
+    if absolute:
+        a, b = np.abs(a), np.abs(b)
+    if a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)

@@ -5,6 +5,8 @@ batch of normalised images. It works on a private deep copy in eval mode with fr
 weights, so a shared (cached) model keeps its state, mode and hooks even while Captum's
 DeepLift and Guided Backprop hook its ReLUs — and two sessions never see each other's
 hooks. Bad parameter combinations raise ExplainError with a sentence for the user.
+The sanity check's `randomized_copy` and `rank_correlation` live in nnviz.baselines (the
+references attributions are compared with) and are re-exported here.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from captum.attr import (DeepLift, GradientShap, GuidedBackprop, InputXGradient,
 from torch import nn
 
 from nnviz import baselines
+from nnviz.baselines import parametric_layers, randomized_copy, rank_correlation  # noqa: F401  (sanity check)
 
 # Captum announces the hooks it sets (and removes) on every DeepLift / Guided Backprop call.
 warnings.filterwarnings("ignore", message=r"Setting (forward, )?backward hooks", module=r"captum\..*")
@@ -88,24 +91,27 @@ ATTRIBUTION_METHODS: dict[str, MethodSpec] = {
                help="Gaussian noise added to each sample, in normalised input units."),
          *_baseline("noise", ("noise", "black")))),
     "guided_backprop": MethodSpec("Guided Backprop",
-        "The gradient, but only positive signals pass back through each ReLU: sharp edges, yet barely depends on the weights."),
+        "The gradient, but only positive signals flow back through each ReLU: sharp edges, barely tied to the weights."),
     "occlusion": MethodSpec("Occlusion",
         "Covers the image with a patch at every position and measures how much the class score drops.",
-        (Param("window", "Window (px)", "int", 6, 1, 32, 1, help="Side of the square patch that hides part of the image."),
-         Param("stride", "Stride (px)", "int", 2, 1, 32, 1, help="How far the patch moves between trials; at most the window."),
+        (Param("window", "Window (px)", "int", 6, 1, 32, 1,
+               help="Side of the square patch that hides part of the image."),
+         Param("stride", "Stride (px)", "int", 2, 1, 32, 1,
+               help="How far the patch moves between trials; at most the window."),
          *_baseline(label="Patch fill")),
         gradient_based=False),
     "grad_cam": MethodSpec("Grad-CAM",
         "Weights a conv layer's feature maps by their average gradient: a coarse 'where did it look' map, upsampled.",
         (Param("layer", "Conv layer", "layer", None, help="Deeper layers: coarser but more class-specific maps."),
-         Param("relu", "Positive evidence only (ReLU)", "bool", True, help="Standard Grad-CAM keeps only positive evidence."),
+         Param("relu", "Positive evidence only (ReLU)", "bool", True,
+               help="Standard Grad-CAM keeps only positive evidence."),
          Param("upsample", "Upsampling", "choice", "bilinear", choices=("bilinear", "nearest"),
                help="How the small layer map is resized to the image: smooth, or in visible blocks.")),
         needs_conv_layer=True),
 }
 
 SMOOTHGRAD_TITLE = "SmoothGrad (NoiseTunnel)"
-SMOOTHGRAD_EXPLANATION = "Averages the map over noisy copies of the image, which washes out the speckle of single gradients."
+SMOOTHGRAD_EXPLANATION = "Averages the map over noisy copies of the image: washes out the speckle of single gradients."
 SMOOTHGRAD_PARAMS: tuple[Param, ...] = (
     Param("smoothgrad", SMOOTHGRAD_TITLE, "bool", False, help=SMOOTHGRAD_EXPLANATION),
     Param("sg_samples", "Noisy copies", "int", 16, 2, 64, 2, only_if=("smoothgrad", True)),
@@ -187,7 +193,8 @@ def resolve_params(method: str, params: dict[str, Any], model: nn.Module,
                                f"Choose a window of at most {min(h, w)} px.")
         if out["stride"] > out["window"]:
             raise ExplainError(f"The occlusion stride ({out['stride']} px) is larger than the window "
-                               f"({out['window']} px): some pixels would never be covered. Use a stride ≤ the window.")
+                               f"({out['window']} px): some pixels would never be covered. "
+                               "Use a stride ≤ the window.")
     return out
 
 
@@ -212,7 +219,8 @@ def _spec(method: str) -> MethodSpec:
     try:
         return ATTRIBUTION_METHODS[method]
     except KeyError:
-        raise ExplainError(f"Unknown attribution method {method!r}; choose from {', '.join(ATTRIBUTION_METHODS)}.") from None
+        raise ExplainError(f"Unknown attribution method {method!r}; "
+                           f"choose from {', '.join(ATTRIBUTION_METHODS)}.") from None
 
 
 def private_copy(model: nn.Module) -> nn.Module:
@@ -228,7 +236,8 @@ def _session(seed: int, device: torch.device, threads: int | None) -> Iterator[N
 
     The global torch / numpy generators and the thread count are restored afterwards.
     Captum runs many tiny passes; on a busy 2-core CPU two OpenMP threads stall each
-    other (IG-50 on a 28x28 image: ~15 ms on 1 thread, 50-250 ms on 2), hence 1 by default.
+    other (IG-50 on a 28x28 image: 15-60 ms on 1 thread, 0.05-1.2 s on 2), hence 1 by default.
+    OpenMP's thread count belongs to the calling thread, so other threads (training runs) keep theirs.
     """
     state, before = np.random.get_state(), torch.get_num_threads()
     devices = [device.index or 0] if device.type == "cuda" else []
@@ -280,8 +289,9 @@ def _build(method: str, net: nn.Module, x: torch.Tensor, p: dict, mean: Sequence
         return GuidedBackprop(net), {}, None
     if method == "occlusion":
         c = x.shape[1]
-        return Occlusion(net), {"sliding_window_shapes": (c, p["window"], p["window"]), "strides": (c, p["stride"], p["stride"]),
-                                "baselines": base(), "perturbations_per_eval": max(1, MAX_BATCH // n)}, None
+        return Occlusion(net), {"sliding_window_shapes": (c, p["window"], p["window"]),  # all channels at once
+                                "strides": (c, p["stride"], p["stride"]), "baselines": base(),
+                                "perturbations_per_eval": max(1, MAX_BATCH // n)}, None
     if method == "grad_cam":
         size = tuple(x.shape[-2:])
         post = lambda a: LayerAttribution.interpolate(a, size, p["upsample"])  # noqa: E731  (B, 1, H, W)
@@ -290,7 +300,7 @@ def _build(method: str, net: nn.Module, x: torch.Tensor, p: dict, mean: Sequence
 
 
 def _sg_batch(p: dict, n: int) -> int:
-    """Noisy copies per image handled in one NoiseTunnel pass (1 without SmoothGrad)."""
+    """Noisy copies per image in one NoiseTunnel pass (1 without SmoothGrad): images x copies <= MAX_BATCH / 8."""
     return max(1, min(p["sg_samples"], MAX_BATCH // (8 * n))) if p.get("smoothgrad") else 1
 
 
@@ -355,57 +365,3 @@ def resolve_targets(mode: str, probs: np.ndarray, labels: np.ndarray, chosen: in
             raise ExplainError("Choose a target class.")
         return [int(chosen)] * len(labels)
     raise ExplainError(f"Unknown target mode {mode!r}; choose from {', '.join(TARGET_MODES)}.")
-
-
-# --- sanity check (Adebayo et al. 2018): a map that survives randomised weights explains nothing ---
-
-def parametric_layers(model: nn.Module) -> list[str]:
-    """Top-level layers that hold weights, input side first (the choices for cascading randomisation)."""
-    return [name for name, m in model.named_children() if any(True for _ in m.parameters())]
-
-
-def randomized_copy(model: nn.Module, seed: int = 0, from_layer: str | None = None) -> nn.Module:
-    """A deep copy whose weights from `from_layer` up to the output (all when None) are re-initialised.
-
-    Conv / linear layers get PyTorch's default init from a private generator (same seed,
-    same weights); batch-norm layers are reset to identity statistics. The original
-    model is never touched. The copy is in eval mode.
-    """
-    names = parametric_layers(model)
-    if from_layer is not None and from_layer not in names:
-        raise ExplainError(f"No layer with weights named {from_layer!r}; choose from {', '.join(names)}.")
-    net = copy.deepcopy(model).eval()
-    gen = torch.Generator(device="cpu").manual_seed(104_729 + int(seed))  # offset: never replays a seed-0 init
-    start = names.index(from_layer) if from_layer is not None else 0
-    with torch.no_grad():
-        for name in names[start:]:
-            for module in net.get_submodule(name).modules():
-                _reinit(module, gen)
-    return net
-
-
-def _reinit(module: nn.Module, gen: torch.Generator) -> None:
-    if isinstance(module, nn.modules.batchnorm._NormBase):
-        module.reset_parameters()  # running mean 0, var 1, weight 1, bias 0
-        return
-    for pname, param in module.named_parameters(recurse=False):
-        fresh = torch.empty(param.shape)
-        if pname == "weight" and param.ndim >= 2:
-            nn.init.kaiming_uniform_(fresh, a=math.sqrt(5), generator=gen)  # nn.Linear / nn.Conv default
-        else:
-            fan_in = module.weight[0].numel() if isinstance(getattr(module, "weight", None), torch.Tensor) else 1
-            bound = 1 / math.sqrt(fan_in) if fan_in else 0.0
-            nn.init.uniform_(fresh, -bound, bound, generator=gen)
-        param.copy_(fresh.to(param.device, param.dtype))
-
-
-def rank_correlation(a: np.ndarray, b: np.ndarray, absolute: bool = True) -> float:
-    """Spearman rank correlation of two maps (of |a| and |b| by default, as Adebayo et al.); NaN when one is flat."""
-    from scipy.stats import spearmanr
-
-    a, b = np.ravel(a).astype(np.float64), np.ravel(b).astype(np.float64)
-    if absolute:
-        a, b = np.abs(a), np.abs(b)
-    if a.std() == 0 or b.std() == 0:
-        return float("nan")
-    return float(spearmanr(a, b).statistic)

@@ -74,6 +74,10 @@ def colorscale(sign: str, overlay: bool = False) -> list:
     return (_SEE_THROUGH if overlay else _OPAQUE)[sign]
 
 
+def _colorbar(title: str, side: str = "top", **kw) -> dict:
+    return dict(title=dict(text=title, side=side, font_size=FONT_SIZE - 2), thickness=14, **kw)
+
+
 def _range(sign: str, limit: float) -> tuple[float, float]:
     return (-limit, limit) if sign == "all" else (0.0, limit)
 
@@ -101,7 +105,7 @@ def attribution_heatmap(attr: np.ndarray, sign: str = "all", title: str = "", he
     values = signed(attr, sign)
     zmin, zmax = _range(sign, color_limit(values))
     fig = go.Figure(go.Heatmap(z=values, colorscale=colorscale(sign), zmin=zmin, zmax=zmax,
-                               colorbar=dict(title=dict(text="attribution", font_size=FONT_SIZE - 2), thickness=14),
+                               colorbar=_colorbar("attribution"),
                                hovertemplate="x %{x}, y %{y}<br>attribution %{z:.3g}<extra></extra>"))
     _image_axes(fig)
     return _tight(apply(fig, title, height=height), title)
@@ -114,7 +118,7 @@ def attribution_overlay(image: np.ndarray, attr: np.ndarray, sign: str = "all", 
     zmin, zmax = _range(sign, color_limit(values))
     fig = go.Figure([_image_trace(image, DIM),
                      go.Heatmap(z=values, colorscale=colorscale(sign, overlay=True), zmin=zmin, zmax=zmax,
-                                opacity=float(opacity), colorbar=dict(title=dict(text="attribution", font_size=FONT_SIZE - 2), thickness=14),
+                                opacity=float(opacity), colorbar=_colorbar("attribution"),
                                 hovertemplate="x %{x}, y %{y}<br>attribution %{z:.3g}<extra></extra>")])
     _image_axes(fig)
     return _tight(apply(fig, title, height=height), title)
@@ -165,8 +169,8 @@ def panel_grid(cells: Sequence[Cell], ncols: int, sign: str = "all", overlay: bo
                           row=row, col=col)
     cmin, cmax = _range(sign, 1.0)
     fig.update_layout(coloraxis=dict(colorscale=colorscale(sign, overlay), cmin=cmin, cmax=cmax,
-                                     colorbar=dict(title=dict(text="relative attribution", side="right", font_size=FONT_SIZE - 2),
-                                                   thickness=14, len=1.0 if nrows > 1 else 1.15)))
+                                     colorbar=_colorbar("relative attribution", side="right",
+                                                        len=1.0 if nrows > 1 else 1.15)))
     fig.update_annotations(font_size=FONT_SIZE - 1)
     for r, label in enumerate(row_labels, start=1):
         axis = fig.layout["yaxis" if r == 1 else f"yaxis{(r - 1) * ncols + 1}"]

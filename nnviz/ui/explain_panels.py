@@ -121,7 +121,8 @@ def target_panel(picked: PickedModel, images: PickedImages) -> list[int]:
                     key="explain_target_mode", horizontal=True)
     chosen = None
     if mode == "chosen":
-        chosen = st.selectbox("Class", range(len(classes)), format_func=lambda c: classes[c], key="explain_target_class")
+        chosen = st.selectbox("Class", range(len(classes)), format_func=lambda c: classes[c],
+                              key="explain_target_class")
     return explain.resolve_targets(mode, images.probs, images.labels, chosen)
 
 
@@ -159,7 +160,8 @@ def show_single(picked: PickedModel, images: PickedImages, method: str, params: 
                          key="explain_fig_overlay", width="stretch")
     if len(maps) > 1:
         st.plotly_chart(fa.attribution_grid(images.pixels, maps[None], [TITLE[method]], _image_titles(picked, images),
-                                            d.sign, d.overlay, d.opacity, title="The same method on every chosen image"),
+                                            d.sign, d.overlay, d.opacity,
+                                            title="The same method on every chosen image"),
                         key="explain_fig_images", width="stretch")
 
 
@@ -171,8 +173,9 @@ def default_grid(model) -> list[str]:
 
 
 def show_compare(picked: PickedModel, images: PickedImages, targets: list[int], d: Display) -> None:
-    methods = st.multiselect("Methods to compare", explain.methods_for(picked.model), default=default_grid(picked.model),
-                             format_func=TITLE.get, key="explain_compare_methods", max_selections=8)
+    methods = st.multiselect("Methods to compare", explain.methods_for(picked.model),
+                             default=default_grid(picked.model), format_func=TITLE.get,
+                             key="explain_compare_methods", max_selections=8)
     if not methods:
         st.info("Choose at least one method to compare.")
         return
@@ -195,8 +198,8 @@ def show_targets(picked: PickedModel, images: PickedImages, method: str, params:
     titles = [f"{c}{' ✓' if i == images.labels[0] else ''} · {probs[i]:.0%}" for i, c in enumerate(classes)]
     st.plotly_chart(fa.target_strip(images.pixels[0], maps, titles, d.sign, d.overlay, d.opacity),
                     key="explain_fig_targets", width="stretch")
-    st.caption(f"{TITLE[method]} for image #{images.indices[0]} towards every class (✓ the true class, % the predicted "
-               "probability). The evidence *for* one digit is often evidence *against* another.")
+    st.caption(f"{TITLE[method]} for image #{images.indices[0]} towards every class (✓ the true class, "
+               "% the predicted probability). The evidence *for* one digit is often evidence *against* another.")
 
 
 def show_sanity(picked: PickedModel, images: PickedImages, method: str, params: dict, targets: list[int],
@@ -220,10 +223,12 @@ def show_sanity(picked: PickedModel, images: PickedImages, method: str, params: 
     mean = float(np.mean(finite)) if finite else float("nan")
     if np.isfinite(mean) and mean > 0.5:
         st.warning(f"The maps barely change (mean rank correlation {mean:.2f}) although the weights are random: "
-                   f"here {TITLE[method]} shows the image more than what the network learned.", icon=":material/warning:")
+                   f"here {TITLE[method]} shows the image more than what the network learned.",
+                   icon=":material/warning:")
     elif np.isfinite(mean):
         st.success(f"The maps change with the weights (mean rank correlation {mean:.2f}): {TITLE[method]} depends on "
-                   "what the network learned — necessary for an explanation, though not a proof.", icon=":material/check:")
+                   "what the network learned — necessary for an explanation, though not a proof.",
+                   icon=":material/check:")
     st.caption(f"ρ: Spearman rank correlation between the two maps as shown ({fa.SIGNS[d.sign].lower()}). "
                "A map that survives scrambled weights is an edge detector, not an explanation. Try the "
                "absolute view, and randomising only the output layer, with Guided Backprop.")

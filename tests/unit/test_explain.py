@@ -106,11 +106,12 @@ def test_wrapper_equals_captum_called_directly(cnn, x, method):
 
 @pytest.mark.parametrize("method", ["saliency", "integrated_gradients", "guided_backprop"])
 def test_smoothgrad_equals_noise_tunnel_called_directly(cnn, x, method):
-    got = explain.attribute(cnn, x, method, TARGETS, mean=MEAN, std=STD, smoothgrad=True, sg_samples=4,
-                            sg_noise=0.15, steps=10)  if method == "integrated_gradients" else \
-        explain.attribute(cnn, x, method, TARGETS, mean=MEAN, std=STD, smoothgrad=True, sg_samples=4, sg_noise=0.15)
+    extra = {"steps": 10} if method == "integrated_gradients" else {}
+    got = explain.attribute(cnn, x, method, TARGETS, mean=MEAN, std=STD, smoothgrad=True, sg_samples=4, sg_noise=0.15,
+                            **extra)
     m = copy.deepcopy(cnn).eval()
-    algo = {"saliency": Saliency, "integrated_gradients": IntegratedGradients, "guided_backprop": GuidedBackprop}[method](m)
+    cls = {"saliency": Saliency, "integrated_gradients": IntegratedGradients, "guided_backprop": GuidedBackprop}[method]
+    algo = cls(m)
     kwargs = {"saliency": {"abs": True}, "integrated_gradients": {"baselines": _black(x), "n_steps": 10},
               "guided_backprop": {}}[method]
     _seed()
@@ -316,7 +317,7 @@ def test_cascading_randomisation_keeps_the_layers_below(cnn):
         assert torch.equal(after[name], before[name]), name
     for name in ("fc1.weight", "out.weight"):
         assert not torch.equal(after[name], before[name]), name
-    with pytest.raises(ExplainError, match="No layer with weights"):
+    with pytest.raises(ValueError, match="No layer with weights"):
         explain.randomized_copy(cnn, from_layer="act1")
 
 
@@ -353,3 +354,19 @@ def test_quick_map_is_one_finite_map(cnn, x):
     with torch.no_grad():
         predicted = int(cnn(x[:1]).argmax(1))
     np.testing.assert_allclose(out, explain.quick_map(cnn, x[:1], predicted, mean=MEAN, std=STD))
+
+
+def test_rgb_images_every_method():
+    """3-channel inputs (CIFAR-like): per-channel baselines; maps sum the channels; Grad-CAM has one channel."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(hidden=(), conv=(ConvBlock(4, 3, True, "max"),), global_pool=True)
+    model = build_model(cfg, (3, 8, 8), 3).eval()
+    mean, std = (0.49, 0.48, 0.45), (0.25, 0.24, 0.26)
+    x = (torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(3)) - torch.tensor(mean).view(1, 3, 1, 1)) \
+        / torch.tensor(std).view(1, 3, 1, 1)
+    for method in explain.methods_for(model):
+        params = {"layer": "act1"} if method == "grad_cam" else WRAPPER_PARAMS.get(method, {})
+        out = explain.attribute(model, x, method, [0, 1], mean=mean, std=std, **params)
+        assert out.shape == ((2, 1, 8, 8) if method == "grad_cam" else (2, 3, 8, 8)), method
+        assert torch.isfinite(out).all(), method
+        assert explain.to_maps(out).shape == (2, 8, 8)
