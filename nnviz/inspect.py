@@ -297,7 +297,8 @@ def weight_history(folder: str | Path, bins: int = 60, max_epochs: int = 200) ->
         hi = max(float(a.max()) for a in arrays)
         if not hi > lo:
             lo, hi = lo - 0.5, hi + 0.5
-        edges = np.linspace(lo, hi, bins + 1)
+        n_bins = int(np.clip(2 * np.sqrt(arrays[0].size), 8, bins))  # a 6-value bias gets wide bins, not gaps
+        edges = np.linspace(lo, hi, n_bins + 1)
         counts = np.stack([np.histogram(a, edges)[0] for a in arrays])
         out[key] = WeightHistory(key, np.array(epochs[key]), edges, counts,
                                  np.array([a.mean() for a in arrays]), np.array([a.std() for a in arrays]))

@@ -13,7 +13,6 @@ from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from nnviz.figures.style import apply
 
@@ -36,9 +35,44 @@ def readable(fig: go.Figure) -> go.Figure:
     return fig
 
 
+def panel_layout(rows: int, cols: int, hspace: float = 0.06, vspace: float = 0.12,
+                 **axis: object) -> tuple[dict, list[tuple[str, str, list[float], list[float]]]]:
+    """Axes for a rows × cols grid of panels, as a plain layout dict: ~10× faster than make_subplots.
+
+    Returns (layout, panels); panels[i] = (x axis id, y axis id, x domain, y domain), row-major
+    from the top left. `axis` settings (and readable tick fonts) go on every axis.
+    """
+    w, h = (1 - hspace * (cols - 1)) / cols, (1 - vspace * (rows - 1)) / rows
+    layout: dict = {}
+    panels = []
+    for i in range(rows * cols):
+        r, c = divmod(i, cols)
+        k = "" if i == 0 else str(i + 1)
+        xd = [round(min(max(v, 0.0), 1.0), 6) for v in (c * (w + hspace), c * (w + hspace) + w)]
+        yd = [round(min(max(v, 0.0), 1.0), 6) for v in (1 - r * (h + vspace) - h, 1 - r * (h + vspace))]
+        layout[f"xaxis{k}"] = dict(domain=xd, anchor=f"y{k}", tickfont=dict(size=TICK_SIZE), **axis)
+        layout[f"yaxis{k}"] = dict(domain=yd, anchor=f"x{k}", tickfont=dict(size=TICK_SIZE), **axis)
+        panels.append((f"x{k}", f"y{k}", xd, yd))
+    return layout, panels
+
+
+def panel_title(text: str, xdomain: Sequence[float], ydomain: Sequence[float]) -> dict:
+    """A subplot title above a panel (an annotation, as make_subplots writes it)."""
+    return dict(text=text, x=(xdomain[0] + xdomain[1]) / 2, y=ydomain[1], xref="paper", yref="paper",
+                xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=15))
+
+
 def grid_shape(n: int, aspect: float = 4.0, max_cols: int = 16) -> tuple[int, int]:
-    """(rows, cols) for n tiles in a panel about `aspect` times wider than tall."""
-    cols = max(1, min(n, max_cols, math.ceil(math.sqrt(n * aspect))))
+    """(rows, cols) for n tiles in a panel about `aspect` times wider than tall.
+
+    Up to 10 tiles sit in one row; otherwise a column count near the ideal that divides n
+    is preferred, so the last row is not left ragged (6 -> 1×6, 32 -> 4×8, 64 -> 4×16).
+    """
+    if n <= min(10, max_cols):
+        return 1, max(n, 1)
+    ideal = min(n, max_cols, math.ceil(math.sqrt(n * aspect)))
+    even = [c for c in range(ideal, max(ideal - 5, 1), -1) if n % c == 0 and c <= max_cols]
+    cols = even[0] if even else ideal
     return math.ceil(n / cols), cols
 
 
@@ -222,25 +256,31 @@ def feature_map_grids(maps: Sequence[np.ndarray], labels: Sequence[str] = (), *,
     gap = _gap(h)
     shown = [_normalise_each(m) for m in chosen] if per_map_scale else chosen
     scale = _scale(np.stack(shown))
-    fig = make_subplots(1, len(maps), subplot_titles=list(labels) or None, horizontal_spacing=0.06)
-    for k, (m, s) in enumerate(zip(chosen, shown), start=1):
-        tiles, info = _tiled(s, ids, cols)
+    layout, panels = panel_layout(1, len(maps), hspace=0.06, showgrid=False, zeroline=False, ticks="",
+                                  constrain="domain")
+    traces, titles = [], []
+    xt = [c * (w + gap) + (w - 1) / 2 for c in range(cols)]
+    yt = [r * (h + gap) + (h - 1) / 2 for r in range(rows)]
+    for k, (m, sm, (xa, ya, xd, yd)) in enumerate(zip(chosen, shown, panels)):
+        tiles, info = _tiled(sm, ids, cols)
         raw, _ = _tiled(m, ids, cols)
         custom = np.concatenate([info, raw[..., None]], -1)
-        fig.add_trace(go.Heatmap(z=mosaic(tiles, gap), customdata=mosaic(custom, gap), hoverongaps=False,
-                                 coloraxis="coloraxis",
-                                 hovertemplate=f"{labels[k - 1] if labels else ''} channel %{{customdata[0]}}<br>"
+        name = labels[k] if labels else ""
+        traces.append(go.Heatmap(z=mosaic(tiles, gap), customdata=mosaic(custom, gap), hoverongaps=False,
+                                 coloraxis="coloraxis", xaxis=xa, yaxis=ya,
+                                 hovertemplate=f"{name} channel %{{customdata[0]}}<br>"
                                                "pixel (%{customdata[1]}, %{customdata[2]})<br>"
-                                               "activation %{customdata[3]:.4g}<extra></extra>"), 1, k)
-        _axes(fig, tiles.shape, gap, [str(ids[r * cols]) for r in range(rows)], [f"+{c}" for c in range(cols)],
-              row=1, col=k)
-        fig.update_yaxes(scaleanchor=f"x{'' if k == 1 else k}", row=1, col=k)
-    fig.update_layout(coloraxis=dict(colorscale=scale["colorscale"], cmin=scale["zmin"], cmax=scale["zmax"],
-                                     colorbar=dict(title=dict(text="relative" if per_map_scale else "activation",
-                                                              side="right"), **COLORBAR)))
-    fig = readable(apply(fig, title, height=_height(rows, cols * len(maps), h, w, title=True)))
-    fig.update_layout(margin=dict(t=80))
-    fig.update_annotations(font_size=15)  # room for the title above the panel titles
+                                               "activation %{customdata[3]:.4g}<extra></extra>"))
+        layout["xaxis" + xa[1:]].update(tickvals=xt, ticktext=[f"+{c}" for c in range(cols)])
+        layout["yaxis" + ya[1:]].update(tickvals=yt, ticktext=[str(ids[r * cols]) for r in range(rows)],
+                                        autorange="reversed", scaleanchor=xa)
+        if name:
+            titles.append(panel_title(name, xd, yd))
+    layout.update(annotations=titles, coloraxis=dict(
+        colorscale=scale["colorscale"], cmin=scale["zmin"], cmax=scale["zmax"],
+        colorbar=dict(title=dict(text="relative" if per_map_scale else "activation", side="right"), **COLORBAR)))
+    fig = apply(go.Figure(traces, layout), title, height=_height(rows, cols * len(maps), h, w, title=True))
+    fig.update_layout(margin=dict(t=80))  # room for the title above the panel titles
     return fig
 
 

@@ -10,9 +10,8 @@ from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from nnviz.figures.maps import COLORBAR, filter_grid, readable, tile_grid
+from nnviz.figures.maps import COLORBAR, filter_grid, panel_layout, panel_title, readable, tile_grid
 from nnviz.figures.style import apply
 
 WEIGHT_COLOR, BIAS_COLOR = "#1f77b4", "#ff7f0e"
@@ -40,22 +39,24 @@ def weight_histograms(params: dict[str, dict[str, np.ndarray]], bins: int = 50, 
         return apply(go.Figure(), title or "No parameters")
     cols = min(cols, len(panels))
     rows = math.ceil(len(panels) / cols)
-    names = [f"{layer} {kind} ({v.size:,}, σ {v.std():.2g})" for layer, kind, v in panels]
-    fig = make_subplots(rows, cols, subplot_titles=names, horizontal_spacing=0.05,
-                        vertical_spacing=min(0.5 / rows, 0.28 if rows < 3 else 0.12))
-    for i, (layer, kind, values) in enumerate(panels):
-        counts, edges, centers = _bars(values, bins)
-        fig.add_trace(go.Bar(x=centers, y=counts, width=edges[1] - edges[0], showlegend=False,
+    layout, axes = panel_layout(rows, cols, hspace=0.05, vspace=min(0.5 / rows, 0.28 if rows < 3 else 0.12),
+                                nticks=5)
+    traces, titles = [], []
+    for (layer, kind, values), (xa, ya, xd, yd) in zip(panels, axes):
+        counts, edges, centers = _bars(values, int(np.clip(2 * np.sqrt(values.size), 8, bins)))  # few values: wide bins
+        traces.append(go.Bar(x=centers, y=counts, width=edges[1] - edges[0], showlegend=False, xaxis=xa, yaxis=ya,
                              marker=dict(color=WEIGHT_COLOR if kind == "weight" else BIAS_COLOR, line_width=0),
                              customdata=np.stack([edges[:-1], edges[1:]], 1),
                              hovertemplate=f"{layer} {kind}<br>[%{{customdata[0]:.3g}}, %{{customdata[1]:.3g}}): "
-                                           "%{y}<extra></extra>"),
-                      i // cols + 1, i % cols + 1)
-    fig.update_annotations(font_size=15)
-    fig.update_xaxes(nticks=5, zeroline=True, zerolinecolor="#999")
-    fig.update_yaxes(nticks=4)
-    fig = readable(apply(fig, title, height=60 + 240 * rows))
-    fig.update_layout(bargap=0, margin=dict(t=80 if title else 45))
+                                           "%{y}<extra></extra>"))
+        layout["xaxis" + xa[1:]].update(zeroline=True, zerolinecolor="#999")
+        titles.append(panel_title(f"{layer} {kind} ({values.size:,}, σ {values.std():.2g})", xd, yd))
+    for i in range(len(panels), rows * cols):  # unused panels of the last row stay blank
+        k = str(i + 1)
+        layout[f"xaxis{k}"]["visible"] = layout[f"yaxis{k}"]["visible"] = False
+    layout.update(annotations=titles, bargap=0)
+    fig = apply(go.Figure(traces, layout), title, height=60 + 240 * rows)
+    fig.update_layout(margin=dict(t=80 if title else 45))
     return fig
 
 
@@ -107,43 +108,42 @@ def activation_stats_figure(rows: Sequence[dict], title: str = "") -> go.Figure:
     """Left: mean ± std of each layer's outputs. Right: dead ReLU units, zero outputs and saturated
     sigmoid/tanh outputs, in percent. `rows` as from nnviz.inspect.activation_stats."""
     layers = [r["layer"] for r in rows]
-    fig = make_subplots(1, 2, subplot_titles=["mean ± std of outputs", "share of units / outputs"],
-                        horizontal_spacing=0.1)
-    fig.add_trace(go.Scatter(x=layers, y=[r["mean"] for r in rows], mode="markers",
-                             error_y=dict(type="data", array=[r["std"] for r in rows], thickness=2),
-                             marker=dict(size=11, color=WEIGHT_COLOR), name="mean ± std", showlegend=False,
-                             hovertemplate="%{x}: mean %{y:.3g} ± %{error_y.array:.3g}<extra></extra>"), 1, 1)
+    layout, axes = panel_layout(1, 2, hspace=0.1, type="category")
+    traces = [go.Scatter(x=layers, y=[r["mean"] for r in rows], mode="markers", xaxis="x", yaxis="y",
+                         error_y=dict(type="data", array=[r["std"] for r in rows], thickness=2),
+                         marker=dict(size=11, color=WEIGHT_COLOR), name="mean ± std", showlegend=False,
+                         hovertemplate="%{x}: mean %{y:.3g} ± %{error_y.array:.3g}<extra></extra>")]
     for key, label, color in (("dead_fraction", "dead ReLU units", "#d62728"),
                               ("zero_fraction", "zero outputs (ReLU)", "#9ab"),
                               ("saturated_fraction", "saturated (sigmoid/tanh)", "#9467bd")):
         values = [r.get(key, math.nan) for r in rows]
         if all(not math.isfinite(v) for v in values):
             continue
-        fig.add_trace(go.Bar(x=layers, y=[v * 100 if math.isfinite(v) else None for v in values], name=label,
-                             marker_color=color, texttemplate="%{y:.0f}%", textposition="outside",
-                             hovertemplate=f"%{{x}}: %{{y:.1f}}% {label}<extra></extra>"), 1, 2)
-    fig.update_yaxes(title="activation", row=1, col=1)
-    fig.update_yaxes(title="%", range=[0, 110], row=1, col=2)
-    fig.update_xaxes(type="category")
-    fig = readable(apply(fig, title, height=420))
-    fig.update_layout(barmode="group", margin=dict(t=80 if title else 50, b=90),
-                      legend=dict(orientation="h", y=-0.16, x=1, xanchor="right", yanchor="top"))
-    fig.update_annotations(font_size=15)
+        traces.append(go.Bar(x=layers, y=[v * 100 if math.isfinite(v) else None for v in values], name=label,
+                             marker_color=color, texttemplate="%{y:.0f}%", textposition="outside", xaxis="x2",
+                             yaxis="y2", hovertemplate=f"%{{x}}: %{{y:.1f}}% {label}<extra></extra>"))
+    layout["yaxis"].update(title=dict(text="activation", font=dict(size=15)), type="linear")
+    layout["yaxis2"].update(title=dict(text="%", font=dict(size=15)), type="linear", range=[0, 110])
+    layout.update(barmode="group", annotations=[
+        panel_title("mean ± std of outputs", *axes[0][2:]), panel_title("share of units / outputs", *axes[1][2:])])
+    fig = apply(go.Figure(traces, layout), title, height=420)
+    fig.update_layout(margin=dict(t=80 if title else 50, b=90),
+                      legend=dict(orientation="h", y=-0.16, x=1, xanchor="right", yanchor="top", font_size=14))
     return fig
 
 
-def first_layer_images(images: np.ndarray, *, first: int = 0, per_unit_scale: bool = True,
+def first_layer_images(images: np.ndarray, *, first: int = 0, count: int = 32, per_unit_scale: bool = True,
                        title: str = "") -> go.Figure:
     """An MLP's first-layer weights as images, (units, C, H, W): one template per hidden unit.
 
-    Blue = the unit is inhibited by ink there, red = excited. A per-unit colour scale
-    (default) shows each template's pattern; a shared one compares their strengths.
+    Shows `count` units from `first` (32 by default: 28×28 templates stay legible on a
+    projector). Blue = the unit is inhibited by ink there, red = excited. A per-unit colour
+    scale (default) shows each template's pattern; a shared one compares their strengths.
     """
-    images = np.asarray(images, np.float32)
+    images = np.asarray(images, np.float32)[first:first + min(count, 64)]
     if images.shape[1] == 3:
-        return filter_grid(images, "rgb", first=first, per_filter_scale=per_unit_scale, title=title)
-    chosen = images[first:first + 64, 0]
-    return tile_grid(chosen, range(first, first + len(chosen)), per_map_scale=per_unit_scale, title=title,
+        return filter_grid(images, "rgb", first=0, per_filter_scale=per_unit_scale, title=title)
+    return tile_grid(images[:, 0], range(first, first + len(images)), per_map_scale=per_unit_scale, title=title,
                      what="unit", value_label="weight", signed=True)
 
 

@@ -19,6 +19,7 @@ from nnviz.ui.pickers import PickedModel, image_picker, images_at
 from nnviz.ui.resources import checkpoint_model, task_data
 
 STATS_IMAGES = 256  # test images behind the activation statistics
+KEEP = {"persist_state": "page"}  # widgets keep their values while the user switches tabs
 PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}  # PNG at 2x
 
 
@@ -26,6 +27,13 @@ def chart(fig, key: str) -> None:
     """A plotly chart with a PNG download (camera button) named after its key."""
     config = dict(PLOT_CONFIG, toImageButtonOptions=dict(PLOT_CONFIG["toImageButtonOptions"], filename=key))
     st.plotly_chart(fig, key=key, width="stretch", config=config)
+
+
+def _seed(key: str, default, ok=lambda value: True) -> None:
+    """Put a widget's value in session state before it is drawn: the kept value while it still fits
+    this model (layer names, sizes), else `default`. Such widgets get no default of their own."""
+    value = st.session_state.get(key, default)
+    st.session_state[key] = value if ok(value) else default
 
 
 def _key(picked: PickedModel) -> tuple[str, int]:
@@ -107,20 +115,23 @@ def filters(picked: PickedModel) -> None:
         return
     names = list(convs)
     c = st.columns([2, 2, 2, 2])
-    layer = c[0].selectbox("Conv layer", names, key="inside_filter_layer")
+    _seed("inside_filter_layer", names[0], lambda v: v in names)
+    layer = c[0].selectbox("Conv layer", names, key="inside_filter_layer", **KEEP)
     w = inspect.conv_filters(picked.model, layer)  # (out, in, kh, kw)
     n_out, n_in = w.shape[:2]
     options: list = (["rgb"] if n_in == 3 and layer == names[0] else []) + list(range(n_in)) + \
         (["all"] if n_in > 1 else [])
     label = {"rgb": "RGB (colour filters)", "all": "all (filters × input channels)"}
-    channel = c[1].selectbox("Input channel", options, key=f"inside_filter_channel_{n_in}",
-                             format_func=lambda o: label.get(o, f"channel {o}"),
-                             index=options.index("all") if n_in > 3 else 0)
-    per = c[2].radio("Colour scale", ["shared", "per filter"], horizontal=True, key="inside_filter_scale") \
-        == "per filter"
+    key = f"inside_filter_channel_{n_in}"
+    _seed(key, "all" if n_in > 3 else options[0], lambda v: v in options)
+    channel = c[1].selectbox("Input channel", options, key=key, format_func=lambda o: label.get(o, f"channel {o}"),
+                             **KEEP)
+    per = c[2].radio("Colour scale", ["shared", "per filter"], horizontal=True, key="inside_filter_scale",
+                     **KEEP) == "per filter"
     limit = 32 if channel == "all" else maps.MAX_TILES
-    first = c[3].number_input("First filter", 0, max(n_out - 1, 0), 0, step=limit, key="inside_filter_first",
-                              disabled=n_out <= limit)
+    _seed("inside_filter_first", 0, lambda v: 0 <= v < n_out)
+    first = c[3].number_input("First filter", 0, max(n_out - 1, 0), step=limit, key="inside_filter_first",
+                              disabled=n_out <= limit, **KEEP)
     fig = maps.filter_grid(w, channel, first=int(first) if n_out > limit else 0, per_filter_scale=per,
                            title=f"{layer}: {n_out} filters of {w.shape[2]}×{w.shape[3]} over {n_in} input channel"
                                  f"{'s' if n_in > 1 else ''}")
@@ -140,15 +151,21 @@ def feature_maps(picked: PickedModel) -> None:
     infos = inspect.inspectable(_layers(*_key(picked)))
     names = [i.name for i in infos]
     c = st.columns([4, 2, 2])
-    chosen = c[0].multiselect("Layers", names, default=_default_layers(infos), key="inside_fm_layers",
+    _seed("inside_fm_layers", _default_layers(infos), lambda v: all(n in names for n in v))
+    chosen = c[0].multiselect("Layers", names, key="inside_fm_layers", **KEEP,
                               help="Conv, batch-norm, activation and pooling layers show one map per channel; "
                                    "dense layers show their activation vector.")
-    compare = c[1].toggle("Compare two images", key="inside_fm_compare")
-    other = c[1].number_input("Second test image #", 0, len(picked.data.y_test) - 1,
-                              min(images.indices[0] + 1, len(picked.data.y_test) - 1), key="inside_fm_other",
-                              disabled=not compare)
-    per = c[2].radio("Colour scale", ["shared", "per map"], horizontal=True, key="inside_fm_scale") == "per map"
-    order = c[2].radio("Channel order", ["index", "strongest first"], horizontal=True, key="inside_fm_order")
+    compare = c[1].toggle("Compare two images", key="inside_fm_compare", **KEEP)
+    n_test = len(picked.data.y_test)
+    _seed("inside_fm_other", min(images.indices[0] + 1, n_test - 1), lambda v: 0 <= v < n_test)
+    other = c[1].number_input("Second test image #", 0, n_test - 1, key="inside_fm_other", disabled=not compare,
+                              **KEEP)
+    per, order = False, "index"
+    if any(len(i.output_shape) == 3 for i in infos):  # map controls only where there are maps
+        per = c[2].radio("Colour scale", ["shared", "per map"], horizontal=True, key="inside_fm_scale",
+                         **KEEP) == "per map"
+        order = c[2].radio("Channel order", ["index", "strongest first"], horizontal=True, key="inside_fm_order",
+                           **KEEP)
     if not chosen:
         st.info("Pick at least one layer.")
         return
@@ -156,14 +173,17 @@ def feature_maps(picked: PickedModel) -> None:
     labels = [f"#{i} ({picked.checkpoint.classes[y]})" for i, y in zip(indices, picked.data.y_test[indices].tolist())]
     if compare:
         second = images_at(picked, [int(other)])
-        st.image(second.pixels[0], clamp=True, width=84,
-                 caption=f"compared: {labels[1]} → predicted {picked.checkpoint.classes[int(second.probs[0].argmax())]}")
+        predicted = picked.checkpoint.classes[int(second.probs[0].argmax())]
+        st.image(second.pixels[0], clamp=True, width=84, caption=f"compared: {labels[1]} → predicted {predicted}")
     shapes = {i.name: i.output_shape for i in infos}
     widest = max((shapes[n][0] for n in chosen if len(shapes[n]) == 3), default=0)
     span = 32 if compare else maps.MAX_TILES
-    lo = st.slider("Channels (by position in the chosen order)", 0, max(widest - 1, 1),
-                   (0, min(widest, span) - 1 if widest else 1), key="inside_fm_channels",
-                   disabled=widest <= 1, help=f"At most {span} maps per layer are drawn.")
+    lo = (0, span - 1)
+    if widest > 1:  # one range per channel count, so a choice made for 16 maps does not clip 64
+        key = f"inside_fm_channels_{widest}"
+        _seed(key, (0, min(widest, span) - 1), lambda v: 0 <= v[0] <= v[1] < widest)
+        lo = st.slider("Channels (by position in the chosen order)", 0, widest - 1, key=key,
+                       help=f"At most {span} maps per layer are drawn.", **KEEP)
     got = _maps(*_key(picked), tuple(indices), tuple(chosen))
     for name in chosen:
         out = got[name]  # (n, C, H, W) or (n, D)
@@ -189,11 +209,11 @@ def weights_and_activations(picked: PickedModel) -> None:
     infos = _layers(*_key(picked))
     kinds = {i.name: i.kind for i in infos}
     params = inspect.layer_parameters(picked.model)
-    c = st.columns([3, 2])
-    with_bn = c[1].toggle("Include batch-norm scale / shift", key="inside_w_bn")
-    shown = {k: v for k, v in params.items() if kinds.get(k) != "bn" or with_bn}
-    layers = c[0].multiselect("Layers", list(shown), default=list(shown)[:8], key="inside_w_layers")
-    chart(weights.weight_histograms({k: shown[k] for k in layers}, title="Weight and bias histograms"),
+    default = [k for k in params if kinds.get(k) != "bn"][:8]  # batch-norm scale/shift on request
+    _seed("inside_w_layers", default, lambda v: all(k in params for k in v))
+    layers = st.multiselect("Layers", list(params), key="inside_w_layers", **KEEP,
+                            help="Batch-norm layers have a scale (weight) and a shift (bias) per channel.")
+    chart(weights.weight_histograms({k: params[k] for k in layers}, title="Weight and bias histograms"),
           "inside_w_hist")
     _over_epochs(picked)
     st.subheader("Activations over test images")
@@ -207,13 +227,16 @@ def weights_and_activations(picked: PickedModel) -> None:
     if images is not None:
         st.subheader("First layer's weights as images")
         c = st.columns([2, 2, 4])
-        per = c[0].radio("Colour scale", ["per unit", "shared"], horizontal=True, key="inside_w_first_scale") \
-            == "per unit"
-        first = c[1].number_input("First unit", 0, len(images) - 1, 0, step=64, key="inside_w_first_unit",
-                                  disabled=len(images) <= 64)
+        per = c[0].radio("Colour scale", ["per unit", "shared"], horizontal=True, key="inside_w_first_scale",
+                         **KEEP) == "per unit"
+        _seed("inside_w_first_unit", 0, lambda v: 0 <= v < len(images))
+        first = c[1].number_input("First unit", 0, len(images) - 1, step=32, key="inside_w_first_unit",
+                                  disabled=len(images) <= 32, **KEEP)
+        shape = "×".join(map(str, images.shape[1:] if images.shape[1] > 1 else images.shape[2:]))
         chart(weights.first_layer_images(images, first=int(first), per_unit_scale=per,
-                                         title=f"Each hidden unit's {len(images)} weights over the input pixels"),
-              "inside_w_first")
+                                         title=f"{len(images)} hidden units, each with one weight per input pixel, "
+                                               f"shown as a {shape} image (units {int(first)}–"
+                                               f"{min(int(first) + 32, len(images)) - 1})"), "inside_w_first")
         st.caption("Each tile is one hidden unit's template: red pixels excite it, blue ones inhibit it.")
 
 
@@ -229,8 +252,9 @@ def _over_epochs(picked: PickedModel) -> None:
         st.warning("This run's per-epoch weight files could not be read.")
         return
     c = st.columns([3, 2])
-    name = c[0].selectbox("Parameter", list(history), key="inside_w_epoch_param")
-    kind = c[1].radio("View", ["ridge", "heatmap"], horizontal=True, key="inside_w_epoch_kind")
+    _seed("inside_w_epoch_param", next(iter(history)), lambda v: v in history)
+    name = c[0].selectbox("Parameter", list(history), key="inside_w_epoch_param", **KEEP)
+    kind = c[1].radio("View", ["ridge", "heatmap"], horizontal=True, key="inside_w_epoch_kind", **KEEP)
     h = history[name]
     chart(weights.weights_over_epochs(h.epochs, h.edges, h.counts, kind,
                                       title=f"{name}: distribution over {len(h.epochs)} recorded epochs",
@@ -245,7 +269,7 @@ def embedding_view(picked: PickedModel) -> None:
         return
     c = st.columns([3, 2])
     method = c[0].radio("Projection", list(embedding.METHODS), format_func=embedding.METHODS.get, horizontal=True,
-                        key="inside_emb_method")
+                        key="inside_emb_method", **KEEP)
     path, mtime = _key(picked)
     feats = _features(path, mtime, embedding.DEFAULT_POINTS)
     n = len(feats["indices"])

@@ -92,7 +92,6 @@ def test_weights_tab_histograms_statistics_and_no_history_for_shipped(nnviz_env)
     assert any("per-epoch weights" in i.value for i in at.info)
     hist = next(s for s in _specs(at) if s["layout"]["title"]["text"] == "Weight and bias histograms")
     assert not any("bn1" in a["text"] for a in hist["layout"]["annotations"])
-    at.toggle(key="inside_w_bn").set_value(True).run()
     at.multiselect(key="inside_w_layers").set_value(["bn1", "out"]).run()
     hist = next(s for s in _specs(at) if s["layout"]["title"]["text"] == "Weight and bias histograms")
     assert [a["text"].split(" (")[0] for a in hist["layout"]["annotations"]] == \
@@ -118,12 +117,16 @@ def test_the_mlp_shows_first_layer_templates_and_dense_activations(nnviz_env):
     assert any("no convolutional layers" in i.value for i in at.info)
     at.session_state["inside_tab"] = "Weights & activations"
     at.run()
-    assert any("256 weights" in t or "784 weights" in t for t in _titles(at))
+    assert any(t.startswith("256 hidden units") and "28×28 image" in t for t in _titles(at))
     at.session_state["inside_tab"] = "Feature maps"
     at.run()
     assert not at.exception
     specs = [s for s in _specs(at) if (s["layout"].get("title") or {}).get("text", "").startswith("act_fc")]
     assert specs and specs[0]["data"][0]["type"] == "bar"
+    assert not at.slider and not at.radio  # no map controls for a model without maps
+    _select_model(at, "digits_cnn")  # back to the CNN: its own layers and the full channel range
+    assert at.multiselect(key="inside_fm_layers").value == ["act1", "act2", "act3"]
+    assert at.slider(key="inside_fm_channels_64").value == (0, 63)
 
 
 @pytest.mark.slow
@@ -162,3 +165,17 @@ def test_the_shared_model_has_no_hooks_after_the_page_ran(nnviz_env):
     assert not at.exception
     _, model = checkpoint_model(checkpoints.SHIPPED_DIR / "digits_cnn.pt")
     assert inspect.count_hooks(model) == 0 and not model.training
+
+
+def test_choices_survive_switching_tabs(nnviz_env):
+    at = _open("Filters")
+    at.selectbox(key="inside_filter_layer").select("conv3").run()
+    at.session_state["inside_tab"] = "Feature maps"
+    at.run()
+    at.multiselect(key="inside_fm_layers").set_value(["pool1"]).run()
+    at.session_state["inside_tab"] = "Filters"
+    at.run()
+    assert at.selectbox(key="inside_filter_layer").value == "conv3"
+    at.session_state["inside_tab"] = "Feature maps"
+    at.run()
+    assert not at.exception and at.multiselect(key="inside_fm_layers").value == ["pool1"]

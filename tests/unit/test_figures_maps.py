@@ -22,9 +22,19 @@ def _house(fig: go.Figure) -> None:
     json.loads(fig.to_json())  # serialisable, as st.plotly_chart needs
 
 
+@pytest.mark.parametrize("rows,cols", [(1, 1), (1, 2), (4, 3), (7, 5)])
+def test_panel_layout_domains_tile_the_figure(rows, cols):
+    layout, panels = maps.panel_layout(rows, cols)
+    assert len(panels) == rows * cols and len(layout) == 2 * rows * cols
+    for _, _, xd, yd in panels:
+        assert 0 <= xd[0] < xd[1] <= 1 and 0 <= yd[0] < yd[1] <= 1
+    go.Figure(layout=layout)  # plotly accepts every domain
+
+
 def test_grid_shape_and_mosaic():
     assert maps.grid_shape(16) == (2, 8)
-    assert maps.grid_shape(1) == (1, 1)
+    assert maps.grid_shape(1) == (1, 1) and maps.grid_shape(6) == (1, 6)
+    assert maps.grid_shape(32) == (4, 8) and maps.grid_shape(64) == (4, 16)
     rows, cols = maps.grid_shape(64)
     assert rows * cols >= 64 and cols <= 16
     tiles = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
@@ -119,12 +129,14 @@ def test_weight_histograms_one_panel_per_tensor():
     fig = weights.weight_histograms(params, bins=30)
     _house(fig)
     assert len(fig.data) == 3
-    assert sum(fig.data[1].y) == 640 and sum(fig.data[2].y) == 10
+    assert sum(fig.data[1].y) == 640 and sum(fig.data[2].y) == 10 and len(fig.data[2].y) == 8  # 10 values: 8 bins
     assert fig.data[0].marker.color != fig.data[2].marker.color  # biases in another colour
     assert "conv1 weight" in fig.layout.annotations[0].text
     generic = weights.weight_histogram({"fc1.weight": np.ones(5), "fc1.bias": np.zeros(2)})
     assert len(generic.data) == 2
     assert len(weights.weight_histograms({}).data) == 0
+    many = weights.weight_histograms({f"l{i}": {"weight": RNG.normal(size=20)} for i in range(11)})
+    assert len(many.data) == 11 and many.layout.xaxis12.visible is False  # 4 rows of 3, one blank
 
 
 def test_weights_over_epochs_ridge_and_heatmap():
@@ -150,7 +162,7 @@ def test_activation_stats_figure_and_first_layer_images():
     bars = {t.name: t.y for t in fig.data if isinstance(t, go.Bar)}
     assert bars["dead ReLU units"][0] == pytest.approx(10) and bars["saturated (sigmoid/tanh)"][1] == 25
     images = RNG.normal(size=(100, 1, 28, 28)).astype(np.float32)
-    fig = weights.first_layer_images(images, first=64)
+    fig = weights.first_layer_images(images, first=64, count=64)
     _house(fig)
     custom = np.asarray(fig.data[0].customdata, dtype=float)
     assert np.nanmin(custom[..., 0]) == 64 and np.nanmax(custom[..., 0]) == 99
