@@ -251,7 +251,7 @@ def feature_map_grids(maps: Sequence[np.ndarray], labels: Sequence[str] = (), *,
                          value_label="activation")
     ids = list(range(len(maps[0])) if channels is None else channels)[:MAX_TILES // 2]
     chosen = [m[ids] for m in maps]
-    rows, cols = grid_shape(len(ids), aspect=1.0, max_cols=8)
+    rows, cols = grid_shape(len(ids), aspect=2.0, max_cols=8)
     h, w = chosen[0].shape[1:]
     gap = _gap(h)
     shown = [_normalise_each(m) for m in chosen] if per_map_scale else chosen

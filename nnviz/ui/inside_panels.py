@@ -40,40 +40,36 @@ def _key(picked: PickedModel) -> tuple[str, int]:
     return str(picked.path), picked.path.stat().st_mtime_ns
 
 
-# --- cached computations (keyed by path + mtime; the model comes from the shared resource cache) ---
-
-def _model(path: str):
-    ckpt, model = checkpoint_model(path)
-    return ckpt, model
-
+# --- cached computations, keyed by path + mtime (both hashed: a rewritten checkpoint gets fresh results);
+#     the model itself comes from the shared resource cache ---
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _layers(path: str, _mtime: int) -> list[inspect.LayerInfo]:
-    ckpt, model = _model(path)
+def _layers(path: str, mtime: int) -> list[inspect.LayerInfo]:
+    ckpt, model = checkpoint_model(path)
     return inspect.layers(model, ckpt.input_shape)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _maps(path: str, _mtime: int, indices: tuple[int, ...], layer_names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    ckpt, model = _model(path)
+def _maps(path: str, mtime: int, indices: tuple[int, ...], layer_names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    ckpt, model = checkpoint_model(path)
     x = task_data(ckpt.config.data).x_test[list(indices)]
     return inspect.feature_maps(model, x, layer_names)
 
 
 @st.cache_data(max_entries=16, show_spinner="Running test images through the network…")
-def _stats(path: str, _mtime: int, n: int) -> list[dict]:
-    ckpt, model = _model(path)
+def _stats(path: str, mtime: int, n: int) -> list[dict]:
+    ckpt, model = checkpoint_model(path)
     return inspect.activation_stats(model, task_data(ckpt.config.data).x_test[:n])
 
 
 @st.cache_data(max_entries=16, show_spinner="Reading the per-epoch weights…")
-def _history(folder: str, _mtime: int) -> dict[str, inspect.WeightHistory]:
+def _history(folder: str, mtime: int) -> dict[str, inspect.WeightHistory]:
     return inspect.weight_history(folder)
 
 
 @st.cache_data(max_entries=16, show_spinner="Computing penultimate-layer activations…")
-def _features(path: str, _mtime: int, n: int) -> dict[str, np.ndarray]:
-    ckpt, model = _model(path)
+def _features(path: str, mtime: int, n: int) -> dict[str, np.ndarray]:
+    ckpt, model = checkpoint_model(path)
     data = task_data(ckpt.config.data)
     idx = embedding.subset(len(data.y_test), n)
     x = data.x_test[idx]
@@ -174,7 +170,10 @@ def feature_maps(picked: PickedModel) -> None:
     if compare:
         second = images_at(picked, [int(other)])
         predicted = picked.checkpoint.classes[int(second.probs[0].argmax())]
-        st.image(second.pixels[0], clamp=True, width=84, caption=f"compared: {labels[1]} → predicted {predicted}")
+        cols = st.columns([1, 9], vertical_alignment="center")
+        cols[0].image(second.pixels[0], clamp=True, width=84)
+        cols[1].markdown(f"Compared with **#{indices[1]}** · true: **{picked.checkpoint.classes[second.labels[0]]}**"
+                         f" · predicted: **{predicted}** ({second.probs[0].max():.0%})")
     shapes = {i.name: i.output_shape for i in infos}
     widest = max((shapes[n][0] for n in chosen if len(shapes[n]) == 3), default=0)
     span = 32 if compare else maps.MAX_TILES

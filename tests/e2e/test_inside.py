@@ -68,6 +68,13 @@ def _visit_all(page, app_url: str, suffix: str = "") -> None:
     assert panel.locator(CHART).count() >= 4
     _shots(page, f"inside_feature_maps{suffix}", panel.locator(CHART).nth(1))
 
+    page.get_by_text("Compare two images").click()  # the next test image, side by side on one scale
+    page.wait_for_selector('[data-testid="stMarkdownContainer"]:has-text("Compared with")', timeout=60_000)
+    wait_idle(page)
+    _charts_drawn(page, 4)
+    assert_no_exception(page)
+    _shots(page, f"inside_feature_maps_compare{suffix}", panel.locator(CHART).nth(1))
+
     _open_tab(page, "Weights & activations", CHART)
     _charts_drawn(page, 2)
     assert_no_exception(page)
