@@ -96,7 +96,7 @@ def split_predictions(model: nn.Module, data: TaskData) -> dict[str, tuple[np.nd
 
 def final_metrics(predictions: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
                   noise: float) -> list[dict]:
-    """One row per split: points, MSE, RMSE, MAE and MSE / noise variance (when the noise is known)."""
+    """One row per split: points, MSE, RMSE, MAE and MSE / σ² (σ² the noise variance, when known)."""
     rows = []
     var = noise**2
     for split, (x, y, pred) in predictions.items():
@@ -105,8 +105,7 @@ def final_metrics(predictions: Mapping[str, tuple[np.ndarray, np.ndarray, np.nda
         err = pred - y
         mse = float(np.mean(err**2))
         rows.append({"split": split, "points": int(len(x)), "MSE": mse, "RMSE": math.sqrt(mse),
-                     "MAE": float(np.mean(np.abs(err))),
-                     "MSE / noise variance": mse / var if var > 0 else math.nan})
+                     "MAE": float(np.mean(np.abs(err))), "MSE / σ²": mse / var if var > 0 else math.nan})
     return rows
 
 
@@ -167,7 +166,8 @@ def _order_by_change(a: np.ndarray, x: np.ndarray) -> np.ndarray:
         return np.arange(a.shape[0])
     slope = np.abs(np.diff(a, axis=1))  # (neurons, G-1)
     where = np.asarray(x)[np.argmax(slope, axis=1)]
-    flat = slope.max(axis=1) < 1e-6  # constant neurons go last
+    swing = a.max(axis=1) - a.min(axis=1)
+    flat = swing < 0.05 * max(float(swing.max()), 1e-12)  # (nearly) constant over x: they go last
     return np.lexsort((where, flat))
 
 

@@ -11,9 +11,8 @@ from nnviz.ui import regression_after as after
 from nnviz.ui import regression_panels as panels
 from nnviz.ui import regression_results as results
 
-st.title("📈 Regression lab")
-st.caption("A small network learns a noisy 1-D function: the first homework task, live. "
-           "Set up data, model and training on the left, press **Start**, and watch the fit and the loss.")
+st.title("Regression lab", icon=":material/show_chart:")
+st.caption("A small network learns a noisy 1-D function, live: set up data, model and training, press **Start**.")
 
 panels.restore()
 run = live.current(panels.SLOT)

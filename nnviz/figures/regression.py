@@ -23,9 +23,23 @@ GAP_FILL = "rgba(120, 120, 120, 0.13)"
 NEURON_COLORS = ("#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#1f77b4", "#ff7f0e", "#2ca02c")
 
 
+def _finish(fig: go.Figure, title: str, height: int, uirevision: str | None, legend_below: bool = True) -> go.Figure:
+    """The house style, with the legend under the x axis so it never collides with the title."""
+    fig = apply(fig, title, height=height, uirevision=uirevision)
+    if legend_below:
+        fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0, font=dict(size=13)),
+                          margin=dict(b=20))
+    return fig
+
+
+def _hline(y: float, dash: str = "solid", color: str = "black") -> dict:
+    """A full-width horizontal line as a plain shape (plotly's add_hline scans every trace: ~100x slower)."""
+    return dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=y, y1=y, line=dict(color=color, width=1, dash=dash))
+
+
 def _shade(fig: go.Figure, gaps: Sequence[tuple[float, float]], label: str = "no training data") -> None:
-    for i, (lo, hi) in enumerate(gaps):
-        fig.add_vrect(x0=lo, x1=hi, fillcolor=GAP_FILL, line_width=0, layer="below")
+    fig.update_layout(shapes=[dict(type="rect", xref="x", yref="paper", x0=lo, x1=hi, y0=0, y1=1, fillcolor=GAP_FILL,
+                                   line_width=0, layer="below") for lo, hi in gaps])
     if gaps:  # one legend entry for all shaded ranges
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, hoverinfo="skip",
                                  marker=dict(size=14, symbol="square", color=GAP_FILL)))
@@ -53,11 +67,11 @@ def fit_figure(points: Mapping[str, XY], *, gaps: Sequence[tuple[float, float]] 
     for split, (x, y) in points.items():
         if len(x) == 0:
             continue
-        fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name=f"{split} ({len(x)})",
+        fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name=split,
                                  marker=dict(color=SPLIT_COLORS.get(split), size=7 if split == "train" else 6,
                                              symbol="circle" if split == "train" else "diamond",
                                              line=dict(width=0.5, color="white")),
-                                 hovertemplate=f"{split}<br>x %{{x:.3f}}<br>y %{{y:.3f}}<extra></extra>"))
+                                 hovertemplate=f"{split} ({len(x)} points)<br>x %{{x:.3f}}<br>y %{{y:.3f}}<extra></extra>"))
     if truth is not None:
         fig.add_trace(go.Scatter(x=truth[0], y=truth[1], mode="lines", name="true function",
                                  line=dict(color="black", width=1.5, dash="dash"), hoverinfo="skip"))
@@ -69,9 +83,9 @@ def fit_figure(points: Mapping[str, XY], *, gaps: Sequence[tuple[float, float]] 
         fig.add_trace(go.Scatter(x=fit[0], y=fit[1], mode="lines", name=fit_label,
                                  line=dict(color=FIT_COLOR, width=3.5),
                                  hovertemplate=f"{fit_label}<br>x %{{x:.3f}}<br>ŷ %{{y:.3f}}<extra></extra>"))
-    fig.update_xaxes(title="x", range=list(x_range) if x_range else None, zeroline=False)
+    fig.update_xaxes(title=dict(text="x", standoff=4), range=list(x_range) if x_range else None, zeroline=False)
     fig.update_yaxes(title="y", range=list(y_range) if y_range else None, zeroline=False)
-    return apply(fig, title, height=height, uirevision=uirevision)
+    return _finish(fig, title, height, uirevision)
 
 
 def loss_figure(epochs: Sequence[dict], batch_losses: Sequence[tuple[float, float]] = (), *, smoothing: float = 0.6,
@@ -82,11 +96,27 @@ def loss_figure(epochs: Sequence[dict], batch_losses: Sequence[tuple[float, floa
     fig = metric_curves(epochs, "loss", batch_losses=batch_losses, smoothing=smoothing, upto_epoch=upto_epoch,
                         title=title, uirevision=uirevision)
     if noise_var > 0:
-        fig.add_hline(y=noise_var, line=dict(color="black", width=1, dash="dash"),
-                      annotation_text=f"noise variance σ² = {noise_var:.3g}", annotation_position="bottom left",
-                      annotation_font_size=13)
-    fig.update_yaxes(title="MSE")
-    return apply(fig, title, height=height, uirevision=uirevision)
+        fig.update_layout(shapes=[_hline(noise_var, "dash")])
+        fig.add_annotation(xref="paper", x=0, y=math.log10(noise_var), yref="y", text=f"noise variance σ² = {noise_var:.3g}",
+                           showarrow=False, xanchor="left", yanchor="top", font=dict(size=13))
+    ys = np.concatenate([np.asarray(t.y, dtype=float) for t in fig.data if t.y is not None] or [np.empty(0)])
+    ys = ys[np.isfinite(ys) & (ys > 0)]
+    ticks = log_ticks(min(float(ys.min()), noise_var or math.inf), float(ys.max())) if ys.size else []
+    fig.update_yaxes(title="MSE", tickvals=ticks or None, ticktext=[f"{t:g}" for t in ticks] or None)
+    return _finish(fig, title, height, uirevision)
+
+
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """1-2-5 ticks covering [lo, hi] on a log axis, labelled in full ('0.2', not plotly's bare '2')."""
+    if not (0 < lo <= hi) or not math.isfinite(hi):
+        return []
+    decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+    for mantissas in ((1, 2, 5), (1,)):  # 1-2-5 while that gives at most 9 ticks, else decades only
+        ticks = [float(f"{m}e{e}") for e in decades for m in mantissas]
+        inside = [t for t in ticks if lo / 1.5 <= t <= hi * 1.5]
+        if len(inside) <= 9:
+            break
+    return inside
 
 
 def residual_figure(residuals: Mapping[str, XY], *, noise: float = 0.0, gaps: Sequence[tuple[float, float]] = (),
@@ -98,15 +128,14 @@ def residual_figure(residuals: Mapping[str, XY], *, noise: float = 0.0, gaps: Se
         fig.add_trace(go.Scatter(x=x, y=r, mode="markers", name=split,
                                  marker=dict(color=SPLIT_COLORS.get(split), size=6),
                                  hovertemplate=f"{split}<br>x %{{x:.3f}}<br>y − ŷ %{{y:.3f}}<extra></extra>"))
-    fig.add_hline(y=0, line=dict(color="black", width=1))
+    fig.update_layout(shapes=list(fig.layout.shapes) + [_hline(0)] +
+                      ([_hline(noise, "dot"), _hline(-noise, "dot")] if noise > 0 else []))
     if noise > 0:
-        for sign in (1, -1):
-            fig.add_hline(y=sign * noise, line=dict(color="black", width=1, dash="dot"))
-        fig.add_annotation(x=1, xref="paper", y=noise, text="±σ (noise)", showarrow=False, xanchor="right",
-                           yanchor="bottom", font=dict(size=13))
-    fig.update_xaxes(title="x", range=list(x_range) if x_range else None)
+        fig.add_annotation(x=0, xref="paper", y=noise, text="±σ of the noise", showarrow=False, xanchor="left",
+                           yanchor="bottom", font=dict(size=13), bgcolor="rgba(255,255,255,0.7)")
+    fig.update_xaxes(title=dict(text="x", standoff=4), range=list(x_range) if x_range else None)
     fig.update_yaxes(title="residual y − ŷ")
-    return apply(fig, title, height=height, uirevision="residuals")
+    return _finish(fig, title, height, "residuals")
 
 
 def fold_losses_figure(val_mse: Sequence[float], title: str = "", height: int = 300) -> go.Figure:
@@ -118,9 +147,10 @@ def fold_losses_figure(val_mse: Sequence[float], title: str = "", height: int = 
     finite = losses[np.isfinite(losses)]
     if finite.size:
         mean, std = float(finite.mean()), float(finite.std())
-        fig.add_hrect(y0=mean - std, y1=mean + std, fillcolor="rgba(0,0,0,0.08)", line_width=0)
-        fig.add_hline(y=mean, line=dict(color="black", dash="dash"),
-                      annotation_text=f"mean {mean:.4g} ± {std:.2g}", annotation_position="top left")
+        fig.update_layout(shapes=[dict(type="rect", xref="paper", x0=0, x1=1, y0=mean - std, y1=mean + std,
+                                       fillcolor="rgba(0,0,0,0.08)", line_width=0), _hline(mean, "dash")])
+        fig.add_annotation(xref="paper", x=0, y=mean, text=f"mean {mean:.4g} ± {std:.2g}", showarrow=False,
+                           xanchor="left", yanchor="bottom", font=dict(size=13))
     fig.update_yaxes(title="validation MSE", rangemode="tozero")
     fig.update_layout(showlegend=False)
     return apply(fig, title, height=height, uirevision="folds")
@@ -154,9 +184,9 @@ def neuron_curves(x: np.ndarray, curves: Mapping[str, np.ndarray], *, total: np.
     if total is not None:
         fig.add_trace(go.Scatter(x=x, y=total, mode="lines", name=total_label,
                                  line=dict(color=FIT_COLOR, width=3.5)))
-    fig.update_xaxes(title="x")
+    fig.update_xaxes(title=dict(text="x", standoff=4))
     fig.update_yaxes(title=y_title)
-    return apply(fig, title, height=height, uirevision="neuron-curves")
+    return _finish(fig, title, height, "neuron-curves")
 
 
 def html_report(figures: Mapping[str, go.Figure], title: str = "nnviz figures") -> str:
@@ -210,6 +240,6 @@ def weight_change_histograms(trained: Mapping[str, np.ndarray], initial: Mapping
                           row=r + 1, col=c + 1)
     fig.update_layout(barmode="overlay", bargap=0)
     fig.update_annotations(font_size=13)
-    fig = apply(fig, title, height=90 + row_height * rows, uirevision="weights")
-    fig.update_layout(margin=dict(t=90 if title else 60))
+    fig = _finish(fig, title, 110 + row_height * rows, "weights")
+    fig.update_layout(margin=dict(t=80 if title else 40), legend=dict(y=-0.5 / rows))
     return fig

@@ -79,7 +79,7 @@ def _results(ctx: dict) -> None:
     rows = views.final_metrics(preds, scene["noise"])
     test = next((r for r in rows if r["split"] == "test"), None)
     if test and scene["noise"]:
-        ratio = test["MSE / noise variance"]
+        ratio = test["MSE / σ²"]
         good = ratio <= 1.5
         (st.success if good else st.warning)(
             f"Test MSE **{test['MSE']:.4f}** = **{ratio:.2f} × σ²** (noise variance {scene['noise']**2:.3g}): "
@@ -91,7 +91,7 @@ def _results(ctx: dict) -> None:
         st.markdown("**Final metrics**" + (" (fold 1 model)" if cfg.train.kfold else ""))
         st.dataframe(rows, hide_index=True, width="stretch",
                      column_config={k: st.column_config.NumberColumn(format="%.4f")
-                                    for k in ("MSE", "RMSE", "MAE", "MSE / noise variance")})
+                                    for k in ("MSE", "RMSE", "MAE", "MSE / σ²")})
         best = min((r for r in ctx["view"]["epochs"] if math.isfinite(r.get("val_loss", math.nan))),
                    key=lambda r: r["val_loss"], default=None)
         if best:
@@ -109,7 +109,7 @@ def _replay(ctx: dict) -> None:
     if len(epochs) < 2:
         st.info("This run recorded too few epochs to replay.")
         return
-    epoch = st.select_slider("Epoch", epochs, value=epochs[-1], key="rg_replay_epoch",
+    epoch = st.columns([3, 2])[0].select_slider("Epoch", epochs, value=epochs[-1], key="rg_replay_epoch",
                              help="The fit and the loss curves as they were at this epoch.")
     shown = views.replay_epoch(view["snapshots"], epoch)
     grid = np.asarray(view["fit_x"])
@@ -132,8 +132,8 @@ def _neurons_tab(ctx: dict) -> None:
         st.info("This model has no hidden layer: it is a straight line ŷ = w·x + b, with no neurons to show.")
         return
     x = np.asarray(ctx["grid"])
-    choice = st.selectbox("Layer", range(len(layers)), index=len(layers) - 1, key="rg_neuron_layer",
-                          format_func=lambda i: layers[i].title)
+    choice = st.columns([2, 3])[0].selectbox("Layer", range(len(layers)), index=len(layers) - 1,
+                                             key="rg_neuron_layer", format_func=lambda i: layers[i].title)
     layer = layers[choice]
     left, right = st.columns(2)
     with left:

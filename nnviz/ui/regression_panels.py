@@ -209,11 +209,11 @@ def controls(cfg: RunConfig | None, run: Run | None) -> None:
     """Start (the current settings), Stop (within a second), Reset (back to the untrained model)."""
     active = run is not None and run.active
     start, stop, reset = st.columns(3)
-    start.button("Start", key="rg_start", type="primary", icon=":material/play_arrow:", width="stretch",
+    start.button("Start", key="rg_start", type="primary", width="stretch",
                  disabled=cfg is None or active, on_click=_start, args=(cfg,),
                  help="Train with the settings below, in the background: the page stays usable.")
-    stop.button("Stop", key="rg_stop", icon=":material/stop:", width="stretch", disabled=not active, on_click=_stop)
-    reset.button("Reset", key="rg_reset", icon=":material/restart_alt:", width="stretch", disabled=run is None,
+    stop.button("Stop", key="rg_stop", width="stretch", disabled=not active, on_click=_stop)
+    reset.button("Reset", key="rg_reset", width="stretch", disabled=run is None,
                  on_click=_reset, help="Forget this run and show the untrained model again.")
 
 
@@ -230,7 +230,7 @@ def config_panels(problem: str) -> None:
             st.error(str(exc))
     with train_tab:
         training_panel()
-    if problem:
+    if problem and st.session_state.get("rg_source") != "csv":  # the data tab explains upload problems
         st.warning(problem, icon=":material/warning:")
     st.button("Restore default settings", key="rg_defaults", type="tertiary", on_click=_restore_defaults)
     save()

@@ -98,6 +98,31 @@ def _metric(value: float | None) -> str:
     return f"{value:.4f}" if value is not None and math.isfinite(value) else "—"
 
 
+def _live_figures(view: dict, scene: dict, smoothing: float) -> tuple:
+    """The fit and loss figures of a view; rebuilt only when the run recorded something new.
+
+    A poll that finds no new epoch re-sends the previous figures: the page then costs the
+    training thread (which shares the GIL) almost nothing.
+    """
+    snaps = view["snapshots"]
+    shown = max(snaps) if snaps else None
+    key = (view["id"], len(view["epochs"]), len(view["batch_losses"]), shown, round(smoothing, 3))
+    memo = st.session_state.get("regression:live_figures")
+    if memo is not None and memo[0] == key:
+        return memo[1], memo[2]
+    cfg: RunConfig = view["config"]
+    grid = np.asarray(view["fit_x"])
+    fit = (grid, np.asarray(snaps[shown]["fit"])) if shown is not None and "fit" in snaps[shown] else None
+    before = (grid, np.asarray(snaps[0]["fit"])) if 0 in snaps and "fit" in snaps[0] else None
+    fold = " (fold 1)" if cfg.train.kfold else ""
+    fit_fig = scene_fit_figure(scene, f"Fit at epoch {shown if shown is not None else 0}{fold}", fit=fit,
+                               fit_label="network", before=before)
+    loss_fig = rfig.loss_figure(view["epochs"], view["batch_losses"], smoothing=smoothing,
+                                noise_var=scene["noise"] ** 2, height=LOSS_HEIGHT)
+    st.session_state["regression:live_figures"] = (key, fit_fig, loss_fig)
+    return fit_fig, loss_fig
+
+
 def live_panel(view: dict) -> None:
     """Progress, the fit redrawn over the data, and the loss curves; called by the polling fragment."""
     cfg: RunConfig = view["config"]
@@ -112,19 +137,13 @@ def live_panel(view: dict) -> None:
     last = view["epochs"][-1] if view["epochs"] else {}
     noise_var = scene["noise"] ** 2
     cols = st.columns(4)
-    cols[0].metric("epoch", f"{int(last.get('epoch', 0))} / {cfg.train.epochs}")
+    cols[0].metric(f"epoch (of {cfg.train.epochs})", f"{int(last.get('epoch', 0))}")
     cols[1].metric("train MSE", _metric(last.get("train_loss")))
     cols[2].metric("validation MSE", _metric(last.get("val_loss")))
     test = last.get("test_loss")
     ratio = f"{test / noise_var:.2f} × σ²" if noise_var and test is not None and math.isfinite(test) else None
-    cols[3].metric("test MSE", _metric(test), ratio, delta_color="off")
-    snaps, grid = view["snapshots"], np.asarray(view["fit_x"])
-    shown = max(snaps) if snaps else None
-    fit = (grid, np.asarray(snaps[shown]["fit"])) if shown is not None and "fit" in snaps[shown] else None
-    before = (grid, np.asarray(snaps[0]["fit"])) if 0 in snaps and "fit" in snaps[0] else None
-    fold = " (fold 1)" if cfg.train.kfold else ""
-    chart(scene_fit_figure(scene, f"Fit at epoch {shown if shown is not None else 0}{fold}",
-                       fit=fit, fit_label="network", before=before), "rg_fit_live", "regression-fit")
-    chart(rfig.loss_figure(view["epochs"], view["batch_losses"], smoothing=st.session_state.get("rg_smoothing", 0.6),
-                            noise_var=noise_var, height=LOSS_HEIGHT), "rg_loss_live", "regression-loss")
+    cols[3].metric("test MSE", _metric(test), ratio, delta_color="off", delta_arrow="off")
+    fit_fig, loss_fig = _live_figures(view, scene, st.session_state.get("rg_smoothing", 0.6))
+    chart(fit_fig, "rg_fit_live", "regression-fit")
+    chart(loss_fig, "rg_loss_live", "regression-loss")
     st.slider("Smoothing of the batch losses", 0.0, 0.99, step=0.01, key="rg_smoothing")
