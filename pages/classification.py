@@ -1,4 +1,41 @@
+"""Classification lab: pick a dataset and a model, train it live, read its confusion matrix and mistakes."""
 import streamlit as st
 
+from nnviz.ui import classification_checkpoints as ckpt_panel
+from nnviz.ui import classification_panels as panels
+from nnviz.ui import classification_results as results
+from nnviz.ui import live
+
 st.title("Classification lab")
-st.info("This page is not built yet: train image classifiers live.")
+st.caption("Train an image classifier and watch it learn: loss and accuracy as they move, test images "
+           "turning green, then the confusion matrix and the mistakes it still makes.")
+
+settings = panels.settings()
+run = live.current(panels.SLOT)
+busy = run is not None and run.active
+source = results.current_source(run)
+
+# Open until there is something to watch; then folded so the live view and results sit under Start.
+with st.expander("Set-up: data, model, training, checkpoints", expanded=not busy and source is None,
+                 icon=":material/tune:"):
+    tab_data, tab_model, tab_train, tab_ckpt = st.tabs(
+        [":material/photo_library: Data", ":material/account_tree: Model", ":material/tune: Training",
+         ":material/save: Checkpoints"])
+    with tab_data:
+        data = panels.data_panel(settings)
+    with tab_model:
+        model_ok = panels.model_panel(settings)
+    with tab_train:
+        panels.training_panel(settings)
+    with tab_ckpt:
+        ckpt_panel.panel(source, busy)
+
+panels.controls(settings, run, ready=data is not None and model_ok)
+
+if busy:
+    live.watch(run, results.live_view, panels.SLOT)
+elif source is not None:
+    results.render(source)
+else:
+    st.info("Press **Start training** to train the model above, or load a shipped checkpoint in the "
+            "**Checkpoints** tab to see a trained one.", icon=":material/lightbulb:")

@@ -1,0 +1,324 @@
+"""What the classification page shows about a run or a loaded checkpoint: the live view while
+it trains, then the results (curves, confusion matrices, per-class scores, mistakes) at any
+recorded epoch.
+
+The training thread's model is never touched: test predictions per epoch come from the
+run's snapshots, everything else from the weight files it wrote (weights/epoch_*.pt,
+final.pt) or from a checkpoint, loaded and scored once and cached.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+
+from nnviz import checkpoints, metrics, runs
+from nnviz.config import DataConfig, RunConfig, to_dict
+from nnviz.data import DATASETS, DatasetMissing, denormalise
+from nnviz.figures.classification import confusion_heatmap, per_class_bars, training_curves
+from nnviz.figures.images import gallery, prediction_strip, to_rgb_uint8
+from nnviz.models import build_model
+from nnviz.ui import live
+from nnviz.ui.classification_panels import CHECKPOINT_KEY
+from nnviz.ui.resources import checkpoint_model, task_data
+
+STRIP_PER_CLASS = 2  # the live strip: the first two test images of every class
+GALLERY_MAX = 40
+
+
+@dataclass(frozen=True)
+class Source:
+    """A run of this server or a loaded checkpoint, reduced to what the results need."""
+
+    kind: str  # 'run' or 'checkpoint'
+    label: str
+    config: RunConfig
+    status: str
+    message: str
+    epochs: list[dict]
+    batch_losses: list = field(default_factory=list)
+    snapshots: dict[int, dict] = field(default_factory=dict)  # epoch -> {'test_pred', 'test_conf'}
+    final_path: Path | None = None  # final.pt or the checkpoint file
+    weights_dir: Path | None = None  # a run's weights/epoch_NNNN.pt
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return DATASETS[self.config.data.dataset].classes
+
+
+def current_source(run: runs.Run | None) -> Source | None:
+    """The finished (or training) run this session follows, else the checkpoint it loaded."""
+    if run is not None:
+        view = run.view()
+        final = run.dir / "final.pt"
+        return Source("run", f"run {run.id}", run.config, view["status"], view["message"], view["epochs"],
+                      view["batch_losses"], view["snapshots"], final if not run.active and final.is_file() else None,
+                      run.dir / "weights")
+    path = st.session_state.get(CHECKPOINT_KEY)
+    if not path:
+        return None
+    try:
+        ckpt, _ = checkpoint_model(path)
+    except (checkpoints.CheckpointError, OSError) as exc:
+        st.error(f"The checkpoint {Path(path).name} cannot be shown: {exc}", icon=":material/error:")
+        st.session_state.pop(CHECKPOINT_KEY, None)
+        return None
+    history = ckpt.history or {}
+    epochs = history.get("epochs") or ([ckpt.metrics] if "epoch" in ckpt.metrics else [])
+    snapshots = {int(k): v for k, v in (history.get("snapshots") or {}).items()}
+    return Source("checkpoint", f"checkpoint {Path(path).stem}", ckpt.config, history.get("status", "finished"),
+                  history.get("reason", ""), epochs, [tuple(b) for b in history.get("batch_losses", [])],
+                  snapshots, Path(path))
+
+
+# ---------------------------------------------------------------- cached scoring
+
+def _data_json(cfg: DataConfig) -> str:
+    return json.dumps(to_dict(cfg), sort_keys=True)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _pixels(data_json: str, split: str) -> np.ndarray:
+    """(N, H, W, 3) uint8 display pixels of a split (shared, read-only)."""
+    cfg = DataConfig(**json.loads(data_json))
+    x, _ = task_data(cfg).split(split)
+    return to_rgb_uint8(denormalise(x, DATASETS[cfg.dataset]).numpy())
+
+
+def _labels(cfg: DataConfig, split: str) -> np.ndarray:
+    return task_data(cfg).split(split)[1].numpy()
+
+
+def _epoch_model(path: str, config_json: str) -> torch.nn.Module:
+    """A model from a run's per-epoch state dict (weights only, never pickled code)."""
+    cfg = RunConfig.from_json(config_json)
+    info = DATASETS[cfg.data.dataset]
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model = build_model(cfg.model, info.shape, len(info.classes))
+        model.load_state_dict(state)
+    except Exception as exc:  # a torn or foreign file: say so, keep the page
+        raise checkpoints.CheckpointError(f"The weights {Path(path).name} cannot be read ({type(exc).__name__}).") from None
+    return model.eval()
+
+
+@st.cache_data(max_entries=64, show_spinner="Classifying images…")
+def _scored(path: str, _mtime_ns: int, kind: str, config_json: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted class, confidence) on a split, for a checkpoint file or an epoch's weights."""
+    cfg = RunConfig.from_json(config_json)
+    model = checkpoint_model(path)[1] if kind == "checkpoint" else _epoch_model(path, config_json)
+    return metrics.predict_classes(model, task_data(cfg.data).split(split)[0])
+
+
+def predictions(source: Source, split: str, epoch: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(pred, conf) of the model at `epoch` on a split, or None when that epoch's model is not kept."""
+    snap = source.snapshots.get(epoch, {})
+    if split == "test" and "test_pred" in snap:
+        return np.asarray(snap["test_pred"], dtype=np.int64), np.asarray(snap["test_conf"], dtype=np.float32)
+    config_json = source.config.to_json()
+    weights = source.weights_dir / f"epoch_{epoch:04d}.pt" if source.weights_dir else None
+    if weights is not None and weights.is_file():
+        return _scored(str(weights), weights.stat().st_mtime_ns, "weights", config_json, split)
+    last = int(source.epochs[-1]["epoch"]) if source.epochs else 0
+    if source.final_path is not None and epoch == last and source.final_path.is_file():
+        return _scored(str(source.final_path), source.final_path.stat().st_mtime_ns, "checkpoint", config_json, split)
+    return None
+
+
+# ---------------------------------------------------------------- live view
+
+def _strip(cfg: DataConfig, pred: np.ndarray, conf: np.ndarray, classes: tuple[str, ...], title: str) -> Any:
+    y = _labels(cfg, "test")
+    idx = metrics.strip_indices(y, len(classes), STRIP_PER_CLASS)
+    return prediction_strip(_pixels(_data_json(cfg), "test")[idx], y[idx], pred[idx], conf[idx], classes,
+                            ncols=len(classes), title=title)
+
+
+def _memo(name: str, key: tuple, build: Callable[[], Any]) -> Any:
+    """Rebuild a live figure only when its data changed: building plotly figures holds the GIL,
+    which the training thread in this process needs too."""
+    cache = st.session_state.setdefault("cls:live_figures", {})
+    if name not in cache or cache[name][0] != key:
+        cache[name] = (key, build())
+    return cache[name][1]
+
+
+def live_view(view: dict) -> None:
+    """One frame of a training run: progress, curves, and test images with their current predictions."""
+    p, cfg, epochs = view["progress"], view["config"], view["epochs"]
+    st.progress(p.fraction, text=live.status_line(view))
+    if not epochs:
+        st.info("Loading the data and scoring the untrained network…", icon=":material/hourglass_top:")
+        return
+    c, total, n = st.columns(2), cfg.train.epochs, (view["id"], len(epochs))
+    loss = _memo("loss", (*n, len(view["batch_losses"])), lambda: training_curves(
+        epochs, "loss", total, view["batch_losses"], ("train", "val"), title="Loss", uirevision="cls_live"))
+    acc = _memo("acc", n, lambda: training_curves(epochs, "acc", total, splits=("train", "val"), title="Accuracy",
+                                                  uirevision="cls_live"))
+    c[0].plotly_chart(loss, key="cls_live_loss", width="stretch")
+    c[1].plotly_chart(acc, key="cls_live_acc", width="stretch")
+    if view["snapshots"]:
+        epoch = max(view["snapshots"])
+        snap = view["snapshots"][epoch]
+        classes = DATASETS[cfg.data.dataset].classes
+        strip = _memo("strip", (*n, epoch), lambda: _strip(
+            cfg.data, np.asarray(snap["test_pred"]), np.asarray(snap["test_conf"]), classes,
+            f"Test images after epoch {epoch}: green right, red wrong"))
+        st.plotly_chart(strip, key="cls_live_strip", width="stretch", config={"displayModeBar": False})
+
+
+# ---------------------------------------------------------------- results
+
+def _status(source: Source) -> None:
+    text = live.status_line({"status": source.status, "message": source.message, "progress": runs.Progress()})
+    if source.status == "diverged":
+        st.error(text, icon=":material/warning:")
+    elif source.status == "failed":
+        st.error(text + ("" if "memory" in source.message.lower() else " Check the settings and start again."),
+                 icon=":material/error:")
+    elif source.status in ("stopped", "early_stopped", "interrupted"):
+        st.warning(text, icon=":material/pause_circle:")
+
+
+def _replay(source: Source) -> int:
+    recorded = [int(r["epoch"]) for r in source.epochs]
+    if len(recorded) < 2:
+        return recorded[-1] if recorded else 0
+    if st.session_state.get("cls_replay") not in recorded:  # another run or checkpoint than last time
+        st.session_state.pop("cls_replay", None)
+    return st.select_slider("Replay: show the model after epoch", options=recorded, value=recorded[-1],
+                            key="cls_replay", help="Curves, confusion matrices and mistakes as they were then.")
+
+
+def render(source: Source) -> None:
+    """The results panel of a finished run or a loaded checkpoint."""
+    cfg = source.config
+    st.subheader(f"Results · {source.label}")
+    st.caption(f"{DATASETS[cfg.data.dataset].title} · {cfg.name or cfg.preset or 'custom model'}")
+    _status(source)
+    if not source.epochs:
+        st.info("No epoch was recorded, so there is nothing to show yet.")
+        return
+    epoch = _replay(source)
+    row = next((r for r in source.epochs if int(r["epoch"]) == epoch), source.epochs[-1])
+    try:
+        y_test = _labels(cfg.data, "test")
+        test = predictions(source, "test", epoch)
+    except DatasetMissing as exc:
+        st.warning(f"The images of this model's dataset are not here, so only its history is shown. {exc}")
+        y_test, test = None, None
+    _metrics_row(row, y_test, test, len(source.classes))
+    if test is not None and y_test is not None:
+        st.plotly_chart(_strip(cfg.data, *test, source.classes, f"Test images after epoch {epoch}"),
+                        key="cls_result_strip", width="stretch", config={"displayModeBar": False})
+    tabs = st.tabs(["Curves", "Confusion matrix", "Per-class scores", "Mistakes"])
+    with tabs[0]:
+        c = st.columns(2)
+        c[0].plotly_chart(training_curves(source.epochs, "loss", batch_losses=source.batch_losses, upto_epoch=epoch,
+                                          title="Loss", uirevision="cls_result"), key="cls_res_loss", width="stretch")
+        c[1].plotly_chart(training_curves(source.epochs, "acc", upto_epoch=epoch, title="Accuracy",
+                                          uirevision="cls_result"), key="cls_res_acc", width="stretch")
+    if test is None or y_test is None:
+        for tab in tabs[1:]:
+            tab.info("Test predictions for this epoch are not available.")
+        return
+    with tabs[1]:
+        _confusion(source, epoch, y_test, test[0])
+    with tabs[2]:
+        _per_class(y_test, test[0], source.classes)
+    with tabs[3]:
+        _mistakes(source, y_test, *test)
+
+
+def _metrics_row(row: dict, y_test: np.ndarray | None, test: tuple | None, n_classes: int) -> None:
+    acc = metrics.accuracy(y_test, test[0]) if test is not None and y_test is not None else row.get("test_acc", math.nan)
+    c = st.columns(5)
+    c[0].metric("Test accuracy", f"{acc:.2%}" if math.isfinite(acc) else "—")
+    c[1].metric("Test loss", f"{row.get('test_loss', math.nan):.4f}")
+    c[2].metric("Validation accuracy", f"{row.get('val_acc', math.nan):.2%}")
+    c[3].metric("Epoch", int(row["epoch"]))
+    c[4].metric("Training time", f"{row.get('elapsed', 0.0):.1f} s")
+    if math.isfinite(acc) and int(row["epoch"]) > 0 and acc < 1.5 / n_classes:
+        st.warning("The accuracy is at chance level: the network learned nothing. A learning rate that is too "
+                   "high (or too low) is the usual cause.", icon=":material/warning:")
+
+
+def _confusion(source: Source, epoch: int, y_test: np.ndarray, pred_test: np.ndarray) -> None:
+    norm = st.segmented_control("Show", ["counts", "row-normalised"], default="counts", key="cls_cm_mode", required=True,
+                                help="Row-normalised: each row sums to 100%; the diagonal is each class's recall.")
+    normalise = norm == "row-normalised"
+    k = len(source.classes)
+    c = st.columns(2)
+    train = None
+    try:
+        train = predictions(source, "train", epoch)
+    except (DatasetMissing, checkpoints.CheckpointError) as exc:
+        c[0].warning(str(exc))
+    if train is not None:
+        cm_train = metrics.confusion(_labels(source.config.data, "train"), train[0], k)
+        c[0].plotly_chart(confusion_heatmap(cm_train, source.classes, normalise, f"Train · epoch {epoch}"),
+                          key="cls_cm_train", width="stretch")
+    else:
+        c[0].info(f"The training-set confusion matrix needs the model of epoch {epoch}; weights are kept per "
+                  f"epoch only for models up to {runs.SNAPSHOT_MAX_PARAMS:,} parameters. The last epoch has it.")
+    cm_test = metrics.confusion(y_test, pred_test, k)
+    c[1].plotly_chart(confusion_heatmap(cm_test, source.classes, normalise, f"Test · epoch {epoch}"),
+                      key="cls_cm_test", width="stretch")
+
+
+def _per_class(y_test: np.ndarray, pred: np.ndarray, classes: tuple[str, ...]) -> None:
+    rows = metrics.per_class(y_test, pred, classes)
+    c = st.columns([2, 3])
+    pct = st.column_config.ProgressColumn
+    c[0].dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="cls_per_class",
+                   column_config={k: pct(k, format="percent", min_value=0.0, max_value=1.0)
+                                  for k in ("precision", "recall", "f1")})
+    c[1].plotly_chart(per_class_bars(rows, title="Precision, recall and F1 per class (test)"),
+                      key="cls_per_class_bars", width="stretch")
+
+
+def _pick_pair() -> None:
+    """Selecting a most-confused pair filters the gallery to it."""
+    rows = st.session_state["cls_pairs"].selection.rows
+    pairs = st.session_state.get("cls:pairs", [])
+    if rows and rows[0] < len(pairs):
+        st.session_state["cls_err_true"] = pairs[rows[0]]["true_idx"]
+        st.session_state["cls_err_pred"] = pairs[rows[0]]["pred_idx"]
+
+
+def _mistakes(source: Source, y_test: np.ndarray, pred: np.ndarray, conf: np.ndarray) -> None:
+    classes = source.classes
+    pairs = metrics.most_confused(metrics.confusion(y_test, pred, len(classes)), classes, k=8)
+    st.session_state["cls:pairs"] = pairs
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown("**Most-confused pairs** (test set; select a row to see those images)")
+        if pairs:
+            table = pd.DataFrame(pairs)[["true", "predicted", "count", "rate"]]
+            st.dataframe(table, hide_index=True, width="stretch", key="cls_pairs", on_select=_pick_pair,
+                         selection_mode="single-row", height=min(36 * (len(pairs) + 1) + 3, 250),
+                         column_config={"rate": st.column_config.NumberColumn("share of the true class",
+                                                                              format="percent")})
+        else:
+            st.success("No test image is misclassified.")
+    options = [None, *range(len(classes))]
+    name = lambda c: "any class" if c is None else classes[c]  # noqa: E731
+    true_c = right.selectbox("True class", options, format_func=name, key="cls_err_true")
+    pred_c = right.selectbox("Predicted class", options, format_func=name, key="cls_err_pred")
+    idx = metrics.misclassified(y_test, pred, conf, true_c, pred_c)
+    wrong = int((y_test != pred).sum())
+    st.markdown(f"**{len(idx)}** of {wrong} misclassified test images match"
+                + (f" · the {GALLERY_MAX} most confident mistakes shown" if len(idx) > GALLERY_MAX else
+                   " · most confident first"))
+    if len(idx):
+        show = idx[:GALLERY_MAX]
+        pixels = _pixels(_data_json(source.config.data), "test")[show]
+        st.plotly_chart(gallery(pixels, y_test[show], pred[show], conf[show], classes, show, ncols=10),
+                        key="cls_gallery", width="stretch", config={"displayModeBar": False})
