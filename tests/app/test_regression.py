@@ -217,6 +217,11 @@ def test_stop_within_a_second_while_the_page_keeps_working(lab):
     lab.slider(key="rg_noise").set_value(0.4).run()
     assert not lab.exception and lab.button(key="rg_start").disabled and not lab.button(key="rg_stop").disabled
     assert any("epoch" in m.label for m in lab.metric)
+    # a page switch does not stop the run, and coming back shows it again
+    lab.switch_page("pages/home.py").run()
+    assert run.active
+    lab.switch_page(PAGE).run()
+    assert not lab.exception and lab.session_state[RUN_KEY] == run.id and not lab.button(key="rg_stop").disabled
     t0 = time.perf_counter()
     lab.button(key="rg_stop").click().run()
     assert run.wait(2) and time.perf_counter() - t0 < 2.0
