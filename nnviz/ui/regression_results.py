@@ -22,7 +22,7 @@ from nnviz.runs import Run
 from nnviz.ui import live, resources
 
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
-FIT_HEIGHT, LOSS_HEIGHT = 380, 300
+FIT_HEIGHT, LOSS_HEIGHT = 380, 320
 
 
 def chart(fig, key: str, name: str) -> None:
@@ -99,11 +99,8 @@ def _metric(value: float | None) -> str:
 
 
 def _live_figures(view: dict, scene: dict, smoothing: float) -> tuple:
-    """The fit and loss figures of a view; rebuilt only when the run recorded something new.
-
-    A poll that finds no new epoch re-sends the previous figures: the page then costs the
-    training thread (which shares the GIL) almost nothing.
-    """
+    """The fit and loss figures of a view: reused when the run recorded nothing new, updated in
+    place when it did (a rebuild costs ~50x more, and the training thread shares the GIL)."""
     snaps = view["snapshots"]
     shown = max(snaps) if snaps else None
     key = (view["id"], len(view["epochs"]), len(view["batch_losses"]), shown, round(smoothing, 3))
@@ -114,11 +111,17 @@ def _live_figures(view: dict, scene: dict, smoothing: float) -> tuple:
     grid = np.asarray(view["fit_x"])
     fit = (grid, np.asarray(snaps[shown]["fit"])) if shown is not None and "fit" in snaps[shown] else None
     before = (grid, np.asarray(snaps[0]["fit"])) if 0 in snaps and "fit" in snaps[0] else None
-    fold = " (fold 1)" if cfg.train.kfold else ""
-    fit_fig = scene_fit_figure(scene, f"Fit at epoch {shown if shown is not None else 0}{fold}", fit=fit,
-                               fit_label="network", before=before)
-    loss_fig = rfig.loss_figure(view["epochs"], view["batch_losses"], smoothing=smoothing,
-                                noise_var=scene["noise"] ** 2, height=LOSS_HEIGHT)
+    title = f"Fit at epoch {shown if shown is not None else 0}" + (" (fold 1)" if cfg.train.kfold else "")
+    same_run = memo is not None and memo[0][0] == view["id"]
+    fit_fig = memo[1] if same_run else None
+    if fit_fig is None or fit is None or not rfig.refresh_fit(fit_fig, fit=fit, before=before, title=title):
+        fit_fig = scene_fit_figure(scene, title, fit=fit, fit_label="network", before=before)
+    loss_fig = memo[2] if same_run and memo[0][4] == key[4] else None
+    noise_var = scene["noise"] ** 2
+    if loss_fig is None or not rfig.refresh_loss(loss_fig, view["epochs"], view["batch_losses"],
+                                                 smoothing=smoothing, noise_var=noise_var):
+        loss_fig = rfig.loss_figure(view["epochs"], view["batch_losses"], smoothing=smoothing, noise_var=noise_var,
+                                    height=LOSS_HEIGHT)
     st.session_state["regression:live_figures"] = (key, fit_fig, loss_fig)
     return fit_fig, loss_fig
 
