@@ -102,8 +102,9 @@ def final_metrics(predictions: Mapping[str, tuple[np.ndarray, np.ndarray, np.nda
     for split, (x, y, pred) in predictions.items():
         if len(x) == 0:
             continue
-        err = pred - y
-        mse = float(np.mean(err**2))
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverged model: inf / nan, shown as such
+            err = pred.astype(np.float64) - y
+            mse = float(np.mean(err**2))
         rows.append({"split": split, "points": int(len(x)), "MSE": mse, "RMSE": math.sqrt(mse),
                      "MAE": float(np.mean(np.abs(err))), "MSE / σ²": mse / var if var > 0 else math.nan})
     return rows

@@ -243,6 +243,11 @@ def neuron_curves(x: np.ndarray, curves: Mapping[str, np.ndarray], *, total: np.
     return _finish(fig, title, height, "neuron-curves")
 
 
+def _finite(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=float).ravel()
+    return values[np.isfinite(values)]
+
+
 def html_report(figures: Mapping[str, go.Figure], title: str = "nnviz figures") -> str:
     """All figures in one self-contained HTML page (plotly.js embedded once: opens offline)."""
     parts = []
@@ -266,6 +271,8 @@ def weight_change_histograms(trained: Mapping[str, np.ndarray], initial: Mapping
         return apply(go.Figure(), title or "No weights")
     cols = max(1, min(cols, len(names)))
     rows = math.ceil(len(names) / cols)
+    trained = {n: _finite(v) for n, v in trained.items()}  # a diverged run's inf / nan would break the bins
+    initial = {n: _finite(v) for n, v in initial.items()} if initial else None
     titles = []
     for n in names:
         moved = f"{float(np.std(initial[n])):.2g} → " if initial and n in initial else ""

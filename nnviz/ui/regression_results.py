@@ -136,7 +136,11 @@ def live_panel(view: dict) -> None:
     p = view["progress"]
     st.progress(p.fraction if view["status"] in ("queued", "running") else 1.0, text=live.status_line(view))
     if view["status"] in ("failed", "diverged"):
-        st.error(view["message"] or "The run failed.", icon=":material/error:")
+        message = view["message"] or "The run failed."
+        if "more than 1 value per channel" in message:  # PyTorch's words for batch-norm on a 1-sample batch
+            message = "Batch-norm cannot train on a batch of a single sample; change the batch size. " + \
+                      f"(PyTorch: {message})"
+        st.error(message, icon=":material/error:")
     last = view["epochs"][-1] if view["epochs"] else {}
     noise_var = scene["noise"] ** 2
     cols = st.columns(4)

@@ -130,9 +130,24 @@ def run_config(s: dict[str, Any], csv_path: str = "") -> RunConfig:
     choice = s["rg_model"]
     preset = choice if choice in PRESETS else ""
     data = data_config(s, csv_path)
+    model, train = model_config(s), train_config(s)
+    _check_batch_norm(model, train, data)
     where = "uploaded CSV" if data.dataset == "csv" else data.function
-    return RunConfig(data=data, model=model_config(s), train=train_config(s), preset=preset,
+    return RunConfig(data=data, model=model, train=train, preset=preset,
                      name=f"{PRESETS[choice].title if preset else 'custom MLP'} on {where}")
+
+
+def _check_batch_norm(model: ModelConfig, train: TrainConfig, data: DataConfig) -> None:
+    """Batch-norm cannot train on a batch of one sample: refuse before the run fails on it."""
+    if not (model.batch_norm and model.hidden):
+        return
+    if train.batch_size == 1:
+        raise ConfigError("Batch-norm needs at least 2 samples per batch: choose a batch size of 2 or more.")
+    if data.dataset == "regression" and not train.kfold:
+        n = data.n_train - int(round(data.n_train * data.val_fraction))  # as nnviz.data splits it
+        if n % train.batch_size == 1:
+            raise ConfigError(f"With batch-norm, {n} training points in batches of {train.batch_size} leave a last "
+                              "batch of 1 sample, which batch-norm cannot train on: change the batch size.")
 
 
 def settings_complete(s: dict[str, Any]) -> dict[str, Any]:

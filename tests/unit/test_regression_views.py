@@ -264,3 +264,14 @@ def test_in_place_refresh_matches_a_rebuild():
     assert fit.layout.title.text == "epoch 2"
     np.testing.assert_allclose(next(t for t in fit.data if t.meta == "fit").y, 2 * x)
     assert not rfig.refresh_fit(rfig.fit_figure({"train": (x, x)}), fit=(x, x))  # no fit trace yet
+
+
+def test_batch_norm_on_one_sample_batches_is_refused_before_training():
+    base = {**rs.default_settings(), "rg_model": rs.CUSTOM, "rg_bn": True}
+    with pytest.raises(Exception, match="at least 2 samples"):
+        rs.run_config({**base, "rg_batch_size": 1})
+    # 100 points, 10% validation: 90 train points; batches of 89 would leave a last batch of 1
+    with pytest.raises(Exception, match="last batch of 1"):
+        rs.run_config({**base, "rg_batch_size": 89})
+    assert rs.run_config({**base, "rg_batch_size": 16}).model.batch_norm
+    assert rs.run_config({**base, "rg_bn": False, "rg_batch_size": 1}).train.batch_size == 1
