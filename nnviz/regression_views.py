@@ -196,13 +196,15 @@ def state_weights(state: Mapping[str, torch.Tensor], biases: bool = False) -> di
 
 
 def epoch_weights(run_dir: str | os.PathLike, epoch: int = 0) -> dict[str, torch.Tensor] | None:
-    """The weights snapshot of a (single, not K-fold) run at `epoch`, or None when not recorded."""
-    path = Path(run_dir) / "weights" / f"epoch_{epoch:04d}.pt"
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - missing, truncated or foreign: nothing to compare with
-        return None
-    return state if isinstance(state, dict) else None
+    """The weights snapshot of a run at `epoch` (fold 1's for a K-fold run), or None when not recorded."""
+    for name in (f"epoch_{epoch:04d}.pt", f"epoch_f1_{epoch:04d}.pt"):
+        try:
+            state = torch.load(Path(run_dir) / "weights" / name, map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001 - missing, truncated or foreign: nothing to compare with
+            continue
+        if isinstance(state, dict):
+            return state
+    return None
 
 
 @dataclass(frozen=True)

@@ -159,7 +159,8 @@ def _neurons_tab(ctx: dict) -> None:
 
 def _weights_tab(ctx: dict) -> None:
     trained, initial = _weights(ctx["path"], ctx["mtime"])
-    chart(rfig.weight_change_histograms(trained, initial, title="Weights per layer: initial (grey) and trained (blue)"),
+    title = "Weights per layer: initial (grey) and trained (blue)" if initial else "Trained weights per layer"
+    chart(rfig.weight_change_histograms(trained, initial, title=title),
            "rg_weights", "regression-weights")
 
 

@@ -1,14 +1,12 @@
-"""The regression page's views: the untrained preview, the live fit and loss, and after training
-the metrics, residuals, K-fold band, neurons, weights, replay and downloads.
+"""The regression page's views before and during training: the data with the untrained fit,
+and the live fit, metrics and loss curves (the after-training tabs are in regression_after).
 
-Nothing here touches a training thread's model: live views read `Run.view()`, the
-after-training views load the run's checkpoints from its folder (cached by path + mtime).
+Nothing here touches a training thread's model: the live view reads `Run.view()` copies.
 """
 from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -18,7 +16,6 @@ from nnviz.config import DataConfig, ModelConfig, RunConfig, from_dict, to_dict
 from nnviz.data import CsvError, DatasetMissing, TaskData
 from nnviz.data.regression import FUNCTIONS, true_curve
 from nnviz.figures import regression as rfig
-from nnviz.runs import Run
 from nnviz.ui import live, resources
 
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
