@@ -7,6 +7,7 @@ parameter, a browser refresh) and polls the Run with a fragment.
 from __future__ import annotations
 
 import gc
+import math
 import sys
 import threading
 import time
@@ -116,7 +117,8 @@ def status_line(view: dict) -> str:
     if view["status"] == "queued":
         return "Queued: waiting for a free training slot."
     if view["status"] == "running":
-        eta = f" · ETA {p.eta_s:.0f} s" if p.eta_s == p.eta_s else ""
+        eta_s = p.eta_s  # computed from the clock on every read: read it once (two reads never compare equal)
+        eta = f" · ETA {eta_s:.0f} s" if math.isfinite(eta_s) else ""
         fold = f"fold {p.fold}/{p.folds} · " if p.folds else ""
         return f"{fold}epoch {p.epoch}/{p.epochs} · {p.samples_per_s:,.0f} samples/s{eta}"
     text = {"finished": "Finished", "stopped": "Stopped", "early_stopped": "Stopped early",

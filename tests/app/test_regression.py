@@ -217,6 +217,8 @@ def test_stop_within_a_second_while_the_page_keeps_working(lab):
     lab.slider(key="rg_noise").set_value(0.4).run()
     assert not lab.exception and lab.button(key="rg_start").disabled and not lab.button(key="rg_stop").disabled
     assert any("epoch" in m.label for m in lab.metric)
+    status = lab.get("progress")[0].proto.text
+    assert "samples/s" in status and "ETA" in status, status
     # a page switch does not stop the run, and coming back shows it again
     lab.switch_page("pages/home.py").run()
     assert run.active
