@@ -28,11 +28,15 @@ class PickedModel:
     path: Path
     checkpoint: checkpoints.Checkpoint
     model: torch.nn.Module  # shared and cached: eval mode, never train or mutate it
-    data: TaskData
+    data: TaskData | None  # None when the page asked for no test data (model_picker(need_data=False))
 
 
-def model_picker(task: str = "classification", key: str = "model_picker") -> PickedModel:
-    """A select box over shipped / saved checkpoints and finished runs; stops the page on errors."""
+def model_picker(task: str = "classification", key: str = "model_picker", need_data: bool = True) -> PickedModel:
+    """A select box over shipped / saved checkpoints and finished runs; stops the page on errors.
+
+    `need_data=False`: the model's test set is not loaded (`data` is None), so a page that
+    only runs the model on its own inputs (Draw) works even when the set is not on disk.
+    """
     sources = overview.model_sources(task)
     if not sources:
         st.warning("No trained model yet. Train one in a lab first.")
@@ -47,7 +51,7 @@ def model_picker(task: str = "classification", key: str = "model_picker") -> Pic
     st.session_state[MODEL_KEY] = path
     try:
         ckpt, model = checkpoint_model(path)
-        data = task_data(ckpt.config.data)
+        data = task_data(ckpt.config.data) if need_data else None
     except checkpoints.CheckpointError as exc:
         st.error(f"This model cannot be loaded: {exc}")
         st.stop()
