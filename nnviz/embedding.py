@@ -43,14 +43,22 @@ def subset(n_total: int, n: int = DEFAULT_POINTS, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n_total, size=n, replace=False))
 
 
-def activations(model: nn.Module, x: torch.Tensor, layer: str | None = None, batch_size: int = 512) -> np.ndarray:
-    """(N, D) float32 outputs of `layer` (default: the penultimate one) for inputs x, flattened per sample."""
+def activations(model: nn.Module, x: torch.Tensor, layer: str | None = None, batch_size: int = 512,
+                return_outputs: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """(N, D) float32 outputs of `layer` (default: the penultimate one) for inputs x, flattened per sample.
+
+    With `return_outputs`, also the model's outputs (N, K) from the same forward pass.
+    """
     layer = layer or penultimate_layer(model)
-    chunks = []
+    chunks, outputs = [], []
     for start in range(0, len(x), batch_size):
         with capture(model, x[start:start + batch_size], [layer]) as cap:
             chunks.append(cap[layer].flatten(1).float().numpy())
-    return np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
+            outputs.append(cap.output.float().numpy())
+    feats = np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
+    if return_outputs:
+        return feats, np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)
+    return feats
 
 
 @dataclass(frozen=True)

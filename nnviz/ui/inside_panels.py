@@ -14,7 +14,6 @@ import streamlit as st
 from nnviz import embedding, inspect
 from nnviz.figures import maps, weights
 from nnviz.models import summarize
-from nnviz.train import predict
 from nnviz.ui.pickers import PickedModel, image_picker, images_at
 from nnviz.ui.resources import checkpoint_model, task_data
 
@@ -72,9 +71,8 @@ def _features(path: str, mtime: int, n: int) -> dict[str, np.ndarray]:
     ckpt, model = checkpoint_model(path)
     data = task_data(ckpt.config.data)
     idx = embedding.subset(len(data.y_test), n)
-    x = data.x_test[idx]
-    return {"indices": idx, "features": embedding.activations(model, x), "labels": data.y_test[idx].numpy(),
-            "predicted": predict(model, x).argmax(1).numpy()}
+    feats, outputs = embedding.activations(model, data.x_test[idx], return_outputs=True)  # one forward pass
+    return {"indices": idx, "features": feats, "labels": data.y_test[idx].numpy(), "predicted": outputs.argmax(1)}
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

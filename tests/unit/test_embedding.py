@@ -39,6 +39,10 @@ def test_activations_match_a_manual_forward_and_leave_no_hooks():
                 break
     np.testing.assert_allclose(feats, h.numpy(), rtol=1e-5, atol=1e-6)
     assert feats.shape == (23, 84)
+    again, outputs = embedding.activations(model, x, batch_size=8, return_outputs=True)
+    np.testing.assert_array_equal(again, feats)
+    with torch.no_grad():
+        np.testing.assert_allclose(outputs, model(x).numpy(), rtol=1e-5, atol=1e-6)
     assert inspect.count_hooks(model) == 0
 
 
