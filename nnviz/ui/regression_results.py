@@ -9,6 +9,7 @@ import json
 import math
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from nnviz import regression_views as views
@@ -69,7 +70,8 @@ def _initial_fit(model_json: str, data_json: str, seed: int) -> tuple[np.ndarray
     return views.initial_fit(from_dict(ModelConfig, json.loads(model_json)), data, seed)
 
 
-def scene_fit_figure(scene: dict, title: str, **kw) -> object:
+def scene_fit_figure(scene: dict, title: str, **kw) -> go.Figure:
+    """`fit_figure` over a data config's scene (points, empty ranges, true curve, fixed axes)."""
     return rfig.fit_figure(scene["points"], gaps=scene["gaps"], truth=scene["truth"], x_range=scene["x_range"],
                            y_range=scene["y_range"], title=title, height=FIT_HEIGHT, **kw)
 
