@@ -40,6 +40,12 @@ SHAPES = {  # digit-like strokes at different sizes, places and aspect ratios
 }
 
 
+def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
+    """(row, col) of an image's centre of mass in pixel-index coordinates (a 28 px frame's centre is 13.5)."""
+    rows, cols = np.indices(image.shape)
+    return float((image * rows).sum() / image.sum()), float((image * cols).sum() / image.sum())
+
+
 def ink_box(pixels: np.ndarray, threshold: float = 0.3) -> tuple[int, int, float, float]:
     """(height, width, centre row, centre col) of the pixels above threshold."""
     rows, cols = np.flatnonzero((pixels > threshold).any(1)), np.flatnonzero((pixels > threshold).any(0))
@@ -54,7 +60,7 @@ def test_mnist_convention_centre_of_mass_and_ink_box(shape, style):
     out = pp.prepare(image, pp.rule_for("mnist"))
     assert out.x.shape == (1, 1, 28, 28)
     assert out.inverted == (style != "light_on_dark")
-    cy, cx = pp.centre_of_mass(out.pixels)
+    cy, cx = centre_of_mass(out.pixels)
     assert abs(cy - CENTRE) < 0.1 and abs(cx - CENTRE) < 0.1  # centre of mass at the frame's centre
     h, w, _, _ = ink_box(out.pixels)
     assert max(h, w) in (19, 20, 21)  # the longer side of the ink box fills the 20 px box
@@ -97,6 +103,23 @@ def test_canvas_rgba_equals_the_same_drawing_on_white():
     rgba = strokes(SHAPES["seven"], canvas=True)
     white = pp.prepare(strokes(SHAPES["seven"]), rule)
     assert np.abs(pp.prepare(rgba, rule).pixels - white.pixels).max() < 0.1
+
+
+@pytest.mark.parametrize("lighting", ["gradient", "vignette"])
+def test_photo_with_uneven_light_noise_and_dust_gives_the_clean_input(lighting):
+    rule = pp.rule_for("digits")
+    clean = strokes(SHAPES["seven"], size=(640, 480), width=24).astype(np.float32) / 255
+    rows, cols = np.indices(clean.shape)
+    vignette = 1 - 0.5 * ((cols - 200) ** 2 + (rows - 100) ** 2) / 640**2
+    light = 1 - 0.45 * cols / 640 if lighting == "gradient" else vignette
+    rng = np.random.default_rng(0)
+    photo = clean * light + rng.normal(0, 0.03, clean.shape)  # a darker corner, sensor grain
+    photo[rng.integers(0, 480, 30), rng.integers(0, 640, 30)] = 0.1  # dust
+    out = pp.prepare(np.round(np.clip(photo, 0, 1) * 255).astype(np.uint8), rule)
+    ref = pp.prepare(np.round(clean * 255).astype(np.uint8), rule)
+    assert "paper" in out.steps and any("lighting" in n for n in out.notes) and "paper" not in ref.steps
+    assert out.steps["cropped"].shape == pytest.approx(ref.steps["cropped"].shape, abs=4)
+    assert np.abs(out.pixels - ref.pixels).mean() < 0.02
 
 
 def test_digits_rule_centres_the_box_like_its_training_images():
