@@ -65,7 +65,9 @@ def image_grid(images: np.ndarray, ncols: int = 10, *, captions: Sequence[str] |
     nrows = max(1, -(-n // ncols))
     frame = max(1, round(h / 14)) if borders is not None else 0  # 2 px on a 28 px digit
     gap = max(1, round(h / 10))
-    cap = round(h * 0.5 * caption_lines) if captions is not None else 0
+    scale = tile_px / h  # screen pixels per image pixel
+    font = max(9, min(12, tile_px // 5))
+    cap = round((caption_lines * (font + 3) + 4) / scale) if captions is not None else 0  # in image pixels
     cell_h, cell_w = h + 2 * frame + gap + cap, w + 2 * frame + gap
     mosaic = np.full((nrows * cell_h, ncols * cell_w, 3), BACKGROUND, dtype=np.uint8)
     centers = []
@@ -85,8 +87,7 @@ def image_grid(images: np.ndarray, ncols: int = 10, *, captions: Sequence[str] |
         xs = [x for x, _ in centers]
         ys = [y + h / 2 + frame + cap / 2 for _, y in centers]
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="text", text=list(captions), showlegend=False, hoverinfo="skip",
-                                 textfont=dict(size=12, color=list(caption_colors) if caption_colors else "#333")))
-    scale = tile_px / h
+                                 textfont=dict(size=font, color=list(caption_colors) if caption_colors else "#333")))
     # Square pixels, the mosaic pinned top-left (not centred in a wide container).
     fig.update_xaxes(visible=col_labels is not None, range=[0, ncols * cell_w], fixedrange=True, constrain="domain",
                      constraintoward="left", showgrid=False, zeroline=False)
@@ -128,10 +129,10 @@ def prediction_strip(images: np.ndarray, true: Sequence[int], pred: Sequence[int
     """Test images framed green (right) or red (wrong), each captioned with its current prediction."""
     ok = [int(p) == int(t) for t, p in zip(true, pred)]
     colors = [RIGHT if good else WRONG for good in ok]
-    captions = [f"{_short(classes[p])} {c:.0%}" for p, c in zip(pred, conf)]
+    captions = [f"{_short(classes[p])}<br>{c:.0%}" for p, c in zip(pred, conf)]
     hover = [f"true: {classes[t]}<br>predicted: {classes[p]} ({c:.1%})" for t, p, c in zip(true, pred, conf)]
     return image_grid(images, ncols, captions=captions, borders=colors, caption_colors=colors, hover=hover,
-                      tile_px=tile_px, title=title)
+                      tile_px=tile_px, title=title, caption_lines=2)
 
 
 def gallery(images: np.ndarray, true: Sequence[int], pred: Sequence[int], conf: Sequence[float],
@@ -140,14 +141,14 @@ def gallery(images: np.ndarray, true: Sequence[int], pred: Sequence[int], conf: 
     """Misclassified (or any) images captioned 'true → predicted' and the confidence."""
     indices = list(indices) if indices is not None else list(range(len(true)))
     colors = [RIGHT if int(p) == int(t) else WRONG for t, p in zip(true, pred)]
-    captions = [f"{_short(classes[t])} → {_short(classes[p])}<br>{c:.0%}" for t, p, c in zip(true, pred, conf)]
+    captions = [f"{_short(classes[t])}<br>→ {_short(classes[p])}<br>{c:.0%}" for t, p, c in zip(true, pred, conf)]
     hover = [f"test image #{i}<br>true: {classes[t]}<br>predicted: {classes[p]} ({c:.1%})"
              for i, t, p, c in zip(indices, true, pred, conf)]
     return image_grid(images, ncols, captions=captions, borders=colors, caption_colors=colors, hover=hover,
-                      tile_px=tile_px, title=title, caption_lines=2)
+                      tile_px=tile_px, title=title, caption_lines=3)
 
 
-def _short(name: str, n: int = 9) -> str:
+def _short(name: str, n: int = 8) -> str:
     """Class names fit under a tile: 'T-shirt/top' -> 'T-shirt'."""
     name = name.split("/")[0]
     return name if len(name) <= n else name[: n - 1] + "…"

@@ -90,8 +90,9 @@ def _use_digits() -> None:
 def data_panel(s: dict[str, Any]) -> TaskData | None:
     """Dataset choice, download, samples per class and counts; the loaded data, or None."""
     cols = st.columns([2, 2, 3])
+    folder = st.session_state.get("cls_data_dir", s["cls_data_dir"]).strip() or None  # this run's value
     name = _w(cols[0].selectbox, "Dataset", "cls_dataset", options=list(DATASETS), on_change=_on_dataset,
-              format_func=lambda n: DATASETS[n].title + ("" if DATASETS[n].embedded or is_present(n, s["cls_data_dir"] or None)
+              format_func=lambda n: DATASETS[n].title + ("" if DATASETS[n].embedded or is_present(n, folder)
                                                          else " — not downloaded"))
     _w(cols[1].select_slider, "Share of the training set", "cls_fraction", options=_with(FRACTIONS, "cls_fraction"),
        format_func=lambda f: f"{f:.0%}", help="Train on a fixed subset (nested: 10% ⊂ 20% ⊂ …) to see how "
@@ -271,11 +272,23 @@ def controls(s: dict[str, Any], run: runs.Run | None, ready: bool) -> None:
         _start(s)
     c[1].button("Stop", key="cls_stop", disabled=not active, icon=":material/stop:", width="stretch",
                 on_click=lambda: live.stop(run) if run is not None else None)
+    if run is None:
+        _offer_active_runs()
     choices = cc.model_choices()
     c[2].caption(f"{DATASETS[s['cls_dataset']].title} ({s['cls_fraction']:.0%} of the training set) · "
                  f"{choices.get(s['cls_model'], s['cls_model'])} · {s['cls_optimizer']} lr {s['cls_lr']:g} · "
                  f"batch {s['cls_batch_size']} · {s['cls_epochs']} epochs"
                  + ("" if ready else " — fix the data or model panel first"))
+
+
+def _offer_active_runs() -> None:
+    """A run training in another tab or session can be followed (and stopped) from here."""
+    others = [r for r in runs.active_runs() if r.config.data.task == "classification"]
+    if others:
+        r = others[-1]
+        st.info(f"A classification run is training in another tab or session: {r.config.name or r.id}.",
+                icon=":material/sync:")
+        st.button("Follow it here", key="cls_follow", on_click=live.follow, args=(SLOT, r))
 
 
 def _start(s: dict[str, Any]) -> None:

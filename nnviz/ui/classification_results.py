@@ -25,8 +25,9 @@ from nnviz.data import DATASETS, DatasetMissing, denormalise
 from nnviz.figures.classification import confusion_heatmap, per_class_bars, training_curves
 from nnviz.figures.images import gallery, prediction_strip, to_rgb_uint8
 from nnviz.models import build_model
+from nnviz.storage import inside, read_jsonl, safe_name
 from nnviz.ui import live
-from nnviz.ui.classification_panels import CHECKPOINT_KEY
+from nnviz.ui.classification_panels import CHECKPOINT_KEY, SLOT
 from nnviz.ui.resources import checkpoint_model, task_data
 
 STRIP_PER_CLASS = 2  # the live strip: the first two test images of every class
@@ -63,7 +64,7 @@ def current_source(run: runs.Run | None) -> Source | None:
                       run.dir / "weights")
     path = st.session_state.get(CHECKPOINT_KEY)
     if not path:
-        return None
+        return _folder_source(live.current_id(SLOT))
     try:
         ckpt, _ = checkpoint_model(path)
     except (checkpoints.CheckpointError, OSError) as exc:
@@ -76,6 +77,25 @@ def current_source(run: runs.Run | None) -> Source | None:
     return Source("checkpoint", f"checkpoint {Path(path).stem}", ckpt.config, history.get("status", "finished"),
                   history.get("reason", ""), epochs, [tuple(b) for b in history.get("batch_losses", [])],
                   snapshots, Path(path))
+
+
+def _folder_source(run_id: str | None) -> Source | None:
+    """A run of an earlier server process, rebuilt from its folder (config, history, snapshots, weights)."""
+    if not run_id:
+        return None
+    try:
+        folder = inside(runs.runs_dir(), runs.runs_dir() / safe_name(run_id))
+    except ValueError:
+        return None
+    if not (folder / "config.json").is_file():
+        return None
+    record = runs.read_record(folder)
+    if record.config is None or record.config.data.task != "classification":
+        return None
+    snapshots = {int(r["epoch"]): r for r in read_jsonl(folder / "snapshots.jsonl") if "test_pred" in r}
+    batches = [(r["x"], r["loss"]) for r in read_jsonl(folder / "batches.jsonl")]
+    return Source("run", f"run {run_id}", record.config, record.status, record.message, record.history, batches,
+                  snapshots, record.final_checkpoint, folder / "weights")
 
 
 # ---------------------------------------------------------------- cached scoring

@@ -26,6 +26,12 @@ def _key(slot: str) -> str:
     return f"run_id:{slot}"
 
 
+def current_id(slot: str) -> str | None:
+    """The id of the run this session follows in `slot`, even when it is no longer in memory
+    (the server restarted): its folder may still be read."""
+    return st.session_state.get(_key(slot)) or st.query_params.get(f"{slot}_run")
+
+
 def current(slot: str) -> runs.Run | None:
     """The run this session follows in `slot` (e.g. 'regression'), if it is still in memory.
 
@@ -50,6 +56,12 @@ def start(slot: str, config: RunConfig) -> runs.Run | None:
     st.session_state.setdefault("my_runs", []).append(run.id)
     st.query_params[f"{slot}_run"] = run.id
     return run
+
+
+def follow(slot: str, run: runs.Run) -> None:
+    """Follow an existing run in `slot` (e.g. one started in another tab), as if started here."""
+    st.session_state[_key(slot)] = run.id
+    st.query_params[f"{slot}_run"] = run.id
 
 
 def forget(slot: str) -> None:

@@ -294,3 +294,28 @@ def test_dataset_suggestions_raise_epochs_only():
     assert cc.train_settings(TrainConfig(epochs=5), "fashion_mnist")["cls_epochs"] == 10
     assert cc.train_settings(TrainConfig(epochs=20), "fashion_mnist")["cls_epochs"] == 20
     assert cc.train_settings(TrainConfig(epochs=5), "digits")["cls_epochs"] == 5
+
+
+def test_a_run_from_another_tab_can_be_followed_and_stopped(page):
+    other = runs.start(cc.run_config({**cc.default_settings(), "cls_epochs": 200}))
+    page.run()
+    assert any("another tab" in i.value for i in page.info)
+    page.button(key="cls_follow").click().run()
+    assert not page.exception, page.exception
+    assert page.session_state["run_id:classification"] == other.id
+    assert not page.button(key="cls_stop").disabled
+    page.button(key="cls_stop").click().run()
+    assert other.wait(10) and other.view()["status"] == "stopped"
+
+
+def test_a_finished_run_is_rebuilt_from_its_folder_after_a_restart(page, monkeypatch):
+    page.number_input(key="cls_epochs").set_value(1).run()
+    run = _train(page)
+    shown = _metric(page, "Test accuracy")
+    monkeypatch.delitem(runs._registry, run.id)  # what a server restart forgets  # noqa: SLF001
+    page.run()
+    assert not page.exception, page.exception
+    assert any(f"run {run.id}" in h.value for h in page.subheader)
+    assert _metric(page, "Test accuracy") == shown
+    page.select_slider(key="cls_replay").set_value(0).run()  # replay from snapshots.jsonl
+    assert _metric(page, "Epoch") == "0"
