@@ -16,6 +16,7 @@ probabilities and the first conv layer's maps, plus one fast attribution.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -128,8 +129,9 @@ def decode(data: bytes) -> tuple[Image.Image, list[str]]:
             im = ImageOps.exif_transpose(im)  # phone photos: upright as the camera was held
     except ImageError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"The image has too many pixels; the limit is {MAX_PIXELS / 1e6:.0f} megapixels. "
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # PIL: "Image size (N pixels)"
+        size = "".join(f" ({int(n) / 1e6:,.0f} megapixels)" for n in re.findall(r"\((\d+) pixels\)", str(exc))[:1])
+        raise ImageError(f"The image has too many pixels{size}; the limit is {MAX_PIXELS / 1e6:.0f} megapixels. "
                          "Use a smaller image.") from None
     except UnidentifiedImageError:
         raise ImageError(f"This file is not an image nnviz can read. Upload a {FORMAT_NAMES} file.") from None
@@ -176,17 +178,13 @@ def to_rgb(image: Image.Image | np.ndarray) -> np.ndarray:
     Transparent pixels are composited on white paper (a canvas's empty background, a
     transparent PNG). uint8 arrays are read as 0-255, uint16 as 0-65535, floats as 0-1.
     """
-    if isinstance(image, Image.Image):
-        if image.mode not in ("RGB", "RGBA", "F"):
-            image = _standard(image, [])
-        a = np.asarray(image)
-    else:
-        a = np.asarray(image)
+    if isinstance(image, Image.Image) and image.mode not in ("RGB", "RGBA", "F"):
+        image = _standard(image, [])
+    a = np.asarray(image)
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)) or min(a.shape[:2], default=0) < 1:
         raise ImageError(f"Expected an image array (H, W), (H, W, 3) or (H, W, 4); got shape {a.shape}.")
     scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(a.dtype, 1.0)
-    x = np.nan_to_num(a.astype(np.float32) / scale)
-    x = np.clip(x, 0, 1)
+    x = np.clip(np.nan_to_num(a.astype(np.float32) / scale), 0, 1)
     if x.ndim == 2:
         x = x[..., None]
     if x.shape[2] == 4:  # straight alpha over white: c * a + 1 * (1 - a)

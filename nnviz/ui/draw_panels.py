@@ -147,10 +147,10 @@ def prediction_panel(result: Result, classes: tuple[str, ...], settings: Setting
     color = "#2ca02c" if p >= 0.8 else "#e6a100" if p >= 0.5 else "#d62728"
     verdict = "sure" if p >= 0.8 else "fairly sure" if p >= 0.5 else "unsure"
     st.markdown(f'<div data-testid="draw-prediction" style="text-align:center;line-height:1.05">'
-                f'<div style="font-size:1.2rem;color:#555">the network says</div>'
+                f'<div style="font-size:1.2rem;opacity:.7">the network says</div>'
                 f'<div style="font-size:{size}rem;font-weight:800;color:{color}">{html.escape(name)}</div>'
                 f'<div style="font-size:1.6rem;font-weight:600">{p:.0%} <span style="font-weight:400;'
-                f'color:#555">{verdict}</span></div></div>', unsafe_allow_html=True)
+                f'opacity:.7">{verdict}</span></div></div>', unsafe_allow_html=True)
     labels = classes if len(classes) == len(result.probs) else tuple(str(i) for i in range(len(result.probs)))
     st.plotly_chart(top_k_bar(result.probs, labels, settings.k, title=f"Top-{settings.k} probabilities",
                               height=70 + 34 * settings.k), key="draw_topk", width="stretch")

@@ -198,3 +198,37 @@ def test_camera_photo(nnviz_env):
     ImageDraw.Draw(photo).line([(320, 60), (330, 420)], fill=(20, 20, 20), width=30)
     at.camera_input(key="draw_camera").set_value(("shot.jpg", _png(photo, "JPEG"), "image/jpeg")).run()
     assert not at.exception and "%" in _prediction(at)
+
+
+def _save_untrained(folder, dataset: str) -> None:
+    """A small CNN checkpoint for `dataset` in the user checkpoint folder (its data is not on disk)."""
+    import torch
+
+    from nnviz.config import ConvBlock, DataConfig, ModelConfig, RunConfig
+    from nnviz.data import DATASETS
+    from nnviz.models import build_model
+
+    info = DATASETS[dataset]
+    cfg = RunConfig(data=DataConfig(dataset=dataset), model=ModelConfig(hidden=(), conv=(ConvBlock(4, 3),),
+                                                                       global_pool=True), name=dataset)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, info.shape, len(info.classes)).eval()
+    folder.mkdir(parents=True, exist_ok=True)
+    checkpoints.save(folder / f"{dataset}_tiny.pt", model, cfg, task="classification", input_shape=info.shape,
+                     n_outputs=len(info.classes), classes=info.classes, mean=info.mean, std=info.std)
+
+
+@pytest.mark.parametrize("dataset,rule_words,input_size", [("mnist", "centre of mass", "28×28"),
+                                                           ("fashion_mnist", "Fashion-MNIST", "28×28"),
+                                                           ("cifar10", "Colour photos", "32×32")])
+def test_models_of_other_sets_work_without_their_data(nnviz_env, dataset, rule_words, input_size):
+    _save_untrained(nnviz_env / "checkpoints", dataset)
+    at = _open()
+    box = at.selectbox(key="draw_model")
+    box.select(next(i for i, label in enumerate(box.options) if f"{dataset}_tiny" in label)).run()
+    assert not at.exception and not at.error  # no "data missing": drawing needs no test set
+    _stroke(at, canvas_png(SEVEN))
+    assert "%" in _prediction(at)
+    assert any(rule_words in c.value for c in at.caption)
+    steps = next(s for s in _charts(at) if s["layout"].get("annotations"))
+    assert any(input_size in a["text"] for a in steps["layout"]["annotations"])

@@ -73,6 +73,18 @@ def _draw_and_check(page, app_url: str, suffix: str) -> None:
     text = _prediction(page)
     assert "%" in text
     _full(page, f"draw_four{suffix}_full")
+    steps = page.locator(f'{CHART}:has-text("5. cropped")')  # its caption gives the ink box's size
+    before = steps.inner_text()
+    page.locator(f"{CANVAS} canvas.upper-canvas").hover()
+    page.wait_for_timeout(400)
+    page.locator(f'{CANVAS} button[title="Undo"]').click()  # the canvas's own undo: the second stroke goes
+    for _ in range(60):
+        page.wait_for_timeout(500)
+        if steps.inner_text() != before:
+            break
+    wait_idle(page)
+    assert_no_exception(page)
+    assert steps.inner_text() != before, "undo did not update the input and the prediction"
 
 
 def _full(page, name: str) -> None:
