@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -77,15 +78,39 @@ class capture:  # noqa: N801 - used like a function: `with capture(model, x, nam
         return self.outputs[name]
 
 
+SMALL_BATCH = 16  # up to this many samples a CPU forward runs on the calling thread alone
+_OPENMP = "parallel backend: OpenMP" in torch.__config__.parallel_info()  # thread count is then per thread
+
+
+@contextmanager
+def _one_thread_if_small(n: int, device: torch.device):
+    """Run a forward of a few samples single-threaded (in this thread only).
+
+    One 28×28 image is far too little work to split; on a busy 2-core machine, handing each
+    op to an OpenMP worker and the worker spinning afterwards made a page action 2-3× slower.
+    With OpenMP the setting is per thread, so a training thread keeps its threads.
+    """
+    if not _OPENMP or n > SMALL_BATCH or device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _eval_forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """model(x) in eval mode under no_grad, output on the CPU. A model in train mode is put in eval
     mode for the call and restored (BN statistics must not move); a cached model already is in eval."""
     was_training = model.training
     if was_training:
         model.eval()
+    device = _device(model)
     try:
-        with torch.no_grad():
-            return model(x.to(_device(model))).detach().to("cpu", copy=True)
+        with torch.no_grad(), _one_thread_if_small(len(x), device):
+            return model(x.to(device)).detach().to("cpu", copy=True)
     finally:
         if was_training:
             model.train()

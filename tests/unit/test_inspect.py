@@ -222,3 +222,13 @@ def test_a_model_without_conv_layers():
     assert inspect.conv_layers(mlp) == {}
     infos = inspect.layers(mlp, (1, 4, 4))
     assert [i.kind for i in inspect.inspectable(infos)] == ["dense", "act", "dense"]
+
+
+def test_a_small_capture_leaves_the_thread_count_as_it_was():
+    model = _model()
+    before = torch.get_num_threads()
+    with inspect.capture(model, torch.randn(1, *SHAPE), ["conv1"]):
+        pass
+    with inspect.capture(model, torch.randn(40, *SHAPE), ["conv1"]):
+        pass
+    assert torch.get_num_threads() == before
