@@ -122,17 +122,16 @@ def _normalise_each(maps: np.ndarray) -> np.ndarray:
 
 
 def _axes(fig: go.Figure, tiles_shape: tuple[int, ...], gap: int, row_labels: Sequence[str],
-          col_labels: Sequence[str], row: int | None = None, col: int | None = None,
-          x_title: str = "", y_title: str = "") -> None:
+          col_labels: Sequence[str], x_title: str = "", y_title: str = "") -> None:
+    """Square pixels; one tick per tile row (its first map's index) and column (the offset in the row)."""
     rows, cols, h, w = tiles_shape[:4]
     xt = [c * (w + gap) + (w - 1) / 2 for c in range(cols)]
     yt = [r * (h + gap) + (h - 1) / 2 for r in range(rows)]
     step = max(1, math.ceil(cols / 16))  # at most ~16 column labels
     fig.update_xaxes(tickvals=xt[::step], ticktext=list(col_labels)[::step], showgrid=False, zeroline=False,
-                     ticks="", title=x_title or None, constrain="domain", row=row, col=col)
+                     ticks="", title=x_title or None, constrain="domain")
     fig.update_yaxes(tickvals=yt, ticktext=list(row_labels), showgrid=False, zeroline=False, ticks="",
-                     autorange="reversed", title=y_title or None, scaleanchor="x" if row is None else None,
-                     constrain="domain", row=row, col=col)
+                     autorange="reversed", title=y_title or None, scaleanchor="x", constrain="domain")
 
 
 def _height(rows: int, cols: int, h: int, w: int, width_px: float = 760.0, lo: int = 240, hi: int = 680,
