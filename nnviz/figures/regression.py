@@ -69,8 +69,7 @@ def fit_figure(points: Mapping[str, XY], *, gaps: Sequence[tuple[float, float]] 
             continue
         fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name=split,
                                  marker=dict(color=SPLIT_COLORS.get(split), size=7 if split == "train" else 6,
-                                             symbol="circle" if split == "train" else "diamond",
-                                             line=dict(width=0.5, color="white")),
+                                             symbol="circle" if split == "train" else "diamond"),
                                  hovertemplate=f"{split} ({len(x)} points)<br>x %{{x:.3f}}<br>y %{{y:.3f}}<extra></extra>"))
     if truth is not None:
         fig.add_trace(go.Scatter(x=truth[0], y=truth[1], mode="lines", name="true function",

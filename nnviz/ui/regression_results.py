@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import numpy as np
 import plotly.graph_objects as go
@@ -21,6 +22,13 @@ from nnviz.ui import live, resources
 
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 FIT_HEIGHT, LOSS_HEIGHT = 380, 320
+# While a run trains the charts are drawn without their legends (a third of the browser's work per
+# redraw); these lines under the charts say the same. The full legends come back when the run ends.
+FIT_LEGEND = (":blue[●] train · :orange[◆] validation · :green[◆] test · ╌ true function · :gray[┈] untrained · "
+              ":red[**━**] network · grey bands: no training data")
+LOSS_LEGEND = (":blue[**━**] train · :orange[**━**] validation · :green[**━**] test · dotted: smoothed batch loss · "
+               "dashed: noise variance σ²")
+LOSS_EVERY_S = 0.8  # while training, the loss chart takes new data at most this often
 
 
 def chart(fig, key: str, name: str, static: bool = False) -> None:
@@ -104,10 +112,16 @@ def _metric(value: float | None) -> str:
 
 def _live_figures(view: dict, scene: dict, smoothing: float) -> tuple:
     """The fit and loss figures of a view: reused when the run recorded nothing new, updated in
-    place when it did (a rebuild costs ~50x more, and the training thread shares the GIL)."""
+    place when it did (a rebuild costs ~50x more, and the training thread shares the GIL).
+
+    While training, the loss chart takes new data at most every LOSS_EVERY_S: Streamlit redraws
+    a chart from scratch whenever its data changes, and two full redraws per poll are what
+    slows the browser first. The fit, the metrics and the progress move at every poll.
+    """
     snaps = view["snapshots"]
     shown = max(snaps) if snaps else None
-    key = (view["id"], len(view["epochs"]), len(view["batch_losses"]), shown, round(smoothing, 3))
+    training = view["status"] in ("queued", "running")
+    key = (view["id"], len(view["epochs"]), len(view["batch_losses"]), shown, round(smoothing, 3), training)
     memo = st.session_state.get("regression:live_figures")
     if memo is not None and memo[0] == key:
         return memo[1], memo[2]
@@ -120,13 +134,17 @@ def _live_figures(view: dict, scene: dict, smoothing: float) -> tuple:
     fit_fig = memo[1] if same_run else None
     if fit_fig is None or fit is None or not rfig.refresh_fit(fit_fig, fit=fit, before=before, title=title):
         fit_fig = scene_fit_figure(scene, title, fit=fit, fit_label="network", before=before)
-    loss_fig = memo[2] if same_run and memo[0][4] == key[4] else None
+    loss_fig, loss_at = (memo[2], memo[3]) if same_run and memo[0][4] == key[4] else (None, 0.0)
     noise_var = scene["noise"] ** 2
-    if loss_fig is None or not rfig.refresh_loss(loss_fig, view["epochs"], view["batch_losses"],
-                                                 smoothing=smoothing, noise_var=noise_var):
-        loss_fig = rfig.loss_figure(view["epochs"], view["batch_losses"], smoothing=smoothing, noise_var=noise_var,
-                                    height=LOSS_HEIGHT)
-    st.session_state["regression:live_figures"] = (key, fit_fig, loss_fig)
+    if loss_fig is None or not training or time.monotonic() - loss_at >= LOSS_EVERY_S:
+        if loss_fig is None or not rfig.refresh_loss(loss_fig, view["epochs"], view["batch_losses"],
+                                                     smoothing=smoothing, noise_var=noise_var):
+            loss_fig = rfig.loss_figure(view["epochs"], view["batch_losses"], smoothing=smoothing,
+                                        noise_var=noise_var, height=LOSS_HEIGHT)
+        loss_at = time.monotonic()
+    for fig in (fit_fig, loss_fig):  # while training, text legends (FIT_LEGEND, LOSS_LEGEND) save browser work
+        fig.layout.showlegend = not training
+    st.session_state["regression:live_figures"] = (key, fit_fig, loss_fig, loss_at)
     return fit_fig, loss_fig
 
 
@@ -157,5 +175,9 @@ def live_panel(view: dict) -> None:
     fit_fig, loss_fig = _live_figures(view, scene, st.session_state.get("rg_smoothing", 0.6))
     training = view["status"] in ("queued", "running")
     chart(fit_fig, "rg_fit_live", "regression-fit", static=training)
+    if training:
+        st.caption(FIT_LEGEND)
     chart(loss_fig, "rg_loss_live", "regression-loss", static=training)
+    if training:
+        st.caption(LOSS_LEGEND)
     st.slider("Smoothing of the batch losses", 0.0, 0.99, step=0.01, key="rg_smoothing")
