@@ -81,7 +81,11 @@ def apptest_part(rounds: int) -> float:
             reference.setdefault(label, []).append(_timed(at, action))
 
     at.number_input(key="rg_epochs").set_value(EPOCHS).run()
+    if at.button(key="rg_start").disabled:
+        raise SystemExit(f"Start is disabled: {[w.value for w in list(at.warning) + list(at.error)]}")
     at.button(key="rg_start").click().run()
+    if "run_id:regression" not in at.session_state:
+        raise SystemExit(f"no run started: {[w.value for w in list(at.warning) + list(at.error)]} {at.exception}")
     run = runs.get(at.session_state["run_id:regression"])
     while run.active and len(run.view()["epochs"]) < 3:
         time.sleep(0.05)
