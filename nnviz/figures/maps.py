@@ -27,12 +27,10 @@ TICK_SIZE = 14  # explicit: the Streamlit theme would otherwise draw ticks at ~1
 COLORBAR = dict(thickness=14, tickfont=dict(size=TICK_SIZE))
 
 
-def readable(fig: go.Figure) -> go.Figure:
-    """Tick, axis-title and subplot-title fonts large enough for the back row."""
-    fig.update_xaxes(tickfont_size=TICK_SIZE, title_font_size=15)
-    fig.update_yaxes(tickfont_size=TICK_SIZE, title_font_size=15)
-    fig.update_layout(legend_font_size=TICK_SIZE)
-    return fig
+def axis(title: str = "", **settings: object) -> dict:
+    """One axis as a layout dict with readable fonts. Passing axes to go.Figure at construction
+    costs ~1 ms; update_xaxes / update_yaxes on a built figure cost ~8 ms each."""
+    return dict(title=dict(text=title or None, font=dict(size=15)), tickfont=dict(size=TICK_SIZE), **settings)
 
 
 def panel_layout(rows: int, cols: int, hspace: float = 0.06, vspace: float = 0.12,
@@ -121,17 +119,18 @@ def _normalise_each(maps: np.ndarray) -> np.ndarray:
     return maps / np.where(top > 0, top, 1.0)[:, None, None]
 
 
-def _axes(fig: go.Figure, tiles_shape: tuple[int, ...], gap: int, row_labels: Sequence[str],
-          col_labels: Sequence[str], x_title: str = "", y_title: str = "") -> None:
-    """Square pixels; one tick per tile row (its first map's index) and column (the offset in the row)."""
+def _axes(tiles_shape: tuple[int, ...], gap: int, row_labels: Sequence[str], col_labels: Sequence[str],
+          x_title: str = "", y_title: str = "") -> dict:
+    """Layout axes for a mosaic: square pixels; one tick per tile row (its first map's index) and
+    column (the offset in the row)."""
     rows, cols, h, w = tiles_shape[:4]
     xt = [c * (w + gap) + (w - 1) / 2 for c in range(cols)]
     yt = [r * (h + gap) + (h - 1) / 2 for r in range(rows)]
     step = max(1, math.ceil(cols / 16))  # at most ~16 column labels
-    fig.update_xaxes(tickvals=xt[::step], ticktext=list(col_labels)[::step], showgrid=False, zeroline=False,
-                     ticks="", title=x_title or None, constrain="domain")
-    fig.update_yaxes(tickvals=yt, ticktext=list(row_labels), showgrid=False, zeroline=False, ticks="",
-                     autorange="reversed", title=y_title or None, scaleanchor="x", constrain="domain")
+    plain = dict(showgrid=False, zeroline=False, ticks="", constrain="domain")
+    return dict(xaxis=axis(x_title, tickvals=xt[::step], ticktext=list(col_labels)[::step], **plain),
+                yaxis=axis(y_title, tickvals=yt, ticktext=list(row_labels), autorange="reversed", scaleanchor="x",
+                           **plain))
 
 
 def _height(rows: int, cols: int, h: int, w: int, width_px: float = 760.0, lo: int = 240, hi: int = 680,
@@ -160,9 +159,9 @@ def tile_grid(maps: np.ndarray, ids: Sequence[int] | None = None, *, per_map_sca
         z=mosaic(tiles, gap), customdata=mosaic(custom, gap), hoverongaps=False, **scale,
         colorbar=dict(title=dict(text="relative" if per_map_scale else value_label, side="right"), **COLORBAR),
         hovertemplate=f"{what} %{{customdata[0]}}<br>pixel (%{{customdata[1]}}, %{{customdata[2]}})"
-                      f"<br>{value_label} %{{customdata[3]:.4g}}<extra></extra>"))
-    _axes(fig, tiles.shape, gap, [str(ids[r * cols]) for r in range(rows)], [f"+{c}" for c in range(cols)])
-    return readable(apply(fig, title, height=_height(rows, cols, h, w, title=bool(title))))
+                      f"<br>{value_label} %{{customdata[3]:.4g}}<extra></extra>"),
+        layout=_axes(tiles.shape, gap, [str(ids[r * cols]) for r in range(rows)], [f"+{c}" for c in range(cols)]))
+    return apply(fig, title, height=_height(rows, cols, h, w, title=bool(title)))
 
 
 def filter_grid(filters: np.ndarray, channel: int | str = 0, *, first: int = 0, per_filter_scale: bool = False,
@@ -199,15 +198,15 @@ def _filter_matrix(filters: np.ndarray, first: int, per_filter_scale: bool, titl
     info[..., 3] = np.arange(kw)[None, :]
     info[..., 4] = filters
     scale = {"colorscale": DIVERGING, "zmin": -1.0, "zmax": 1.0} if per_filter_scale else _scale(filters, True)
+    step = max(1, math.ceil(n_out / 16))
     fig = go.Figure(go.Heatmap(
         z=mosaic(shown, gap), customdata=mosaic(info, gap), hoverongaps=False, **scale,
         colorbar=dict(title=dict(text="relative" if per_filter_scale else "weight", side="right"), **COLORBAR),
         hovertemplate="filter %{customdata[0]} · input channel %{customdata[1]}<br>"
-                      "pixel (%{customdata[2]}, %{customdata[3]})<br>weight %{customdata[4]:.4g}<extra></extra>"))
-    step = max(1, math.ceil(n_out / 16))
-    _axes(fig, (n_out, n_in, kh, kw), gap, [str(first + r) if r % step == 0 else "" for r in range(n_out)],
-          [str(c) for c in range(n_in)], x_title="input channel", y_title="filter")
-    return readable(apply(fig, title, height=_height(n_out, n_in, kh, kw, title=bool(title), hi=720)))
+                      "pixel (%{customdata[2]}, %{customdata[3]})<br>weight %{customdata[4]:.4g}<extra></extra>"),
+        layout=_axes((n_out, n_in, kh, kw), gap, [str(first + r) if r % step == 0 else "" for r in range(n_out)],
+                     [str(c) for c in range(n_in)], x_title="input channel", y_title="filter"))
+    return apply(fig, title, height=_height(n_out, n_in, kh, kw, title=bool(title), hi=720))
 
 
 def _rgb_filters(filters: np.ndarray, first: int, per_filter_scale: bool, title: str) -> go.Figure:
@@ -228,12 +227,13 @@ def _rgb_filters(filters: np.ndarray, first: int, per_filter_scale: bool, title:
     fig = go.Figure(go.Image(z=(image * 255).round().astype(np.uint8), customdata=mosaic(
         raw.reshape(rows, cols, kh, kw, 3), gap, fill=np.nan),
         hovertemplate="weights R %{customdata[0]:.3f} · G %{customdata[1]:.3f} · B %{customdata[2]:.3f}"
-                      "<extra></extra>"))
-    _axes(fig, (rows, cols, kh, kw), gap, [str(first + r * cols) for r in range(rows)],
-          [f"+{c}" for c in range(cols)])
-    fig.add_annotation(text="grey = 0, brighter = positive weights per colour", showarrow=False, xref="paper",
-                       yref="paper", x=0, y=-0.08, xanchor="left", font=dict(size=13, color="#555"))
-    return readable(apply(fig, title, height=_height(rows, cols, kh, kw, title=bool(title))))
+                      "<extra></extra>"),
+        layout=dict(_axes((rows, cols, kh, kw), gap, [str(first + r * cols) for r in range(rows)],
+                          [f"+{c}" for c in range(cols)]),
+                    annotations=[dict(text="grey = 0, brighter = positive weights per colour", showarrow=False,
+                                      xref="paper", yref="paper", x=0, y=-0.08, xanchor="left",
+                                      font=dict(size=14, color="#555"))]))
+    return apply(fig, title, height=_height(rows, cols, kh, kw, title=bool(title)))
 
 
 def feature_map_grids(maps: Sequence[np.ndarray], labels: Sequence[str] = (), *, channels: Sequence[int] | None = None,
@@ -302,19 +302,19 @@ def activation_vector(vectors: np.ndarray, labels: Sequence[str] = (), unit_name
     if n > 1 and d > 32:
         scale = _scale(v)
         fig = go.Figure(go.Heatmap(z=v, x=units, y=labels, **scale, colorbar=dict(**COLORBAR),
-                                   hovertemplate="%{y}<br>unit %{x}: %{z:.4g}<extra></extra>"))
-        fig.update_xaxes(title="unit", type="category", showgrid=False, nticks=min(d, 24))
-        fig.update_yaxes(autorange="reversed", showgrid=False)
-        return readable(apply(fig, title, height=max(200, 90 + 60 * n)))
-    fig = go.Figure()
-    for i in range(n):
-        fig.add_trace(go.Bar(x=units, y=v[i], name=labels[i], marker_color=CLASS_COLORS[i % 10] if n > 1 else
-                             np.where(v[i] >= 0, "#1f77b4", "#d62728"),
-                             hovertemplate=f"{labels[i]}<br>unit %{{x}}: %{{y:.4g}}<extra></extra>"))
-    fig.update_layout(barmode="group", bargap=0.15, showlegend=n > 1)
-    fig.update_xaxes(title="unit", type="category", nticks=min(d, 32))
-    fig.update_yaxes(title="activation")
-    return readable(apply(fig, title, height=300))
+                                   hovertemplate="%{y}<br>unit %{x}: %{z:.4g}<extra></extra>"),
+                        layout=dict(xaxis=axis("unit", type="category", showgrid=False, nticks=min(d, 24)),
+                                    yaxis=axis(autorange="reversed", showgrid=False)))
+        return apply(fig, title, height=max(200, 90 + 60 * n))
+    bars = [go.Bar(x=units, y=v[i], name=labels[i], marker_color=CLASS_COLORS[i % 10] if n > 1 else
+                   np.where(v[i] >= 0, "#1f77b4", "#d62728"),
+                   hovertemplate=f"{labels[i]}<br>unit %{{x}}: %{{y:.4g}}<extra></extra>") for i in range(n)]
+    fig = go.Figure(bars, layout=dict(barmode="group", bargap=0.15, showlegend=n > 1,
+                                      xaxis=axis("unit", type="category", nticks=min(d, 32)),
+                                      yaxis=axis("activation")))
+    fig = apply(fig, title, height=300)
+    fig.update_layout(legend_font_size=TICK_SIZE)
+    return fig
 
 
 def embedding_scatter(coords: np.ndarray, labels: np.ndarray, indices: Sequence[int], classes: Sequence[str],
@@ -325,22 +325,24 @@ def embedding_scatter(coords: np.ndarray, labels: np.ndarray, indices: Sequence[
     Hover shows the test-image index, the true and the predicted label.
     """
     coords, labels, indices = np.asarray(coords), np.asarray(labels), np.asarray(indices)
-    fig = go.Figure()
+    traces = []
     for k, name in enumerate(classes):
         sel = labels == k
         if not sel.any():
             continue
         pred = predicted[sel] if predicted is not None else np.full(sel.sum(), k)
         wrong = pred != k
-        fig.add_trace(go.Scatter(
+        traces.append(go.Scatter(
             x=coords[sel, 0], y=coords[sel, 1], mode="markers", name=str(name),
             marker=dict(color=CLASS_COLORS[k % len(CLASS_COLORS)], size=np.where(wrong, 11, 7),
                         symbol=np.where(wrong, "x", "circle"), line=dict(width=0), opacity=0.85),
             customdata=np.stack([indices[sel], pred], 1),
             text=[str(classes[p]) for p in pred],
             hovertemplate=f"test image #%{{customdata[0]}}<br>true: {name}<br>predicted: %{{text}}<extra></extra>"))
-    fig.update_xaxes(title=axis_titles[0] or None, showticklabels=bool(axis_titles[0]), zeroline=False)
-    fig.update_yaxes(title=axis_titles[1] or None, showticklabels=bool(axis_titles[1]), zeroline=False)
-    fig = readable(apply(fig, title, height=560, uirevision=uirevision))
-    fig.update_layout(legend=dict(orientation="v", y=1, x=1.01, yanchor="top", title=dict(text="true class")))
+    fig = go.Figure(traces, layout=dict(
+        xaxis=axis(axis_titles[0], showticklabels=bool(axis_titles[0]), zeroline=False),
+        yaxis=axis(axis_titles[1], showticklabels=bool(axis_titles[1]), zeroline=False)))
+    fig = apply(fig, title, height=560, uirevision=uirevision)
+    fig.update_layout(legend=dict(orientation="v", y=1, x=1.01, yanchor="top", title=dict(text="true class"),
+                                  font=dict(size=TICK_SIZE)))
     return fig

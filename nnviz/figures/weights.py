@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from nnviz.figures.maps import COLORBAR, filter_grid, panel_layout, panel_title, readable, tile_grid
+from nnviz.figures.maps import COLORBAR, axis, filter_grid, panel_layout, panel_title, tile_grid
 from nnviz.figures.style import apply
 
 WEIGHT_COLOR, BIAS_COLOR = "#1f77b4", "#ff7f0e"
@@ -75,33 +75,34 @@ def weights_over_epochs(epochs: np.ndarray, edges: np.ndarray, counts: np.ndarra
                                    customdata=counts, colorbar=dict(title=dict(text="log₁₀(1+count)", side="right"),
                                                                     **COLORBAR),
                                    hovertemplate=f"epoch %{{y}}<br>{name} ≈ %{{x:.3g}}<br>count %{{customdata}}"
-                                                 "<extra></extra>"))
-        fig.update_xaxes(title=name, showgrid=False)
-        fig.update_yaxes(title="epoch", autorange="reversed", showgrid=False)
-        return readable(apply(fig, title, height=420))
+                                                 "<extra></extra>"),
+                        layout=dict(xaxis=axis(name, showgrid=False),
+                                    yaxis=axis("epoch", autorange="reversed", showgrid=False)))
+        return apply(fig, title, height=420)
     if kind != "ridge":
         raise ValueError(f"kind must be 'ridge' or 'heatmap', not {kind!r}")
     keep = np.unique(np.linspace(0, len(epochs) - 1, min(len(epochs), RIDGE_MAX_EPOCHS)).round().astype(int))
     epochs, counts = epochs[keep], counts[keep]
     n = len(epochs)
     scale = 2.2 / max(counts.max(), 1.0)  # the tallest ridge covers ~2 rows: overlap like TensorBoard
-    fig = go.Figure()
+    traces = []
     for i in range(n):  # back (first epoch, top) to front (last epoch, bottom)
         base = n - 1 - i
         shade = i / max(n - 1, 1)
         color = f"rgb({int(255 - 200 * shade)},{int(140 - 60 * shade)},{int(60 + 20 * shade)})"
         y = base + counts[i] * scale
-        fig.add_trace(go.Scatter(x=np.r_[centers, centers[::-1]], y=np.r_[y, np.full(len(centers), base)],
+        traces.append(go.Scatter(x=np.r_[centers, centers[::-1]], y=np.r_[y, np.full(len(centers), base)],
                                  fill="toself", fillcolor=color, line=dict(color="white", width=1),
                                  mode="lines", hoverinfo="skip", showlegend=False))
-        fig.add_trace(go.Scatter(x=centers, y=y, mode="lines", line=dict(color="rgba(0,0,0,0)"), showlegend=False,
+        traces.append(go.Scatter(x=centers, y=y, mode="lines", line=dict(color="rgba(0,0,0,0)"), showlegend=False,
                                  customdata=counts[i], hovertemplate=f"epoch {epochs[i]}<br>{name} ≈ %{{x:.3g}}"
                                                                      "<br>count %{customdata:.0f}<extra></extra>"))
     step = max(1, math.ceil(n / 12))
-    fig.update_yaxes(tickvals=[n - 1 - i for i in range(0, n, step)], ticktext=[str(e) for e in epochs[::step]],
-                     title="epoch", showgrid=False, zeroline=False)
-    fig.update_xaxes(title=name, zeroline=True, zerolinecolor="#999")
-    return readable(apply(fig, title, height=min(640, 260 + 14 * n)))
+    fig = go.Figure(traces, layout=dict(
+        xaxis=axis(name, zeroline=True, zerolinecolor="#999"),
+        yaxis=axis("epoch", tickvals=[n - 1 - i for i in range(0, n, step)], ticktext=[str(e) for e in epochs[::step]],
+                   showgrid=False, zeroline=False)))
+    return apply(fig, title, height=min(640, 260 + 14 * n))
 
 
 def activation_stats_figure(rows: Sequence[dict], title: str = "") -> go.Figure:

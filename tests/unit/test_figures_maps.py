@@ -19,6 +19,7 @@ def _z(fig: go.Figure, i: int = 0) -> np.ndarray:
 
 def _house(fig: go.Figure) -> None:
     assert fig.layout.font.size == FONT_SIZE
+    assert fig.layout.xaxis.tickfont.size == maps.TICK_SIZE  # explicit: readable under Streamlit's theme
     json.loads(fig.to_json())  # serialisable, as st.plotly_chart needs
 
 
