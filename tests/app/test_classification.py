@@ -17,6 +17,14 @@ from nnviz.ui import classification_config as cc
 PAGE = "pages/classification.py"
 
 
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """Start leaves a core for the UI (torch.set_num_threads): give later tests the process as it was."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def page(app):
     app.switch_page(PAGE).run()
@@ -260,6 +268,8 @@ def test_a_run_survives_widget_clicks_and_stops(page):
     page.number_input(key="cls_epochs").set_value(200).run()
     page.button(key="cls_start").click().run()
     run = runs.get(page.session_state["run_id:classification"])
+    import os
+    assert torch.get_num_threads() == max(1, (os.cpu_count() or 1) - 1)  # a core is left for the browser
     page.select_slider(key="cls_lr").set_value(3e-3).run()  # a click reruns the page, not the run
     assert not page.exception, page.exception
     assert run.active and not page.button(key="cls_stop").disabled
