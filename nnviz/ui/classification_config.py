@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from nnviz.config import ConfigError, ConvBlock, DataConfig, ModelConfig, RunConfig, TrainConfig
-from nnviz.models import DEFAULT_PRESET, PRESETS, presets_for
+from nnviz.models import DEFAULT_PRESET, presets_for
 
 CLASSIFIER_PRESETS = presets_for("classification")
 CUSTOM = {"custom_mlp": "Custom MLP", "custom_cnn": "Custom CNN"}
@@ -127,7 +127,7 @@ def settings_from_config(cfg: RunConfig) -> dict[str, Any]:
         else ("custom_cnn" if cfg.model.conv else "custom_mlp")
     out = {"cls_dataset": cfg.data.dataset, "cls_data_dir": cfg.data.data_dir,
            "cls_fraction": cfg.data.train_fraction, "cls_model": preset, **_model_settings(cfg.model)}
-    out.update({k: v for k, v in train_settings(cfg.train, "").items()})
+    out.update(train_settings(cfg.train, ""))
     return out
 
 

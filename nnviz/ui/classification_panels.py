@@ -13,7 +13,8 @@ import streamlit as st
 
 from nnviz import metrics, runs
 from nnviz.codegen import module_source
-from nnviz.config import ACTIVATIONS, OPTIMIZER_NAMES, POOLING, SCHEDULER_NAMES, ConfigError, DataConfig, to_dict
+from nnviz.config import (ACTIVATIONS, OPTIMIZER_NAMES, POOLING, SCHEDULER_NAMES, ConfigError, DataConfig,
+                          ModelConfig, from_dict, to_dict)
 from nnviz.data import DATASETS, DatasetMissing, TaskData, data_dir, denormalise, is_present
 from nnviz.data import images as image_sets
 from nnviz.figures.classification import class_counts
@@ -187,8 +188,6 @@ def _dense(s: dict[str, Any], cnn: bool) -> None:
 def _architecture(model_json: str, input_shape: tuple[int, ...], n_outputs: int, title: str,
                   mean: tuple[float, ...], std: tuple[float, ...]) -> tuple[list[dict], int, str]:
     """(layer rows, parameter count, PyTorch source) of a model config."""
-    from nnviz.config import ModelConfig, from_dict
-
     cfg = from_dict(ModelConfig, json.loads(model_json))
     model = build_model(cfg, input_shape, n_outputs)
     rows = [{"layer": r.name, "type": r.kind, "output shape": " × ".join(str(v) for v in r.output_shape),
