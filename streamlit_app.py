@@ -6,17 +6,17 @@ from nnviz.ui import sidebar
 st.set_page_config(page_title="nnviz", page_icon=":material/neurology:", layout="wide")
 
 PAGES = {
-    "nnviz": [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)],
+    "nnviz": [st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True)],
     "Labs": [
-        st.Page("pages/regression.py", title="Regression lab", icon=":material/show_chart:"),
-        st.Page("pages/classification.py", title="Classification lab", icon=":material/grid_view:"),
+        st.Page("app_pages/regression.py", title="Regression lab", icon=":material/show_chart:"),
+        st.Page("app_pages/classification.py", title="Classification lab", icon=":material/grid_view:"),
     ],
     "Look inside": [
-        st.Page("pages/inside.py", title="Inside the network", icon=":material/layers:"),
-        st.Page("pages/explain.py", title="Explain", icon=":material/visibility:"),
-        st.Page("pages/draw.py", title="Draw & predict", icon=":material/draw:"),
+        st.Page("app_pages/inside.py", title="Inside the network", icon=":material/layers:"),
+        st.Page("app_pages/explain.py", title="Explain", icon=":material/visibility:"),
+        st.Page("app_pages/draw.py", title="Draw & predict", icon=":material/draw:"),
     ],
-    "Compare": [st.Page("pages/experiments.py", title="Experiments", icon=":material/science:")],
+    "Compare": [st.Page("app_pages/experiments.py", title="Experiments", icon=":material/science:")],
 }
 
 page = st.navigation(PAGES)

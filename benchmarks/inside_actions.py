@@ -140,7 +140,7 @@ def apptest(repeats: int) -> list[tuple[str, float, float, float]]:
     app = str(ROOT / "streamlit_app.py")
     at = AppTest.from_file(app, default_timeout=300)
     at.run()
-    at.switch_page("pages/inside.py").run()
+    at.switch_page("app_pages/inside.py").run()
 
     def tab(name):
         return lambda: at.session_state.__setitem__("inside_tab", name)

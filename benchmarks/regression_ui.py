@@ -72,7 +72,7 @@ def apptest_part(rounds: int) -> float:
 
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
     at.run()
-    at.switch_page("pages/regression.py").run()
+    at.switch_page("app_pages/regression.py").run()
     at.run()  # warm the caches (data, untrained fit, architecture)
 
     reference: dict[str, list[float]] = {}

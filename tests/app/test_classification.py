@@ -14,7 +14,7 @@ from nnviz.config import ConvBlock, DataConfig, ModelConfig, RunConfig, TrainCon
 from nnviz.data import DatasetMissing
 from nnviz.ui import classification_config as cc
 
-PAGE = "pages/classification.py"
+PAGE = "app_pages/classification.py"
 
 
 @pytest.fixture(autouse=True)
@@ -254,12 +254,12 @@ def test_a_broken_checkpoint_is_a_message(page, nnviz_env):
 def test_settings_survive_a_page_switch(page):
     page.number_input(key="cls_epochs").set_value(7).run()
     page.selectbox(key="cls_dataset").set_value("fashion_mnist").run()
-    page.switch_page("pages/home.py").run()
+    page.switch_page("app_pages/home.py").run()
     page.switch_page(PAGE).run()
     assert page.number_input(key="cls_epochs").value == 10  # the dataset's suggestion replaced 7
     assert page.selectbox(key="cls_dataset").value == "fashion_mnist"
     page.number_input(key="cls_epochs").set_value(12).run()
-    page.switch_page("pages/home.py").run()
+    page.switch_page("app_pages/home.py").run()
     page.switch_page(PAGE).run()
     assert page.number_input(key="cls_epochs").value == 12
 

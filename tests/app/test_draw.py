@@ -14,7 +14,7 @@ from nnviz import checkpoints, preprocess
 from tests.app.conftest import APP
 from tests.unit.test_bad_images import header_only_png
 
-PAGE = "pages/draw.py"
+PAGE = "app_pages/draw.py"
 SEVEN = [(62, 50), (218, 50), (120, 240)]
 ONE = [(140, 30), (150, 250)]
 

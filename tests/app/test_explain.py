@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from nnviz import checkpoints, explain
 from tests.app.conftest import APP
 
-PAGE = "pages/explain.py"
+PAGE = "app_pages/explain.py"
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app.conftest import APP
 
-PAGE = "pages/inside.py"
+PAGE = "app_pages/inside.py"
 
 
 def _open(tab: str | None = None) -> AppTest:

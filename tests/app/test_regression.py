@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app.conftest import APP
 
-PAGE = "pages/regression.py"
+PAGE = "app_pages/regression.py"
 RUN_KEY = "run_id:regression"
 
 
@@ -144,7 +144,7 @@ def test_controls_cover_every_option(lab):
 def test_settings_survive_a_page_switch(lab):
     lab.slider(key="rg_noise").set_value(0.45)
     lab.selectbox(key="rg_model").set_value("mlp1_sigmoid").run()
-    lab.switch_page("pages/home.py").run()
+    lab.switch_page("app_pages/home.py").run()
     lab.switch_page(PAGE).run()
     assert lab.slider(key="rg_noise").value == 0.45
     assert lab.selectbox(key="rg_model").value == "mlp1_sigmoid"
@@ -220,7 +220,7 @@ def test_stop_within_a_second_while_the_page_keeps_working(lab):
     status = lab.get("progress")[0].proto.text
     assert "samples/s" in status and "ETA" in status, status
     # a page switch does not stop the run, and coming back shows it again
-    lab.switch_page("pages/home.py").run()
+    lab.switch_page("app_pages/home.py").run()
     assert run.active
     lab.switch_page(PAGE).run()
     assert not lab.exception and lab.session_state[RUN_KEY] == run.id and not lab.button(key="rg_stop").disabled

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import pytest
-PAGES = ["pages/home.py", "pages/regression.py", "pages/classification.py", "pages/inside.py",
-         "pages/explain.py", "pages/draw.py", "pages/experiments.py"]
+PAGES = ["app_pages/home.py", "app_pages/regression.py", "app_pages/classification.py", "app_pages/inside.py",
+         "app_pages/explain.py", "app_pages/draw.py", "app_pages/experiments.py"]
 
 
 def test_home_lists_device_datasets_and_shipped_checkpoints(app):

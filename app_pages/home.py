@@ -20,9 +20,9 @@ cols[2].metric("Checkpoints", len(ckpts))
 
 st.subheader("Start here")
 links = st.columns(3)
-links[0].page_link("pages/regression.py", label="Regression lab: fit a noisy 1-D function", icon=":material/show_chart:")
-links[1].page_link("pages/classification.py", label="Classification lab: image classifiers", icon=":material/grid_view:")
-links[2].page_link("pages/draw.py", label="Draw a digit and see it classified", icon=":material/draw:")
+links[0].page_link("app_pages/regression.py", label="Regression lab: fit a noisy 1-D function", icon=":material/show_chart:")
+links[1].page_link("app_pages/classification.py", label="Classification lab: image classifiers", icon=":material/grid_view:")
+links[2].page_link("app_pages/draw.py", label="Draw a digit and see it classified", icon=":material/draw:")
 
 st.subheader("Datasets")
 st.dataframe(datasets, hide_index=True, width="stretch",
