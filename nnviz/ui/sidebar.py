@@ -5,6 +5,7 @@ import streamlit as st
 import torch
 
 from nnviz import runs
+from nnviz.ui import access
 from nnviz.train import resolve_device
 
 
@@ -39,3 +40,4 @@ def render() -> None:
         st.caption(f"Device: **{device_label()}**")
         poll = 1.0 if runs.active_runs() else None
         st.fragment(_active_runs, run_every=poll)()
+        access.render_unlock()

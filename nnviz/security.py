@@ -1,0 +1,60 @@
+"""Names from users and the presenter passcode: small, pure checks with no Streamlit.
+
+A name a user types (a checkpoint or run name) becomes part of a file path, so anything
+that could leave its folder is refused outright rather than silently rewritten: the
+user learns why instead of finding their file under a surprising name.
+"""
+from __future__ import annotations
+
+import hmac
+import os
+import re
+
+PASSCODE_ENV = "NNVIZ_PRESENTER_PASSCODE"
+MAX_NAME_LEN = 64  # characters: long enough for a description, short for every file system
+_ALLOWED = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]*")
+# Names Windows reserves for devices, with or without an extension (a copied folder must still open there).
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+
+
+class UnsafeName(ValueError):
+    """A user-chosen name cannot be used as a file name; the message says why."""
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """`name` stripped of outer spaces, or UnsafeName when it could escape its folder or is unusable.
+
+    Refused: empty, too long, NUL or control characters, '/' or '\\', '..', a leading '.',
+    a drive or absolute path, Windows device names, anything but letters, digits, ' ', '.', '_', '-'.
+    """
+    if not isinstance(name, str):
+        raise UnsafeName(f"The {what} must be text.")
+    name = name.strip()
+    if not name:
+        raise UnsafeName(f"The {what} is empty: type a few letters or digits.")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise UnsafeName(f"The {what} contains control characters (such as a NUL byte); use letters, digits, '-', '_' or '.'.")
+    if "/" in name or "\\" in name or ".." in name or os.path.isabs(name) or re.match(r"^[A-Za-z]:", name):
+        raise UnsafeName(f"The {what} {name!r} looks like a path; use a plain name without '/', '\\', ':' or '..'.")
+    if len(name) > MAX_NAME_LEN:
+        raise UnsafeName(f"The {what} is {len(name)} characters long; keep it to {MAX_NAME_LEN}.")
+    if not _ALLOWED.fullmatch(name):
+        raise UnsafeName(f"The {what} {name!r} may only contain letters, digits, spaces, '-', '_' and '.', "
+                         "and must start with a letter or digit.")
+    if name.split(".")[0].strip().lower() in _RESERVED:
+        raise UnsafeName(f"{name!r} is a reserved device name on Windows; choose another {what}.")
+    return name
+
+
+def presenter_passcode() -> str | None:
+    """The presenter passcode from the environment, or None when presenter mode is off."""
+    code = os.environ.get(PASSCODE_ENV, "")
+    return code if code.strip() else None
+
+
+def passcode_matches(attempt: str | None) -> bool:
+    """True when `attempt` equals the configured passcode (constant-time compare); False when none is set."""
+    code = presenter_passcode()
+    if code is None or not attempt:
+        return False
+    return hmac.compare_digest(attempt.encode("utf-8"), code.encode("utf-8"))

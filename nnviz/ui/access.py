@@ -1,0 +1,59 @@
+"""Presenter mode: with NNVIZ_PRESENTER_PASSCODE set, only an unlocked session may train,
+run sweeps or delete; everyone else can still explore, draw and predict.
+
+Pages guard an action with `if control_allowed("start training"): ...`; the sidebar calls
+`render_unlock()`. Without the environment variable everything is open, as before.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from nnviz import security
+
+_UNLOCKED = "presenter_unlocked"  # session key: this browser session entered the passcode
+
+
+def presenter_mode() -> bool:
+    """True when a presenter passcode is configured (the audience is restricted)."""
+    return security.presenter_passcode() is not None
+
+
+def unlocked() -> bool:
+    """True when this session may use presenter-only controls (always, without a passcode)."""
+    return not presenter_mode() or bool(st.session_state.get(_UNLOCKED, False))
+
+
+def control_allowed(action: str) -> bool:
+    """Whether this session may do `action` (e.g. 'start training'); if not, say who may."""
+    if unlocked():
+        return True
+    st.info(f"Only the presenter can {action} here. You can still explore, draw and predict; "
+            "the presenter unlocks it in the sidebar.", icon=":material/lock:")
+    return False
+
+
+def _try_unlock() -> None:
+    attempt = st.session_state.get("presenter_passcode_input", "")
+    st.session_state["presenter_passcode_input"] = ""  # never keep the passcode in the session
+    if security.passcode_matches(attempt):
+        st.session_state[_UNLOCKED] = True
+        st.session_state.pop("presenter_passcode_error", None)
+    else:
+        st.session_state["presenter_passcode_error"] = True
+
+
+def render_unlock() -> None:
+    """A small sidebar control: passcode box while locked, a lock button once unlocked."""
+    if not presenter_mode():
+        return
+    if st.session_state.get(_UNLOCKED):
+        st.caption(":material/lock_open: Presenter mode")
+        if st.button("Lock", key="presenter_lock", icon=":material/lock:"):
+            st.session_state[_UNLOCKED] = False
+            st.rerun()
+        return
+    with st.expander("Presenter", icon=":material/lock:"):
+        st.text_input("Passcode", type="password", key="presenter_passcode_input", on_change=_try_unlock,
+                      help="Training, sweeps and deleting are reserved to the presenter.")
+        if st.session_state.get("presenter_passcode_error"):
+            st.error("Wrong passcode.")
