@@ -13,7 +13,7 @@ from nnviz import checkpoints
 from nnviz.data import DATASETS
 from nnviz.storage import atomic_write
 from nnviz.ui import classification_config as cc
-from nnviz.ui import live
+from nnviz.ui import access, live
 from nnviz.ui.classification_panels import CHECKPOINT_KEY, SLOT, apply_settings
 from nnviz.ui.classification_results import Source
 
@@ -76,6 +76,7 @@ def panel(source: Source | None, busy: bool) -> None:
     with left:
         st.markdown("**Save the current run**")
         can_save = source is not None and source.kind == "run" and source.final_path is not None
+        can_save = can_save and access.unlocked()  # presenter mode: the shared folder is the presenter's
         default = (f"{source.config.data.dataset}_{source.config.preset or 'custom'}" if source else "my_model")
         name = st.text_input("Checkpoint name", key="cls_save_name", placeholder=default)
         if st.button("Save checkpoint", key="cls_save", disabled=not can_save, icon=":material/save:"):
@@ -89,7 +90,9 @@ def panel(source: Source | None, busy: bool) -> None:
         saved = st.session_state.get(SAVED_KEY)
         if saved and source is not None and saved[0] == source.label:
             st.success(f"Saved to {saved[1]}", icon=":material/check:")
-        if not can_save:
+        if not access.unlocked():
+            st.caption("Only the presenter can save checkpoints here.")
+        elif not can_save:
             st.caption("Train a model (or wait for the run to end) to save it.")
     with right:
         st.markdown("**Load a checkpoint**")

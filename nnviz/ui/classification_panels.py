@@ -22,7 +22,7 @@ from nnviz.figures.images import class_grid
 from nnviz.models import ModelTooLarge, build_model, summarize
 from nnviz.train import resolve_device
 from nnviz.ui import classification_config as cc
-from nnviz.ui import live
+from nnviz.ui import access, live
 from nnviz.ui.resources import task_data
 
 SLOT = "classification"  # the live-run slot of this page
@@ -265,11 +265,12 @@ def training_panel(s: dict[str, Any]) -> None:
 def controls(s: dict[str, Any], run: runs.Run | None, ready: bool) -> None:
     """Start / Stop and a one-line summary of what Start will train."""
     active = run is not None and run.active
+    allowed = access.control_allowed("start or stop training")  # presenter mode: the audience watches
     c = st.columns([2, 1.3, 5], vertical_alignment="center")
-    if c[0].button("Start training", key="cls_start", type="primary", disabled=active or not ready,
+    if c[0].button("Start training", key="cls_start", type="primary", disabled=active or not ready or not allowed,
                    icon=":material/play_arrow:", width="stretch"):
         _start(s)
-    c[1].button("Stop", key="cls_stop", disabled=not active, icon=":material/stop:", width="stretch",
+    c[1].button("Stop", key="cls_stop", disabled=not active or not allowed, icon=":material/stop:", width="stretch",
                 on_click=lambda: live.stop(run) if run is not None else None)
     if run is None:
         _offer_active_runs()

@@ -19,6 +19,7 @@ import torch
 
 from nnviz import runs
 from nnviz.config import RunConfig
+from nnviz.ui import access
 
 POLL_S = 0.4  # fragment refresh while a run is active: >= 2 updates per second
 MAX_RUNS_PER_SESSION = 2  # one browser session cannot fill every training slot
@@ -48,6 +49,8 @@ def current(slot: str) -> runs.Run | None:
 
 def start(slot: str, config: RunConfig) -> runs.Run | None:
     """Start a run for this session; refuses (with a message) past the per-session cap."""
+    if not access.unlocked():  # presenter mode: checked here too, a crafted message can press a disabled button
+        return None
     mine = [r for r in runs.active_runs() if r.id in st.session_state.get("my_runs", [])]
     if len(mine) >= MAX_RUNS_PER_SESSION:
         st.warning(f"You already have {len(mine)} runs training. Stop one before starting another.")
@@ -75,6 +78,8 @@ def forget(slot: str) -> None:
 
 def stop(run: runs.Run, timeout: float = 1.0) -> None:
     """Ask the run to stop and wait up to `timeout` s for its thread to end."""
+    if not access.unlocked():  # presenter mode: only the presenter stops runs
+        return
     run.stop()
     deadline = time.time() + timeout
     while run.active and time.time() < deadline:

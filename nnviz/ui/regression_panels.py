@@ -17,7 +17,7 @@ from nnviz.config import ConfigError, ModelConfig, RunConfig, from_dict, to_dict
 from nnviz.data import FUNCTIONS, CsvError
 from nnviz.models import ModelTooLarge, build_model, summarize
 from nnviz.runs import Run
-from nnviz.ui import live
+from nnviz.ui import access, live
 from nnviz.ui import regression_settings as rs
 
 SLOT = "regression"  # the live.* slot of this page's run
@@ -208,11 +208,12 @@ def _reset() -> None:
 def controls(cfg: RunConfig | None, run: Run | None) -> None:
     """Start (the current settings), Stop (within a second), Reset (back to the untrained model)."""
     active = run is not None and run.active
+    allowed = access.control_allowed("start or stop training")  # presenter mode: the audience watches
     start, stop, reset = st.columns(3)
     start.button("Start", key="rg_start", type="primary", width="stretch",
-                 disabled=cfg is None or active, on_click=_start, args=(cfg,),
+                 disabled=cfg is None or active or not allowed, on_click=_start, args=(cfg,),
                  help="Train with the settings below, in the background: the page stays usable.")
-    stop.button("Stop", key="rg_stop", width="stretch", disabled=not active, on_click=_stop)
+    stop.button("Stop", key="rg_stop", width="stretch", disabled=not active or not allowed, on_click=_stop)
     reset.button("Reset", key="rg_reset", width="stretch", disabled=run is None,
                  on_click=_reset, help="Forget this run and show the untrained model again.")
 
