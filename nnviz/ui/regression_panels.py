@@ -46,6 +46,12 @@ def save() -> None:
     st.session_state[STORE] = {k: st.session_state[k] for k in rs.default_settings() if k in st.session_state}
 
 
+def apply_settings(values: dict[str, Any]) -> None:
+    """Set these settings (e.g. a lesson's) in the store and the widgets' keys, before the widgets exist."""
+    st.session_state[STORE] = rs.settings_complete({**st.session_state.get(STORE, {}), **values})
+    st.session_state.update({k: v for k, v in values.items() if k in rs.default_settings()})
+
+
 def settings() -> dict[str, Any]:
     return {k: st.session_state.get(k, v) for k, v in rs.default_settings().items()}
 

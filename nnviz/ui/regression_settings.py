@@ -150,6 +150,16 @@ def _check_batch_norm(model: ModelConfig, train: TrainConfig, data: DataConfig) 
                               "batch of 1 sample, which batch-norm cannot train on: change the batch size.")
 
 
+def settings_from_config(cfg: RunConfig) -> dict[str, Any]:
+    """Widget values that rebuild `cfg` (a lesson's config goes into the panels; synthetic data only)."""
+    preset = cfg.preset if cfg.preset in PRESETS and PRESETS[cfg.preset].model == cfg.model else CUSTOM
+    d, t = cfg.data, cfg.train
+    return {**default_settings(), "rg_source": "synthetic", "rg_function": d.function, "rg_noise": d.noise,
+            "rg_n_train": d.n_train, "rg_n_test": d.n_test, "rg_data_seed": d.seed, "rg_val_fraction": d.val_fraction,
+            "rg_model": preset, **model_settings(cfg.model), **train_settings(t), "rg_kfold": t.kfold,
+            "rg_seed": t.seed, "rg_device": t.device}
+
+
 def settings_complete(s: dict[str, Any]) -> dict[str, Any]:
     """Stored settings with any key a newer page added filled from the defaults."""
     return {**default_settings(), **{k: v for k, v in s.items() if k in default_settings()}}
