@@ -1,12 +1,13 @@
 """nnviz dashboard: `streamlit run streamlit_app.py`."""
 import streamlit as st
 
-from nnviz.ui import sidebar
+from nnviz.ui import lessons, sidebar
 
 st.set_page_config(page_title="nnviz", page_icon=":material/neurology:", layout="wide")
 
 PAGES = {
-    "nnviz": [st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True)],
+    "nnviz": [st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+              st.Page("app_pages/lessons.py", title="Lessons", icon=":material/school:")],
     "Labs": [
         st.Page("app_pages/regression.py", title="Regression lab", icon=":material/show_chart:"),
         st.Page("app_pages/classification.py", title="Classification lab", icon=":material/grid_view:"),
@@ -21,4 +22,5 @@ PAGES = {
 
 page = st.navigation(PAGES)
 sidebar.render()
+lessons.before_page(page.url_path)  # ?lesson=<id> on any page, a lesson's pending start, its banner
 page.run()

@@ -7,6 +7,7 @@ import torch
 from nnviz import runs
 from nnviz.ui import access
 from nnviz.train import resolve_device
+from nnviz.ui import presenter
 
 
 @st.cache_resource
@@ -36,7 +37,9 @@ def _active_runs() -> None:
 
 def render() -> None:
     """Device line and a run indicator that refreshes itself while runs are active."""
+    presenter.inject()
     with st.sidebar:
+        presenter.toggle()
         st.caption(f"Device: **{device_label()}**")
         poll = 1.0 if runs.active_runs() else None
         st.fragment(_active_runs, run_every=poll)()

@@ -1,0 +1,216 @@
+"""Lessons in the dashboard: apply a lesson's step to its page, open it, and show what to look for.
+
+A step is applied through each page's own entry point (`apply_settings` of the labs, the
+model and tab keys of the inspection page, the session keys of the experiments page), so
+the page renders exactly as if the user had set it up by hand. `?lesson=<id>&step=<k>` on
+any page opens that state, also on a fresh server: `before_page` reads it before the page runs.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import NoReturn
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from nnviz import lessons
+from nnviz.lessons import Lesson, Step
+from nnviz.ui import classification_config as cc
+from nnviz.ui import classification_panels as cls_panels
+from nnviz.ui import live, pickers, presenter
+from nnviz.ui import regression_panels as rg_panels
+from nnviz.ui import regression_settings as rs
+
+ACTIVE = "lesson:active"  # {'id', 'step'}: the lesson this session follows
+APPLIED = "lesson:applied"  # (id, step) last applied, so a URL's lesson is applied once per session
+PENDING = "lesson:start"  # {'page', 'config'}: started when its page runs (after the switch)
+PAGE_FILES = {name: f"app_pages/{name}.py" for name in lessons.PAGES}
+SLOTS = {"regression": rg_panels.SLOT, "classification": cls_panels.SLOT}
+INSIDE_TAB = "inside_tab"  # the inside page's tab widget key
+INSIDE_MODEL = "inside_model"  # the inside page's model select box key
+EXPERIMENTS = {"sweep": "experiments:sweep", "dataset": "experiments:dataset"}  # the experiments page's keys
+
+
+def _forget_run(slot: str) -> None:
+    """Stop (if training) and stop following the slot's run: the lesson starts from its own state."""
+    run = live.current(slot)
+    if run is not None and run.active:
+        live.stop(run)
+    live.forget(slot)
+
+
+def apply_step(lesson: Lesson, index: int, start: bool = True) -> None:
+    """Put step `index` of `lesson` into the session: its page's settings, and a pending start."""
+    step = lesson.steps[index]
+    st.session_state.pop(PENDING, None)
+    if step.page == "regression":
+        _forget_run(rg_panels.SLOT)
+        rg_panels.apply_settings(rs.settings_from_config(step.config))
+    elif step.page == "classification":
+        _forget_run(cls_panels.SLOT)
+        cls_panels.apply_settings(cc.settings_from_config(step.config))
+        st.session_state.pop(cls_panels.CHECKPOINT_KEY, None)  # a loaded checkpoint would hide the run
+        st.session_state.pop("cls_replay", None)
+    elif step.page == "inside":
+        _pick_trained_model()
+        st.session_state[INSIDE_TAB] = step.view
+    elif step.page == "experiments":
+        st.session_state[EXPERIMENTS["sweep"]] = step.sweep
+        st.session_state[EXPERIMENTS["dataset"]] = step.dataset
+    if start and step.config is not None and step.autostart:
+        st.session_state[PENDING] = {"page": step.page, "config": step.config}
+    st.session_state[ACTIVE] = {"id": lesson.id, "step": index}
+    st.session_state[APPLIED] = (lesson.id, index)
+
+
+def _pick_trained_model() -> None:
+    """Show the model the lesson's classification step trained, once it has finished."""
+    run = live.current(cls_panels.SLOT)
+    final = run.dir / "final.pt" if run is not None else None
+    if final is not None and final.is_file():
+        st.session_state[pickers.MODEL_KEY] = str(final)
+        st.session_state.pop(INSIDE_MODEL, None)  # the select box re-reads the picked model
+
+
+def query_params(lesson: Lesson, index: int) -> dict[str, str]:
+    """The URL parameters of a lesson step (what a link on a slide carries)."""
+    params = {"lesson": lesson.id}
+    if index:
+        params["step"] = str(index)
+    step = lesson.steps[index]
+    if step.page == "experiments":
+        params.update(sweep=step.sweep, dataset=step.dataset)
+    if presenter.enabled():
+        params[presenter.PARAM] = "1"
+    return params
+
+
+def open_step(lesson_id: str, index: int = 0) -> NoReturn:
+    """Apply a step and switch to its page (call from the script body, not from a callback)."""
+    lesson = lessons.resolve(lessons.get(lesson_id))
+    apply_step(lesson, index)
+    st.switch_page(PAGE_FILES[lesson.steps[index].page], query_params=query_params(lesson, index))
+
+
+def _from_url(page_path: str) -> None:
+    """Apply `?lesson=<id>&step=<k>` once per session; a bad value gets a message, not a traceback."""
+    lesson_id = st.query_params.get("lesson")
+    if not lesson_id:
+        return
+    raw_step = st.query_params.get("step", "0")
+    index = int(raw_step) if raw_step.isdigit() else -1
+    if st.session_state.get(APPLIED) == (lesson_id, index):
+        return
+    st.session_state[APPLIED] = (lesson_id, index)
+    if lesson_id not in lessons.LESSONS:
+        st.error(f"There is no lesson **{lesson_id}** (from the link). Lessons: {', '.join(lessons.LESSONS)}.",
+                 icon=":material/link_off:")
+        return
+    lesson = lessons.resolve(lessons.get(lesson_id))
+    if not 0 <= index < len(lesson.steps):
+        st.error(f"Lesson **{lesson.title}** has steps 0–{len(lesson.steps) - 1}; the link asks for step "
+                 f"{raw_step}.", icon=":material/link_off:")
+        return
+    step = lesson.steps[index]
+    # A refreshed tab keeps its run in the URL (`<slot>_run`): follow it instead of training again.
+    following = step.page in SLOTS and bool(st.query_params.get(f"{SLOTS[step.page]}_run"))
+    if following:
+        run = live.current(SLOTS[step.page])
+        following = run is not None and dataclasses.replace(run.config, name="") == \
+            dataclasses.replace(step.config, name="")
+    if following:
+        st.session_state[ACTIVE] = {"id": lesson.id, "step": index}
+    else:
+        apply_step(lesson, index)
+    if page_path != step.page:
+        st.switch_page(PAGE_FILES[step.page], query_params=query_params(lesson, index))
+
+
+def _start_pending(page_path: str) -> None:
+    pending = st.session_state.get(PENDING)
+    if not pending or pending["page"] != page_path:
+        return
+    st.session_state.pop(PENDING)
+    live.start(SLOTS[page_path], pending["config"])
+
+
+def active() -> tuple[Lesson, int] | None:
+    """The lesson this session follows and its current step, if any."""
+    state = st.session_state.get(ACTIVE)
+    if not state or state["id"] not in lessons.LESSONS:
+        return None
+    lesson = lessons.resolve(lessons.get(state["id"]))
+    return lesson, min(int(state["step"]), len(lesson.steps) - 1)
+
+
+def end() -> None:
+    """Leave the lesson: the page keeps its settings, the banner and the URL parameters go."""
+    st.session_state.pop(ACTIVE, None)
+    st.session_state.pop(PENDING, None)
+    for key in ("lesson", "step"):
+        st.query_params.pop(key, None)
+
+
+def banner(page_path: str) -> None:
+    """Title, what to look for and the step controls, on the page of the active step."""
+    current = active()
+    if current is None:
+        return
+    lesson, index = current
+    step = lesson.steps[index]
+    if step.page != page_path:
+        return
+    with st.container(border=True, key="lesson_banner"):
+        top = st.columns([6, 2, 2], vertical_alignment="center")
+        top[0].markdown(f"**:material/school: Lesson · {lesson.title}** — step {index + 1} of "
+                        f"{len(lesson.steps)}: {step.caption}")
+        more = index + 1 < len(lesson.steps)
+        if more and top[1].button("Next step", key="lesson_next", type="primary", icon=":material/skip_next:",
+                                  shortcut=presenter.shortcut("next"), width="stretch",
+                                  help=f"Step {index + 2}: {lesson.steps[index + 1].caption}"):
+            open_step(lesson.id, index + 1)
+        top[2].button("End lesson", key="lesson_end", on_click=end, icon=":material/close:", width="stretch")
+        st.markdown(f":material/visibility: {lesson.look_for[0]}  \n:material/visibility: {lesson.look_for[1]}")
+        if lesson.note:
+            st.warning(lesson.note, icon=":material/cloud_off:")
+        if step.page in SLOTS and not step.autostart and live.current(SLOTS[page_path]) is None:
+            st.caption("Press **Start** to train" + (" (key **S**)." if presenter.enabled() else "."))
+
+
+def before_page(page_path: str) -> None:
+    """Call before the page runs: apply a lesson from the URL, start a pending run, show the banner."""
+    _from_url(page_path)
+    _start_pending(page_path)
+    banner(page_path)
+
+
+def link(lesson: Lesson, base_url: str = "") -> str:
+    """The URL that opens the lesson's first step, for a slide."""
+    return f"{base_url.rstrip('/')}/lessons?{urlencode({'lesson': lesson.id})}"
+
+
+def card(lesson: Lesson) -> None:
+    """One lesson on the lessons page: title, what to look for, data note, Open button, slide link."""
+    resolved = lessons.resolve(lesson)
+    pages = dict.fromkeys(s.page for s in lesson.steps)
+    with st.container(border=True, height="stretch"):
+        st.markdown(f"#### {lesson.title}")
+        st.markdown(f"{lesson.look_for[0]}  \n{lesson.look_for[1]}")
+        steps = f"{len(lesson.steps)} steps" if len(lesson.steps) > 1 else "1 step"
+        st.caption(f"{steps} · opens {' → '.join(p.capitalize() for p in pages)} · "
+                   f"data: {lesson.dataset.replace('_', '-')}")
+        if resolved.note:
+            st.caption(f":material/cloud_off: {lesson.dataset.replace('_', '-')} is missing here: runs on the "
+                       "embedded digits set.")
+        if st.button("Open lesson", key=f"lesson_open_{lesson.id}", type="primary", icon=":material/play_arrow:"):
+            open_step(lesson.id)
+        st.caption(f"Slide link: `{link(lesson, _base_url())}`")
+
+
+def _base_url() -> str:
+    """The app's root URL as the browser sees it ('' when unknown, e.g. in tests)."""
+    url = st.context.url or ""
+    for name in lessons.PAGES + ("lessons",):
+        if url.rstrip("/").endswith("/" + name):
+            return url.rstrip("/")[: -len(name) - 1]
+    return url.rstrip("/")

@@ -1,0 +1,88 @@
+"""Presenter view: large type, high contrast, advanced controls folded away, keyboard shortcuts.
+
+For a teacher in front of a lecture hall. The toggle lives in the sidebar; `?presenter=1`
+in the URL turns it on, so a link on a slide opens the page ready to project. Pages wrap
+the controls a lecture does not need in `with advanced():`; buttons that a presenter
+presses often take `shortcut=shortcut("start")` (Streamlit's own `st.button(shortcut=)`).
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+STATE = "presenter:on"  # non-widget key: the mode survives page switches
+TOGGLE = "presenter_toggle"
+PARAM = "presenter"  # ?presenter=1
+# Single letters a presenter can hit blind; C and R are reserved by Streamlit.
+SHORTCUTS = {"start": "S", "stop": "X", "next": "N"}
+SHORTCUT_HELP = "Keys: **S** start · **X** stop · **N** next step"
+
+# Streamlit sizes almost everything in rem, so a larger root font scales text, widgets and
+# spacing together. Captions and help text are faded by default: too faint from the back row.
+_CSS = """
+html {{ font-size: {base}px; }}
+h1 {{ font-size: 2.3rem !important; }}
+[data-testid="stMain"] p, [data-testid="stMain"] li, [data-testid="stMain"] label,
+[data-testid="stCaptionContainer"], [data-testid="stMarkdownContainer"] {{ color: {ink} !important; }}
+[data-testid="stCaptionContainer"] {{ font-size: 0.95rem !important; }}
+[data-testid="stMain"] button {{ border-width: 2px !important; font-weight: 600; }}
+[data-testid="stTab"] p {{ font-size: 1.05rem !important; font-weight: 600; }}
+[data-testid="stAlertContainer"] {{ border: 2px solid currentColor; }}
+"""
+
+
+def enabled() -> bool:
+    """Whether this session shows the presenter view (first read from `?presenter=1`)."""
+    if STATE not in st.session_state:
+        st.session_state[STATE] = st.query_params.get(PARAM, "") in ("1", "true", "on")
+    return bool(st.session_state[STATE])
+
+
+def set_enabled(on: bool) -> None:
+    """Turn the view on or off, and keep the URL in step so a refresh or a shared link keeps it."""
+    st.session_state[STATE] = on
+    if on:
+        st.query_params[PARAM] = "1"
+    else:
+        st.query_params.pop(PARAM, None)
+
+
+def _on_toggle() -> None:
+    set_enabled(bool(st.session_state[TOGGLE]))
+
+
+def toggle() -> None:
+    """The sidebar switch, with the shortcut keys listed while it is on."""
+    st.session_state[TOGGLE] = enabled()  # the widget's value follows the stored mode across pages
+    st.toggle("Presenter view", key=TOGGLE, on_change=_on_toggle,
+              help="Large type and high contrast for a projector, advanced settings folded away, keyboard "
+                   "shortcuts. Add ?presenter=1 to a link to open a page this way.")
+    if enabled():
+        st.caption(SHORTCUT_HELP)
+
+
+def shortcut(action: str) -> str | None:
+    """The key for `action` ('start', 'stop', 'next') in presenter view, else None (no key hints)."""
+    return SHORTCUTS[action] if enabled() else None
+
+
+def advanced(label: str = "Advanced settings"):  # noqa: ANN201 (a Streamlit container)
+    """A container for controls a lecture does not need: folded in presenter view, plain otherwise.
+
+    The widgets are still rendered inside the folded expander, so their values are kept.
+    """
+    if enabled():
+        return st.expander(label, expanded=False, icon=":material/tune:")
+    return st.container()
+
+
+def base_font_px() -> int:
+    """Root font size in presenter view: large, but a 1280-px wide projector still fits the labs."""
+    return 19
+
+
+def inject() -> None:
+    """Add the presenter style sheet to the page when the view is on (call once per script run)."""
+    if not enabled():
+        return
+    dark = getattr(st.context.theme, "type", "light") == "dark"
+    st.html(f"<style>{_CSS.format(base=base_font_px(), ink='#ffffff' if dark else '#000000')}</style>")
