@@ -22,7 +22,7 @@ from nnviz.figures.images import class_grid
 from nnviz.models import ModelTooLarge, build_model, summarize
 from nnviz.train import resolve_device
 from nnviz.ui import classification_config as cc
-from nnviz.ui import access, live
+from nnviz.ui import access, live, presenter
 from nnviz.ui.resources import task_data
 
 SLOT = "classification"  # the live-run slot of this page
@@ -268,10 +268,10 @@ def controls(s: dict[str, Any], run: runs.Run | None, ready: bool) -> None:
     allowed = access.control_allowed("start or stop training")  # presenter mode: the audience watches
     c = st.columns([2, 1.3, 5], vertical_alignment="center")
     if c[0].button("Start training", key="cls_start", type="primary", disabled=active or not ready or not allowed,
-                   icon=":material/play_arrow:", width="stretch"):
+                   icon=":material/play_arrow:", width="stretch", shortcut=presenter.shortcut("start")):
         _start(s)
     c[1].button("Stop", key="cls_stop", disabled=not active or not allowed, icon=":material/stop:", width="stretch",
-                on_click=lambda: live.stop(run) if run is not None else None)
+                on_click=lambda: live.stop(run) if run is not None else None, shortcut=presenter.shortcut("stop"))
     if run is None:
         _offer_active_runs()
     choices = cc.model_choices()

@@ -17,7 +17,7 @@ from nnviz.config import ConfigError, ModelConfig, RunConfig, from_dict, to_dict
 from nnviz.data import FUNCTIONS, CsvError
 from nnviz.models import ModelTooLarge, build_model, summarize
 from nnviz.runs import Run
-from nnviz.ui import access, live
+from nnviz.ui import access, live, presenter
 from nnviz.ui import regression_settings as rs
 
 SLOT = "regression"  # the live.* slot of this page's run
@@ -218,8 +218,10 @@ def controls(cfg: RunConfig | None, run: Run | None) -> None:
     start, stop, reset = st.columns(3)
     start.button("Start", key="rg_start", type="primary", width="stretch",
                  disabled=cfg is None or active or not allowed, on_click=_start, args=(cfg,),
-                 help="Train with the settings below, in the background: the page stays usable.")
-    stop.button("Stop", key="rg_stop", width="stretch", disabled=not active or not allowed, on_click=_stop)
+                 help="Train with the settings below, in the background: the page stays usable.",
+                 shortcut=presenter.shortcut("start"))
+    stop.button("Stop", key="rg_stop", width="stretch", disabled=not active or not allowed, on_click=_stop,
+                shortcut=presenter.shortcut("stop"))
     reset.button("Reset", key="rg_reset", width="stretch", disabled=run is None,
                  on_click=_reset, help="Forget this run and show the untrained model again.")
 
