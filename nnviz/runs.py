@@ -33,6 +33,7 @@ from nnviz.config import ConfigError, RunConfig
 from nnviz.crossval import cross_validate
 from nnviz.data import TaskData, load
 from nnviz.data.regression import DOMAIN
+from nnviz.diagnostics import GradNormRecorder
 from nnviz.storage import append_jsonl, atomic_write, atomic_write_json, read_json, read_jsonl
 from nnviz.train import Callback, History, TrainState, fit, init_model, predict
 
@@ -237,7 +238,7 @@ def _work(run: Run) -> None:
         train_cfg = run.config.train
         if train_cfg.kfold:
             results = cross_validate(data, run.config.model, train_cfg, train_cfg.kfold,
-                                     lambda fold: [_Recorder(run, data, fold)],
+                                     lambda fold: [GradNormRecorder(), _Recorder(run, data, fold)],
                                      run.stop_event)
             for r in results:
                 _checkpoint(run, r.model, data, run.dir / f"fold_{r.fold}.pt", r.history.last(), r.history)
@@ -246,7 +247,8 @@ def _work(run: Run) -> None:
                 history = results[-1].history
         else:
             model = init_model(run.config.model, data, train_cfg.seed)
-            history = fit(model, data, train_cfg, [_Recorder(run, data)], run.stop_event)
+            # GradNormRecorder first: it adds the gradient norms to the record _Recorder writes
+            history = fit(model, data, train_cfg, [GradNormRecorder(), _Recorder(run, data)], run.stop_event)
         model = model.cpu().eval()
         _checkpoint(run, model, data, run.dir / "final.pt", history.last(), history)
         with run.lock:

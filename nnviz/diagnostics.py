@@ -1,0 +1,293 @@
+"""Automatic diagnostics of a run: what a teacher would point at on its curves.
+
+Pure functions over History rows (`run.view()["epochs"]`, `history.jsonl`, a checkpoint's
+history) return `Finding`s: a kind, a severity, one plain sentence, and the epoch to mark
+on a curve. `diagnose` runs them all; `diagnose_folder` rebuilds a run from its folder.
+
+Gradient norms come from `GradNormRecorder`, a `fit()` callback that the run recorder
+registers: every `every` batches it sums the squared gradient norms on the device (no host
+sync) and writes `grad_norm`, `grad_norm_max`, `grad_first` and `grad_last` (first and last
+weight tensors) into the epoch's record, once per epoch.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from nnviz import inspect
+from nnviz.train import Callback, TrainState
+
+# Thresholds, each with its reason.
+OVERFIT_MIN_EPOCHS = 6  # fewer validated epochs cannot tell a trend from noise
+OVERFIT_MIN_RISE = 0.05  # validation loss must end >= 5% (in log terms) above its smoothed minimum
+OVERFIT_NOISE_SIGMAS = 3.0  # ... and the rise must exceed 3 noise standard deviations
+DEAD_RELU_WARN = 0.20  # >= 20% of ReLU units silent on every input (a 1-D regression net starts near 15%)
+VANISHING_RATIO = 1e-3  # first layer's gradient < 1/1000 of the last layer's: it barely learns
+EXPLODING_RATIO = 100.0  # gradient norm grew 100x above its first-epoch level
+EXPLODING_ABS = 1e3  # ... or simply above this (a loss of order 1 rarely needs more)
+OSCILLATION_UPS = 0.4  # train loss rose in >= 40% of the early epochs ...
+OSCILLATION_JUMP = 0.10  # ... by >= 10% each time
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One diagnostic: `sentence` is what the user reads; `epoch` is where a curve is marked."""
+
+    kind: str  # best_epoch | overfitting | dead_relu | vanishing_gradients | exploding_gradients | lr_too_high | diverged
+    severity: str  # info | warning | error
+    sentence: str
+    epoch: float | None = None
+    value: float | None = None  # the measured quantity behind the sentence (a loss, a fraction, a ratio)
+
+
+def _finite(rows: Sequence[dict], key: str, first: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(epochs, values) of rows from epoch `first` on where `key` is a finite number."""
+    pts = [(float(r["epoch"]), float(r[key])) for r in rows
+           if r.get(key) is not None and isinstance(r.get(key), (int, float)) and math.isfinite(r[key])
+           and float(r.get("epoch", 0)) >= first]
+    if not pts:
+        return np.empty(0), np.empty(0)
+    e, v = zip(*pts)
+    return np.asarray(e), np.asarray(v)
+
+
+def _loss_name(rows: Sequence[dict]) -> str:
+    """'loss' for classification rows (cross-entropy), 'MSE' for regression rows."""
+    return "loss" if any("val_acc" in r or "train_acc" in r for r in rows) else "MSE"
+
+
+def best_epoch(rows: Sequence[dict], key: str = "val_loss") -> Finding | None:
+    """The epoch of the lowest validation loss (what early stopping would keep)."""
+    epochs, values = _finite(rows, key)
+    if len(values) == 0:
+        return None
+    i = int(np.argmin(values))
+    last = int(epochs[-1])
+    where = "the last epoch" if i == len(values) - 1 else f"epoch {int(epochs[i])} of {last}"
+    tail = ": it was still improving, so more epochs may help." if i == len(values) - 1 else \
+        "; a checkpoint from there is the one to keep."
+    return Finding("best_epoch", "info", f"The lowest validation {_loss_name(rows)} ({values[i]:.4g}) is at "
+                   f"{where}{tail}", float(epochs[i]), float(values[i]))
+
+
+def _running_median(values: np.ndarray, window: int) -> np.ndarray:
+    half = window // 2
+    padded = np.pad(values, half, mode="edge")
+    return np.array([np.median(padded[i:i + window]) for i in range(len(values))])
+
+
+def overfitting_onset(rows: Sequence[dict]) -> Finding | None:
+    """The epoch where validation loss turns up while training loss keeps falling, or None.
+
+    Robust to noise: the curve is judged in log space after a running median; the onset is
+    the smoothed minimum, and it counts only when the loss ends clearly above it (more than
+    OVERFIT_MIN_RISE and more than OVERFIT_NOISE_SIGMAS times the epoch-to-epoch noise), the
+    rise lasts for a fair share of the run, and the training loss did not rise with it
+    (that would be instability, not overfitting).
+    """
+    epochs, val = _finite(rows, "val_loss")
+    if len(val) < OVERFIT_MIN_EPOCHS or (val <= 0).any():
+        return None
+    log_v = np.log(val)
+    window = max(3, (len(val) // 8) | 1)  # odd, ~1/8 of the run
+    smooth = _running_median(log_v, window)
+    i = int(np.argmin(smooth))
+    after = len(val) - 1 - i
+    if after < max(3, len(val) // 8):
+        return None  # the minimum is (nearly) at the end: still improving
+    residual = log_v - smooth
+    noise = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+    tail = log_v[-max(3, after // 3):]
+    rise = float(np.median(tail)) - float(smooth[i])
+    if rise < max(OVERFIT_MIN_RISE, OVERFIT_NOISE_SIGMAS * noise):
+        return None
+    t_epochs, train = _finite(rows, "train_loss")
+    onset = float(epochs[i])
+    at_onset = train[t_epochs <= onset]
+    if len(at_onset) and len(train) and np.median(train[-max(3, after // 3):]) > at_onset[-1] * 1.05:
+        return None
+    grown = math.expm1(rise)
+    return Finding("overfitting", "warning", f"Overfitting from epoch {int(onset)}: validation {_loss_name(rows)} "
+                   f"turns up there (ending {grown:.0%} above its low) while the training loss keeps falling. "
+                   "Stop earlier, add data, or regularise (weight decay, dropout).", onset, rise)
+
+
+def learning_rate(rows: Sequence[dict], status: str = "finished", reason: str = "",
+                  batch_losses: Sequence[tuple[float, float]] = (), lr: float | None = None) -> Finding | None:
+    """A learning rate that is too high: the run diverged, the loss rose at once, or it oscillates."""
+    lr = lr if lr is not None else next((float(r["lr"]) for r in rows if r.get("epoch", 0) >= 1 and "lr" in r), None)
+    rate = f" ({lr:g})" if lr else ""
+    if status == "diverged":
+        epoch = next((float(r["epoch"]) for r in rows if not all(
+            math.isfinite(float(r.get(k, 0.0))) for k in ("train_loss", "val_loss"))), None)
+        if epoch is None and batch_losses:
+            epoch = float(math.ceil(batch_losses[-1][0])) if batch_losses else None
+        when = f" at epoch {int(epoch)}" if epoch is not None else ""
+        return Finding("diverged", "error", f"Training diverged{when}: the loss became NaN or infinite. The learning "
+                       f"rate{rate} is too high; lower it 3-10x or clip the gradients.", epoch)
+    epochs, train = _finite(rows, "train_loss", first=0)
+    if len(train) < 2:
+        return None
+    start = train[0]  # epoch 0: the untrained model
+    early = train[1:min(len(train), 4)]
+    if start > 0 and np.all(early > start * 1.1):
+        return Finding("lr_too_high", "error", f"The training loss rose above the untrained network's "
+                       f"({early[0]:.3g} vs {start:.3g}) right from the start: the learning rate{rate} is too high.",
+                       float(epochs[1]), float(early[0] / start))
+    window = train[1:max(4, len(train) // 2 + 1)]  # the first half of training
+    if len(window) >= 4:
+        ratio = window[1:] / np.maximum(window[:-1], 1e-12)
+        ups = ratio > 1 + OSCILLATION_JUMP
+        if ups.mean() >= OSCILLATION_UPS:
+            first_up = float(epochs[1 + int(np.argmax(ups)) + 1])
+            return Finding("lr_too_high", "warning", f"The training loss jumps up in {ups.sum()} of the first "
+                           f"{len(ratio)} epochs instead of falling steadily: the learning rate{rate} is probably "
+                           "too high.", first_up, float(ups.mean()))
+    return None
+
+
+def gradient_norms(rows: Sequence[dict]) -> list[Finding]:
+    """Vanishing (first layer's gradient tiny next to the last's) and exploding gradient norms."""
+    found: list[Finding] = []
+    epochs, ratio_first = _finite([dict(r, ratio=r["grad_first"] / r["grad_last"]) for r in rows
+                                   if r.get("grad_last") and math.isfinite(r.get("grad_first", math.nan))], "ratio")
+    if len(ratio_first):
+        early = ratio_first[: max(1, len(ratio_first) // 2)]
+        worst = float(np.median(early))
+        if worst < VANISHING_RATIO:
+            found.append(Finding("vanishing_gradients", "warning", f"Vanishing gradients: the first layer's "
+                                 f"gradient is {worst:.1e} of the last layer's, so the early layers hardly learn. "
+                                 "Use ReLU-like activations, batch-norm or a shallower network.",
+                                 float(epochs[0]), worst))
+    e_mean, mean = _finite(rows, "grad_norm")
+    e_max, peak = _finite(rows, "grad_norm_max")
+    nonfinite = next((float(r["epoch"]) for r in rows if "grad_norm_max" in r
+                      and not math.isfinite(float(r["grad_norm_max"]))), None)
+    if nonfinite is not None:
+        found.append(Finding("exploding_gradients", "error", f"Exploding gradients: the gradient norm became "
+                             f"infinite or NaN in epoch {int(nonfinite)}. Lower the learning rate or clip gradients.",
+                             nonfinite, math.inf))
+    elif len(peak) and len(mean):
+        base = max(float(mean[0]), 1e-12)
+        j = int(np.argmax(peak))
+        if peak[j] > EXPLODING_RATIO * base or peak[j] > EXPLODING_ABS:
+            found.append(Finding("exploding_gradients", "warning", f"Exploding gradients: the gradient norm reached "
+                                 f"{peak[j]:.3g} in epoch {int(e_max[j])}, {peak[j] / base:.0f}x its first-epoch "
+                                 "level. Lower the learning rate or clip gradients.", float(e_max[j]), float(peak[j])))
+    return found
+
+
+def dead_relu(stats: Sequence[dict]) -> Finding | None:
+    """From `inspect.activation_stats` rows: the share of ReLU units silent on every input."""
+    relu = [r for r in stats if r.get("module") == "ReLU" and math.isfinite(r.get("dead_fraction", math.nan))]
+    units = sum(r["units"] for r in relu)
+    if not units:
+        return None
+    fraction = sum(r["dead_fraction"] * r["units"] for r in relu) / units
+    if fraction < DEAD_RELU_WARN:
+        return None
+    worst = max(relu, key=lambda r: r["dead_fraction"])
+    return Finding("dead_relu", "error" if fraction >= 0.5 else "warning",
+                   f"{fraction:.0%} of the ReLU units are dead (output 0 for every input; {worst['layer']}: "
+                   f"{worst['dead_fraction']:.0%}): they get no gradient and stopped learning. A lower learning "
+                   "rate or LeakyReLU avoids this.", None, fraction)
+
+
+def dead_relu_fraction(model: nn.Module, x: torch.Tensor) -> tuple[float, list[dict]]:
+    """(share of dead ReLU units over all ReLU layers, the per-layer statistics) on inputs x."""
+    stats = inspect.activation_stats(model, x)
+    relu = [r for r in stats if r["module"] == "ReLU" and math.isfinite(r["dead_fraction"])]
+    units = sum(r["units"] for r in relu)
+    return (sum(r["dead_fraction"] * r["units"] for r in relu) / units if units else math.nan), stats
+
+
+def diagnose(rows: Sequence[dict], status: str = "finished", reason: str = "",
+             batch_losses: Sequence[tuple[float, float]] = (), activation_stats: Sequence[dict] | None = None,
+             lr: float | None = None) -> list[Finding]:
+    """Every finding for a run, most serious first."""
+    found = [best_epoch(rows), overfitting_onset(rows),
+             learning_rate(rows, status, reason, batch_losses, lr), *gradient_norms(rows)]
+    if activation_stats:
+        found.append(dead_relu(activation_stats))
+    order = {"error": 0, "warning": 1, "info": 2}
+    return sorted((f for f in found if f is not None), key=lambda f: order[f.severity])
+
+
+def diagnose_folder(folder: str | Path, with_activations: bool = True, n_inputs: int = 256) -> list[Finding]:
+    """`diagnose` for a run folder (history, batches, status, and final.pt for dead ReLUs)."""
+    from nnviz import checkpoints, runs  # runs imports this module: import lazily
+    from nnviz.data import load
+    from nnviz.storage import read_jsonl
+
+    record = runs.read_record(folder)
+    batches = [(r["x"], r["loss"]) for r in read_jsonl(Path(folder) / "batches.jsonl")]
+    stats = None
+    if with_activations and record.final_checkpoint is not None and record.config is not None:
+        try:
+            model = checkpoints.load(record.final_checkpoint).model()
+            x = load(record.config.data).x_train[:n_inputs]
+            stats = inspect.activation_stats(model, x)
+        except Exception:  # noqa: BLE001 - a missing dataset or torn file: diagnose the curves only
+            stats = None
+    lr = record.config.train.lr if record.config is not None else None
+    return diagnose(record.history, record.status, record.message, batches, stats, lr)
+
+
+class GradNormRecorder(Callback):
+    """Records gradient norms into each epoch's record, reading the device once per epoch.
+
+    At `on_batch_end` the step's gradients are still on the parameters (the loop zeroes them
+    before the next backward); after clipping when the run clips. Every `every` batches the
+    per-tensor norms are added on the device; `on_epoch_end` turns them into plain floats.
+    """
+
+    def __init__(self, every: int = 5) -> None:
+        self.every = max(1, every)
+        self._params: list[torch.nn.Parameter] = []
+        self._first = self._last = -1
+        self._reset()
+
+    def _reset(self) -> None:
+        self._sq_sum: torch.Tensor | None = None  # (P,) summed squared norm of each tensor's gradient
+        self._max: torch.Tensor | None = None  # () largest global norm seen
+        self._n = 0
+
+    def on_train_begin(self, state: TrainState) -> None:
+        self._params = [p for p in state.model.parameters() if p.requires_grad]
+        weights = [i for i, p in enumerate(self._params) if p.dim() >= 2]  # biases / BN scales are not layers
+        self._first, self._last = (weights[0], weights[-1]) if weights else (-1, -1)
+        self._reset()
+
+    def on_batch_end(self, state: TrainState) -> None:
+        if (state.batch - 1) % self.every:
+            return
+        grads = [p.grad for p in self._params if p.grad is not None]
+        if len(grads) != len(self._params) or not grads:
+            return
+        with torch.no_grad():
+            sq = torch.stack(torch._foreach_norm(grads)).float() ** 2  # (P,)  noqa: SLF001 - fused, one kernel
+            total = sq.sum().sqrt()
+            self._sq_sum = sq if self._sq_sum is None else self._sq_sum + sq
+            self._max = total if self._max is None else torch.maximum(self._max, total)
+        self._n += 1
+
+    def on_epoch_end(self, state: TrainState, record: dict[str, float]) -> None:
+        if self._n and self._sq_sum is not None and self._max is not None:
+            rms = (self._sq_sum / self._n).sqrt().cpu()  # (P,) the one host sync per epoch
+            record["grad_norm"] = float(rms.pow(2).sum().sqrt())
+            record["grad_norm_max"] = float(self._max)
+            if self._first >= 0:
+                record["grad_first"] = float(rms[self._first])
+                record["grad_last"] = float(rms[self._last])
+        self._reset()
+
+
+def summary(findings: Sequence[Finding]) -> list[dict[str, Any]]:
+    """Findings as plain dicts (tables, JSON)."""
+    return [{"kind": f.kind, "severity": f.severity, "sentence": f.sentence, "epoch": f.epoch} for f in findings]
