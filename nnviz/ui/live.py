@@ -154,7 +154,8 @@ def status_line(view: dict) -> str:
         eta_s = p.eta_s  # computed from the clock on every read: read it once (two reads never compare equal)
         eta = f" · ETA {eta_s:.0f} s" if math.isfinite(eta_s) else ""
         fold = f"fold {p.fold}/{p.folds} · " if p.folds else ""
-        return f"{fold}epoch {p.epoch}/{p.epochs} · {p.samples_per_s:,.0f} samples/s{eta}"
+        speed = f" · {p.samples_per_s:,.0f} samples/s" if p.samples_per_s > 0 else ""  # none before a batch ends
+        return f"{fold}epoch {p.epoch}/{p.epochs}{speed}{eta}"
     text = {"finished": "Finished", "stopped": "Stopped", "early_stopped": "Stopped early",
             "diverged": "Diverged", "failed": "Failed", "interrupted": "Interrupted"}.get(view["status"], view["status"])
     return f"{text}. {view['message']}".strip()

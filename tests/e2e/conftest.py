@@ -26,9 +26,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory):
+def app_work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The served dashboard's folder: runs/, checkpoints/, data/ and streamlit.log."""
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="session")
+def app_url(app_work: Path):
     """Start the dashboard once per test session; yields its base URL."""
-    work = tmp_path_factory.mktemp("e2e")
+    work = app_work
     port = _free_port()
     env = dict(os.environ, NNVIZ_RUNS_DIR=str(work / "runs"), NNVIZ_CHECKPOINT_DIR=str(work / "checkpoints"),
                NNVIZ_DATA_DIR=str(work / "data"))
