@@ -116,8 +116,8 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
     Lesson("kfold_grid", "K-fold cross-validation and a grid search",
            ("Step 1 trains the same network on 5 folds: the spread of the 5 fits shows how much a single "
             "validation split can mislead.",
-            "Step 2 sweeps the learning rate and follows each run epoch by epoch: the lr × epochs grid, and "
-            "the cell with the lowest validation loss."),
+            "Step 2 sweeps the learning rate from 1e-4 to 1 and records every epoch: the learning rate × epochs "
+            "grid — too small crawls, too large diverges."),
            (Step("regression", "5-fold cross-validation of the default regressor.",
                  _regression("regressor", name="Lesson: 5-fold CV", kfold=5)),
             Step("experiments", "Grid search: learning rate × epochs.", sweep="learning_rate",
@@ -144,13 +144,14 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
            (Step("experiments", "Sweep: activation × number of hidden layers.", sweep="activation_depth",
                  dataset="cifar10"),)),
     Lesson("train_fraction", "Learning curves: how much data is enough?",
-           ("The same network trained on 2% … 100% of the training set: test accuracy rises steeply, then "
+           ("The same network trained on 20% … 100% of the training set: test accuracy rises steeply, then "
             "flattens.",
             "Where the curve flattens, more data helps little and a better model helps more."),
            (Step("experiments", "Sweep: share of the training set.", sweep="train_fraction",
                  dataset="fashion_mnist"),)),
     Lesson("optimizer_race", "Optimizer race",
-           ("SGD, SGD with momentum, RMSprop and Adam train the same network from the same initial weights.",
+           ("SGD, SGD with momentum, Adam, RMSprop, Adadelta and Adagrad train the same network from the same "
+            "initial weights.",
             "Watch who is ahead after one epoch and who is ahead at the end: fast starters are not always "
             "the best finishers."),
            (Step("experiments", "Sweep: optimizers, same model, same seed.", sweep="optimizers",
