@@ -58,8 +58,10 @@ def module_source(cfg: ModelConfig, input_shape: tuple[int, ...], n_outputs: int
     if mean and std:
         norm = (f"\n\nInputs are normalised pixels: (x / 255 - mean) / std with mean={tuple(round(m, 4) for m in mean)}, "
                 f"std={tuple(round(s, 4) for s in std)}.")
-    doc = textwrap.fill(f"{title or cfg.kind.upper()}: {_shape(tuple(input_shape))} images -> "
-                        f"{n_outputs} class scores (logits); {n_params:,} parameters.", 88)
+    images = len(input_shape) == 3  # else a regression net: x -> y, no classes
+    out = f"{n_outputs} class scores (logits)" if images else f"{n_outputs} output{'s' * (n_outputs > 1)}"
+    doc = textwrap.fill(f"{title or cfg.kind.upper()}: {_shape(tuple(input_shape))} {'images' if images else 'inputs'}"
+                        f" -> {out}; {n_params:,} parameters.", 88)
     zeros = ", ".join(str(s) for s in input_shape)
     return f'''"""{doc}{norm}
 
