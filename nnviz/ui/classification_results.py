@@ -130,7 +130,7 @@ def _epoch_model(path: str, config_json: str) -> torch.nn.Module:
 
 
 @st.cache_data(max_entries=64, show_spinner="Classifying images…")
-def _scored(path: str, _mtime_ns: int, kind: str, config_json: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+def _scored(path: str, mtime_ns: int, kind: str, config_json: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     """(predicted class, confidence) on a split, for a checkpoint file or an epoch's weights."""
     cfg = RunConfig.from_json(config_json)
     model = checkpoint_model(path)[1] if kind == "checkpoint" else _epoch_model(path, config_json)

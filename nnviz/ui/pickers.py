@@ -62,7 +62,7 @@ def model_picker(task: str = "classification", key: str = "model_picker", need_d
 
 
 @st.cache_data(max_entries=16, show_spinner="Classifying the test set…")
-def _test_probs(path: str, _mtime_ns: int) -> np.ndarray:
+def _test_probs(path: str, mtime_ns: int) -> np.ndarray:
     ckpt, model = checkpoint_model(path)
     data = task_data(ckpt.config.data)
     return torch.softmax(predict(model, data.x_test).float(), 1).numpy()  # (N, K)

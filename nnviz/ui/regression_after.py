@@ -30,24 +30,24 @@ def _model(path: str):
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _predictions(path: str, _mtime: int, data_json: str) -> dict:
+def _predictions(path: str, mtime: int, data_json: str) -> dict:
     data = resources.task_data(from_dict(DataConfig, json.loads(data_json)))
     return views.split_predictions(_model(path), data)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _neurons(path: str, _mtime: int, grid: tuple[float, ...]) -> list[views.NeuronLayer]:
+def _neurons(path: str, mtime: int, grid: tuple[float, ...]) -> list[views.NeuronLayer]:
     return views.neuron_layers(_model(path), np.asarray(grid, np.float32))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _weights(path: str, _mtime: int) -> tuple[dict, dict | None]:
+def _weights(path: str, mtime: int) -> tuple[dict, dict | None]:
     initial = views.epoch_weights(Path(path).parent, 0)
     return views.layer_weights(_model(path)), views.state_weights(initial) if initial else None
 
 
 @st.cache_data(max_entries=8, show_spinner="Loading the K fold models…")
-def _folds(run_dir: str, _mtime: int, grid: tuple[float, ...]) -> views.FoldFits | None:
+def _folds(run_dir: str, mtime: int, grid: tuple[float, ...]) -> views.FoldFits | None:
     return views.fold_fits(run_dir, np.asarray(grid, np.float32))
 
 

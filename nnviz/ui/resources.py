@@ -29,7 +29,9 @@ def task_data(cfg: DataConfig) -> TaskData:
 
 
 @st.cache_resource(max_entries=16, show_spinner="Loading model…")
-def _checkpoint(path: str, _mtime_ns: int) -> tuple[checkpoints.Checkpoint, torch.nn.Module]:
+def _checkpoint(path: str, mtime_ns: int) -> tuple[checkpoints.Checkpoint, torch.nn.Module]:
+    # mtime_ns is only part of the cache key (no leading underscore: Streamlit would not hash it),
+    # so a checkpoint saved again under the same name is loaded afresh
     ckpt = checkpoints.load(path)
     return ckpt, ckpt.model()
 
