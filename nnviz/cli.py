@@ -1,7 +1,8 @@
-"""Command line: python -m nnviz train | eval | download.
+"""Command line: python -m nnviz train | eval | download | sweep.
 
 `train` goes through nnviz.runs exactly as the dashboard does, so both write the
-same run folder and checkpoints.
+same run folder and checkpoints. `sweep` is one worker of an Optuna study: start it on
+as many machines as you like against one storage URL (see docs/distributed-search.md).
 """
 from __future__ import annotations
 
@@ -123,6 +124,61 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _search_spec(args: argparse.Namespace):  # noqa: ANN202  (SearchSpec; imported lazily: optuna is heavy)
+    from nnviz.params import quick_base
+    from nnviz.search import DEFAULT_SPACES, SearchSpec
+
+    base = quick_base(args.dataset, args.data_dir or "", args.epochs)
+    if args.model:
+        if args.model not in PRESETS or PRESETS[args.model].task != base.data.task:
+            raise ConfigError(f"preset {args.model!r} does not fit dataset {args.dataset!r}")
+        base = RunConfig(data=base.data, model=PRESETS[args.model].model, train=replace(
+            PRESETS[args.model].train, **({"epochs": args.epochs} if args.epochs is not None else {})),
+            preset=args.model)
+    overrides = {k: v for k, v in (("max_steps", args.max_steps), ("device", args.device), ("seed", args.seed))
+                 if v is not None}
+    base = replace(base, train=replace(base.train, snapshot_every=0, **overrides))
+    try:
+        space = json.loads(args.space) if args.space else DEFAULT_SPACES[args.sampler]
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--space is not valid JSON: {exc}") from None
+    return SearchSpec(base=base, space=space, sampler=args.sampler, kfold=args.kfold, pruning=not args.no_pruning,
+                      seed=args.seed or 0)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import os
+
+    from nnviz import search
+    from nnviz.search_results import state_counts
+
+    url = args.storage or search.default_storage_url(args.runs_dir)
+    spec = _search_spec(args)
+
+    def on_trial(trial) -> None:  # noqa: ANN001
+        row = {"trial": trial.number, "state": trial.state.name.lower(), "value": trial.value, "params": trial.params,
+               "split_test_scores": trial.user_attrs.get("split_test_scores", [])}
+        print(json.dumps(row) if args.json else f"trial {trial.number:4d} {row['state']:>8} "
+              f"value={trial.value} params={trial.params}", flush=True)
+
+    try:
+        # the study's stored spec wins when it exists: every worker searches the same space
+        out = search.run_worker(url, args.study, args.trials, spec, seed_offset=os.getpid(), timeout=args.timeout,
+                                on_trial=on_trial)
+        stopped = out["stopped"]
+    except KeyboardInterrupt:
+        out, stopped = {"trials": [], "checkpoint": ""}, True
+    study, _ = search.open_study(url, args.study)
+    counts = state_counts(study.get_trials(deepcopy=False))
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    best = max(complete, key=lambda t: t.value) if complete else None
+    summary = {"study": args.study, "storage": url, "worker_trials": out["trials"], "stopped": stopped,
+               "states": counts, "best_value": best.value if best else None,
+               "best_params": best.params if best else None, "checkpoint": out["checkpoint"]}
+    print(json.dumps(summary) if args.json else "\n".join(f"{k:>14}: {v}" for k, v in summary.items()), flush=True)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m nnviz", description="Train, evaluate and fetch data for nnviz.")
     sub = top.add_subparsers(dest="command", required=True)
@@ -150,6 +206,27 @@ def parser() -> argparse.ArgumentParser:
     dl.add_argument("name", choices=[n for n, info in DATASETS.items() if not info.embedded])
     dl.add_argument("--data-dir")
     dl.set_defaults(func=cmd_download)
+    sw = sub.add_parser("sweep", help="one worker of a hyper-parameter search (an Optuna study)")
+    sw.add_argument("--storage", help="SQLAlchemy URL of the study storage (default sqlite:///<runs>/studies.db); "
+                                      "e.g. postgresql://user:pass@host/db to share a study between machines")
+    sw.add_argument("--study", required=True, help="study name; created if missing, joined if it exists")
+    sw.add_argument("--trials", type=int, default=10, help="trials this worker runs (default 10)")
+    sw.add_argument("--sampler", choices=("grid", "random", "tpe"), default="tpe")
+    sw.add_argument("--space", help='search space as JSON, e.g. \'{"lr": {"low": 1e-4, "high": 0.1, "log": true}, '
+                                    '"hidden": ["64", "128,64"]}\' (default: a small space per sampler)')
+    sw.add_argument("--dataset", default="digits", help=f"regression or {', '.join(DATASETS)}")
+    sw.add_argument("--model", help="preset instead of the small default MLP")
+    sw.add_argument("--epochs", type=int)
+    sw.add_argument("--kfold", type=int, default=2, help="K-fold cross-validation folds (0: the validation split)")
+    sw.add_argument("--max-steps", type=int, help="dry run: at most N batches per epoch")
+    sw.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    sw.add_argument("--seed", type=int)
+    sw.add_argument("--no-pruning", action="store_true", help="never prune trials early")
+    sw.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
+    sw.add_argument("--data-dir")
+    sw.add_argument("--runs-dir", help="where the default SQLite study file goes")
+    sw.add_argument("--json", action="store_true", help="one JSON object per finished trial and a summary")
+    sw.set_defaults(func=cmd_sweep)
     return top
 
 

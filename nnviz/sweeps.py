@@ -1,0 +1,305 @@
+"""Ready-made sweeps: the course's experiments, each a short list of configs trained one by one.
+
+`SWEEPS[key]` has a title, a one-line description and its points. Run one headless with
+`run_sweep(key, "digits")` (or a base RunConfig), or in the background with `start_sweep`,
+which the page polls. Each finished point is appended (fsynced) to
+runs/sweeps/<id>/results.jsonl before the next one starts: a stop or a crash loses only
+the point in flight.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from nnviz import runs
+from nnviz.config import RunConfig
+from nnviz.data import TaskData, load
+from nnviz.params import apply_params, quick_base
+from nnviz.storage import append_jsonl, atomic_write_json, read_json, read_jsonl
+from nnviz.train import Callback, TrainState, fit, init_model
+
+HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc", "elapsed",
+                "seconds")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A ready-made experiment: labelled parameter sets over a shared base config."""
+
+    key: str
+    title: str
+    description: str  # one line
+    points: tuple[tuple[str, dict[str, Any]], ...]  # (label, params for nnviz.params.apply_params)
+    x: str = ""  # the swept parameter plotted on the x axis ('' for a curve overlay)
+
+
+_ACT = ("relu", "tanh", "sigmoid")
+SWEEPS: dict[str, Sweep] = {
+    "optimizers": Sweep(
+        "optimizers", "Optimizers compared",
+        "SGD, SGD+momentum, Adam, RMSprop, Adadelta and Adagrad train the same model; their loss curves overlaid.",
+        (("SGD", {"optimizer": "sgd", "momentum": 0.0, "lr": 0.05}),
+         ("SGD + momentum", {"optimizer": "sgd", "momentum": 0.9, "lr": 0.01}),
+         ("Adam", {"optimizer": "adam", "lr": 1e-3}),
+         ("RMSprop", {"optimizer": "rmsprop", "momentum": 0.0, "lr": 1e-3}),
+         ("Adadelta", {"optimizer": "adadelta", "lr": 1.0}),
+         ("Adagrad", {"optimizer": "adagrad", "lr": 0.01}))),
+    "activation_depth": Sweep(
+        "activation_depth", "Activation × depth",
+        "ReLU, tanh and sigmoid with 1, 2 and 3 hidden layers: train and test accuracy, and the gap between them.",
+        tuple((f"{a} × {d}", {"activation": a, "hidden": ",".join(["64"] * d)}) for a in _ACT for d in (1, 2, 3))),
+    "train_fraction": Sweep(
+        "train_fraction", "Training-set size",
+        "The same model on 20, 40, 60, 80 and 100 % of the training set: a learning curve.",
+        tuple((f"{f:.0%}", {"train_fraction": f}) for f in (0.2, 0.4, 0.6, 0.8, 1.0)), x="train_fraction"),
+    "learning_rate": Sweep(
+        "learning_rate", "Learning-rate range",
+        "SGD with momentum from 1e-4 to 1 on a log scale: too small crawls, too large diverges.",
+        tuple((f"{lr:g}", {"optimizer": "sgd", "momentum": 0.9, "lr": lr})
+              for lr in (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)), x="lr"),
+    "batch_size": Sweep(
+        "batch_size", "Batch size",
+        "Batches of 8 to 512 for the same number of epochs: accuracy, speed and noise of the updates.",
+        tuple((str(b), {"batch_size": b}) for b in (8, 32, 128, 512)), x="batch_size"),
+}
+
+@contextlib.contextmanager
+def acquire_slot(stop_event: threading.Event | None = None) -> Iterator[bool]:
+    """Hold one of the process's training slots (as runs do); yields False if stopped while queued."""
+    acquired = False
+    try:
+        while not (stop_event is not None and stop_event.is_set()):
+            if runs._slots.acquire(timeout=0.2):  # noqa: SLF001  (the one shared cap on concurrent training)
+                acquired = True
+                break
+        yield acquired
+    finally:
+        if acquired:
+            runs._slots.release()  # noqa: SLF001
+
+
+def base_config(base: RunConfig | str | None = None, epochs: int | None = None) -> RunConfig:
+    """A base RunConfig from a config, a dataset name or None (digits)."""
+    if isinstance(base, RunConfig):
+        return base if epochs is None else apply_params(base, {"epochs": epochs})
+    return quick_base(base or "digits", epochs=epochs)
+
+
+def point_configs(key: str, base: RunConfig | str | None = None,
+                  epochs: int | None = None) -> list[tuple[str, dict, RunConfig]]:
+    """(label, params, config) of every point of sweep `key`; KeyError for an unknown key."""
+    if key not in SWEEPS:
+        raise KeyError(f"unknown sweep {key!r}; choose from {', '.join(SWEEPS)}")
+    cfg = base_config(base, epochs)
+    return [(label, params, apply_params(cfg, params)) for label, params in SWEEPS[key].points]
+
+
+class _Live(Callback):
+    """Mirrors the point in flight into a callback (the page plots it while it trains)."""
+
+    def __init__(self, on_epoch: Callable[[dict], None] | None) -> None:
+        self.on_epoch = on_epoch
+
+    def on_epoch_end(self, state: TrainState, record: dict[str, float]) -> None:
+        if self.on_epoch is not None:
+            self.on_epoch({k: record[k] for k in HISTORY_KEYS if k in record})
+
+
+def _train_point(label: str, params: dict, cfg: RunConfig, data: TaskData, stop_event: threading.Event | None,
+                 on_epoch: Callable[[dict], None] | None) -> dict[str, Any]:
+    started = time.perf_counter()
+    model = init_model(cfg.model, data, cfg.train.seed)
+    history = fit(model, data, cfg.train, [_Live(on_epoch)], stop_event)
+    rows = [{k: r[k] for k in HISTORY_KEYS if k in r} for r in history.epochs]
+    last = rows[-1] if rows else {}
+    return {"label": label, "params": params, "status": history.status, "reason": history.reason,
+            "history": rows, "final": {k: v for k, v in last.items() if k not in ("epoch", "seconds")},
+            "epochs": int(last.get("epoch", 0)), "seconds": round(time.perf_counter() - started, 3),
+            "n_train": len(data.x_train)}
+
+
+def iter_sweep(key: str, base: RunConfig | str | None = None, stop_event: threading.Event | None = None,
+               epochs: int | None = None, on_epoch: Callable[[str, dict], None] | None = None) -> Iterator[dict]:
+    """Train sweep `key`'s points one by one, yielding each finished point's result dict.
+
+    A point ended by `stop_event` is not yielded (it did not finish); the sweep ends there.
+    """
+    cache: dict[Any, TaskData] = {}
+    for label, params, cfg in point_configs(key, base, epochs):
+        with acquire_slot(stop_event) as got:
+            if not got:
+                return
+            if cfg.data not in cache:
+                cache.clear()
+                cache[cfg.data] = load(cfg.data)
+            result = _train_point(label, params, cfg, cache[cfg.data], stop_event,
+                                  (lambda row, label=label: on_epoch(label, row)) if on_epoch else None)
+        if result["status"] == "stopped":
+            return
+        yield result
+
+
+def run_sweep(key: str, base: RunConfig | str | None = None, on_result: Callable[[dict], None] | None = None,
+              stop_event: threading.Event | None = None, epochs: int | None = None,
+              folder: str | os.PathLike | None = None) -> list[dict]:
+    """Run sweep `key` to the end (or the stop) in this thread; results also go to `folder` if given."""
+    out = []
+    for result in iter_sweep(key, base, stop_event, epochs):
+        if folder is not None:
+            append_jsonl(Path(folder) / "results.jsonl", [result])
+        if on_result is not None:
+            on_result(result)
+        out.append(result)
+    return out
+
+
+# --- background sweeps ---------------------------------------------------------------------------------
+
+def sweeps_dir(root: str | os.PathLike | None = None) -> Path:
+    return runs.runs_dir(root) / "sweeps"
+
+
+@dataclass
+class SweepJob:
+    """A sweep in a background thread; the page reads it through `view()`."""
+
+    id: str
+    dir: Path
+    key: str
+    base: RunConfig
+    total: int
+    status: str = "queued"
+    message: str = ""
+    results: list[dict] = field(default_factory=list)
+    current: str = ""  # label of the point in flight
+    current_rows: list[dict] = field(default_factory=list)  # its epochs so far
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    thread: threading.Thread | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("queued", "running")
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self.thread is not None:
+            self.thread.join(timeout)
+            return not self.thread.is_alive()
+        return True
+
+    def view(self) -> dict[str, Any]:
+        with self.lock:
+            return {"id": self.id, "key": self.key, "status": self.status, "message": self.message,
+                    "results": list(self.results), "total": self.total, "current": self.current,
+                    "current_rows": list(self.current_rows), "epochs": self.base.train.epochs,
+                    "dataset": self.base.data.dataset}
+
+    def _set(self, status: str, message: str = "") -> None:
+        with self.lock:
+            self.status, self.message = status, message
+        atomic_write_json(self.dir / "status.json", {"status": status, "message": message, "pid": os.getpid(),
+                                                     "updated": time.time()})
+
+
+_jobs: dict[str, SweepJob] = {}
+_jobs_lock = threading.Lock()
+
+
+def _work(job: SweepJob) -> None:
+    def on_epoch(label: str, row: dict) -> None:
+        with job.lock:
+            if job.current != label:
+                job.current, job.current_rows = label, []
+            job.current_rows.append(row)
+
+    def on_result(result: dict) -> None:
+        with job.lock:
+            job.results.append(result)
+            job.current, job.current_rows = "", []
+
+    try:
+        job._set("running")
+        run_sweep(job.key, job.base, on_result, job.stop_event, folder=job.dir)
+        stopped = job.stop_event.is_set() and len(job.results) < job.total
+        job._set("stopped" if stopped else "finished",
+                 f"Stopped after {len(job.results)} of {job.total} points; finished points are kept." if stopped else "")
+    except Exception as exc:  # the page shows the reason; the thread must not die silently
+        job._set("failed", str(exc) or type(exc).__name__)
+
+
+def start_sweep(key: str, base: RunConfig | str | None = None, root: str | os.PathLike | None = None,
+                epochs: int | None = None) -> SweepJob:
+    """Start sweep `key` in a daemon thread, writing runs/sweeps/<id>/ as it goes."""
+    points = point_configs(key, base, epochs)  # validates before a folder exists
+    cfg = base_config(base, epochs)
+    job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{key}-{uuid.uuid4().hex[:6]}"
+    folder = sweeps_dir(root) / job_id
+    folder.mkdir(parents=True)
+    atomic_write_json(folder / "spec.json", {"key": key, "base": cfg.to_json(), "total": len(points)})
+    job = SweepJob(job_id, folder, key, cfg, len(points))
+    job._set("queued")
+    with _jobs_lock:
+        _jobs[job_id] = job
+    job.thread = threading.Thread(target=_work, args=(job,), name=f"nnviz-sweep-{job_id}", daemon=True)
+    job.thread.start()
+    return job
+
+
+def get_sweep(job_id: str) -> SweepJob | None:
+    with _jobs_lock:
+        return _jobs.get(job_id)
+
+
+def stop_all(timeout: float = 5.0) -> None:
+    with _jobs_lock:
+        jobs = list(_jobs.values())
+    for j in jobs:
+        j.stop()
+    for j in jobs:
+        j.wait(timeout)
+
+
+def read_sweep(folder: str | os.PathLike) -> dict[str, Any]:
+    """A sweep as its folder tells it (same keys as SweepJob.view), for sweeps of earlier processes too."""
+    folder = Path(folder)
+    live = get_sweep(folder.name)
+    if live is not None:
+        return live.view()
+    spec = read_json(folder / "spec.json", {}) or {}
+    status = read_json(folder / "status.json", {}) or {}
+    state = status.get("status", "unknown")
+    if state in ("queued", "running"):
+        state = "interrupted"  # its process is gone: the points it finished are all on disk
+    try:
+        base = RunConfig.from_json(spec.get("base", "{}"))
+    except ValueError:
+        base = RunConfig()
+    return {"id": folder.name, "key": spec.get("key", ""), "status": state, "message": status.get("message", ""),
+            "results": read_jsonl(folder / "results.jsonl"), "total": int(spec.get("total", 0)), "current": "",
+            "current_rows": [], "epochs": base.train.epochs, "dataset": base.data.dataset}
+
+
+def list_sweeps(root: str | os.PathLike | None = None, key: str | None = None) -> list[dict]:
+    """Saved sweeps (optionally of one key), newest first."""
+    base = sweeps_dir(root)
+    if not base.is_dir():
+        return []
+    found = [read_sweep(p) for p in sorted(base.iterdir(), reverse=True) if (p / "spec.json").is_file()]
+    return [s for s in found if key is None or s["key"] == key]
+
+
+def final_score(result: dict, split: str = "test") -> float:
+    """The point's final accuracy (classification) or loss (regression) on `split`; NaN if missing."""
+    final = result.get("final", {})
+    value = final.get(f"{split}_acc", final.get(f"{split}_loss", math.nan))
+    return float(value) if value is not None else math.nan
