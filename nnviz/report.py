@@ -35,6 +35,8 @@ from nnviz.storage import read_jsonl
 DEAD_RELU_INPUTS = 256  # inputs behind the dead-ReLU statistic
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 METRIC_KEYS = ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc")
+HEADERS = {"row": "", "elapsed": "time (s)", "val_loss": "validation loss", "val_acc": "validation accuracy",
+           "train_acc": "train accuracy", "test_acc": "test accuracy"}
 
 
 @dataclass
@@ -193,7 +195,7 @@ def _fmt(key: str, value: Any) -> str:
 
 
 def _table(rows: Sequence[dict], columns: Sequence[str]) -> str:
-    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
+    head = "".join(f"<th>{_e(HEADERS.get(c, c.replace('_', ' ')))}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{_fmt(c, r.get(c, ''))}</td>" for c in columns) + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 

@@ -40,7 +40,7 @@ def test_one_regression_run(finished):
     assert len(PLOTLY_DIV.findall(page)) == 3  # loss, fit, gradient norms
     assert "class Net(nn.Module)" in page and "nn.Linear(1, 8)" in page  # the model's code
     assert "&quot;activation&quot;: &quot;tanh&quot;" in page  # the config, escaped
-    assert "tiny regression" in page and "Diagnostics" in page and "test_loss" in page
+    assert "tiny regression" in page and "Diagnostics" in page and "<th>test loss</th>" in page
     history = runs.read_record(finished["regression"]).history
     assert f"{history[-1]['test_loss']:.4g}" in page  # the final metrics table
     assert "grad_norm" in history[-1]  # the run recorded gradient norms for the report's figure
