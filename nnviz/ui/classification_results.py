@@ -26,7 +26,8 @@ from nnviz.figures.classification import confusion_heatmap, per_class_bars, trai
 from nnviz.figures.images import gallery, prediction_strip, to_rgb_uint8
 from nnviz.models import build_model
 from nnviz.storage import inside, read_jsonl, safe_name
-from nnviz.ui import live
+from nnviz.figures.diagnostics import annotate
+from nnviz.ui import live, replay, report_panel
 from nnviz.ui.classification_panels import CHECKPOINT_KEY, SLOT
 from nnviz.ui.resources import checkpoint_model, task_data
 
@@ -207,16 +208,6 @@ def _status(source: Source) -> None:
         st.warning(text, icon=":material/pause_circle:")
 
 
-def _replay(source: Source) -> int:
-    recorded = [int(r["epoch"]) for r in source.epochs]
-    if len(recorded) < 2:
-        return recorded[-1] if recorded else 0
-    if st.session_state.get("cls_replay") not in recorded:  # another run or checkpoint than last time
-        st.session_state.pop("cls_replay", None)
-    return st.select_slider("Replay: show the model after epoch", options=recorded, value=recorded[-1],
-                            key="cls_replay", help="Curves, confusion matrices and mistakes as they were then.")
-
-
 def render(source: Source) -> None:
     """The results panel of a finished run or a loaded checkpoint."""
     cfg = source.config
@@ -226,7 +217,16 @@ def render(source: Source) -> None:
     if not source.epochs:
         st.info("No epoch was recorded, so there is nothing to show yet.")
         return
-    epoch = _replay(source)
+    if source.kind == "run" and source.weights_dir is not None:
+        report_panel.report_button([source.weights_dir.parent], "cls_report")
+    replay.player([int(r["epoch"]) for r in source.epochs], "cls_replay", lambda epoch: _at_epoch(source, epoch),
+                  label="Replay: show the model after epoch",
+                  help="Curves, confusion matrices and mistakes as they were then; Play steps through the run.")
+
+
+def _at_epoch(source: Source, epoch: int) -> None:
+    """Everything that shows the model at `epoch` (redrawn alone while the replay plays)."""
+    cfg = source.config
     row = next((r for r in source.epochs if int(r["epoch"]) == epoch), source.epochs[-1])
     try:
         y_test = _labels(cfg.data, "test")
@@ -240,11 +240,15 @@ def render(source: Source) -> None:
                         key="cls_result_strip", width="stretch", config={"displayModeBar": False})
     tabs = st.tabs(["Curves", "Confusion matrix", "Per-class scores", "Mistakes"])
     with tabs[0]:
+        found = report_panel.findings(source.epochs, source.status, source.message, source.batch_losses,
+                                      source.final_path, cfg.data, cfg.train.lr)  # marked on the curves
         c = st.columns(2)
-        c[0].plotly_chart(training_curves(source.epochs, "loss", batch_losses=source.batch_losses, upto_epoch=epoch,
-                                          title="Loss", uirevision="cls_result"), key="cls_res_loss", width="stretch")
-        c[1].plotly_chart(training_curves(source.epochs, "acc", upto_epoch=epoch, title="Accuracy",
-                                          uirevision="cls_result"), key="cls_res_acc", width="stretch")
+        c[0].plotly_chart(annotate(training_curves(source.epochs, "loss", batch_losses=source.batch_losses,
+                                                   upto_epoch=epoch, title="Loss", uirevision="cls_result"), found),
+                          key="cls_res_loss", width="stretch")
+        c[1].plotly_chart(annotate(training_curves(source.epochs, "acc", upto_epoch=epoch, title="Accuracy",
+                                                   uirevision="cls_result"), found), key="cls_res_acc", width="stretch")
+        report_panel.show_findings(found, skip=("diverged",))  # the status line above already says it diverged
     if test is None or y_test is None:
         for tab in tabs[1:]:
             tab.info("Test predictions for this epoch are not available.")

@@ -19,7 +19,7 @@ from nnviz.config import DataConfig, from_dict
 from nnviz.data import load
 from nnviz.figures import regression as rfig
 from nnviz.runs import Run
-from nnviz.ui import resources
+from nnviz.ui import replay, report_panel, resources
 from nnviz.ui.regression_results import chart, scene_fit_figure, cfg_json, scene_of
 
 TABS = ["Results", "Replay", "Neurons", "Weights", "K-fold", "Download"]
@@ -97,6 +97,7 @@ def _results(ctx: dict) -> None:
         if best:
             st.caption(f"Lowest validation MSE {best['val_loss']:.4f} at epoch {int(best['epoch'])}; "
                        f"{ctx['view']['message'] or 'trained for all epochs.'}")
+        report_panel.report_button([ctx["run"].dir], "rg_report")
     with right:
         res = views.residuals(preds)
         chart(rfig.residual_figure(res, noise=scene["noise"], gaps=scene["gaps"], x_range=scene["x_range"],
@@ -109,8 +110,12 @@ def _replay(ctx: dict) -> None:
     if len(epochs) < 2:
         st.info("This run recorded too few epochs to replay.")
         return
-    epoch = st.columns([3, 2])[0].select_slider("Epoch", epochs, value=epochs[-1], key="rg_replay_epoch",
-                             help="The fit and the loss curves as they were at this epoch.")
+    replay.player(epochs, "rg_replay_epoch", lambda epoch: _replay_frame(ctx, epochs, epoch),
+                  help="The fit and the loss curves as they were at this epoch; Play steps through the run.")
+
+
+def _replay_frame(ctx: dict, epochs: list[int], epoch: int) -> None:
+    view, scene = ctx["view"], ctx["scene"]
     shown = views.replay_epoch(view["snapshots"], epoch)
     grid = np.asarray(view["fit_x"])
     fit = (grid, np.asarray(view["snapshots"][shown]["fit"]))

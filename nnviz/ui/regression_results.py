@@ -18,7 +18,9 @@ from nnviz.config import DataConfig, ModelConfig, RunConfig, from_dict, to_dict
 from nnviz.data import CsvError, DatasetMissing, TaskData
 from nnviz.data.regression import FUNCTIONS, true_curve
 from nnviz.figures import regression as rfig
-from nnviz.ui import live, resources
+from nnviz.figures import diagnostics as dfig
+from nnviz.runs import runs_dir
+from nnviz.ui import live, report_panel, resources
 
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 FIT_HEIGHT, LOSS_HEIGHT = 380, 320
@@ -177,7 +179,16 @@ def live_panel(view: dict) -> None:
     chart(fit_fig, "rg_fit_live", "regression-fit", static=training)
     if training:
         st.caption(FIT_LEGEND)
-    chart(loss_fig, "rg_loss_live", "regression-loss", static=training)
+    found = [] if training else _findings(view)  # diagnostics once the run has ended, marked on the loss curves
+    chart(dfig.annotate(loss_fig, found) if found else loss_fig, "rg_loss_live", "regression-loss", static=training)
     if training:
         st.caption(LOSS_LEGEND)
+    report_panel.show_findings(found, skip=("diverged",))  # the status above already says it diverged
     st.slider("Smoothing of the batch losses", 0.0, 0.99, step=0.01, key="rg_smoothing")
+
+
+def _findings(view: dict) -> list:
+    """The run's diagnostics (nnviz.diagnostics); dead ReLUs from its final model when it was saved."""
+    cfg: RunConfig = view["config"]
+    return report_panel.findings(view["epochs"], view["status"], view["message"], view["batch_losses"],
+                                 runs_dir() / view["id"] / "final.pt", cfg.data, cfg.train.lr)

@@ -1,0 +1,104 @@
+"""AppTest: replay with play / pause, diagnostics next to the curves and the HTML report button,
+on the Regression and Classification labs after a short real run.
+
+run_every does not fire in AppTest: a rerun after one frame interval stands in for the timer.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from nnviz import runs
+from nnviz.ui.replay import PLAY_S
+from tests.app.conftest import APP
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    threads = torch.get_num_threads()  # Start leaves a core for the UI: give later tests the process back
+    yield
+    torch.set_num_threads(threads)
+
+
+def _open(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _wait(at: AppTest, slot: str) -> dict:
+    run = runs.get(at.session_state[f"run_id:{slot}"])
+    assert run is not None and run.wait(180), "the run did not finish"
+    at.run()
+    assert not at.exception, at.exception
+    return run.view()
+
+
+def _tick(at: AppTest) -> None:
+    time.sleep(PLAY_S)
+    at.run()
+    assert not at.exception, at.exception
+
+
+def _texts(at: AppTest) -> str:
+    return " ".join([c.value for c in at.caption] + [w.value for w in at.warning] + [e.value for e in at.error])
+
+
+def test_regression_replay_plays_and_pauses(nnviz_env):
+    at = _open("app_pages/regression.py")
+    at.number_input(key="rg_epochs").set_value(8).run()
+    at.button(key="rg_start").click().run()
+    view = _wait(at, "regression")
+    assert view["status"] == "finished" and "grad_norm" in view["epochs"][-1]  # gradient norms were recorded
+    # diagnostics under the loss chart, and marked on it (the best epoch's line)
+    assert "lowest validation MSE" in _texts(at)
+    loss = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "rg_loss_live" in c.proto.id)
+    assert any(s.get("type") == "line" for s in loss["layout"].get("shapes", []))
+    # the report button on the Results tab
+    assert "Download HTML report" in [b.label for b in at.get("download_button")]
+
+    at.session_state["rg_result_tab"] = "Replay"
+    at.run()
+    slider = at.select_slider(key="rg_replay_epoch")
+    assert slider.value == 8
+    slider.set_value(0).run()
+    at.button(key="rg_replay_epoch_play").click().run()
+    assert at.button(key="rg_replay_epoch_play").label == "Pause"
+    _tick(at)
+    assert at.select_slider(key="rg_replay_epoch").value == 1
+    _tick(at)
+    assert at.select_slider(key="rg_replay_epoch").value == 2
+    fit = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "rg_replay_fit" in c.proto.id)
+    assert "Fit at epoch 2" in json.dumps(fit["layout"]["title"])  # the figure follows the slider
+    at.button(key="rg_replay_epoch_play").click().run()  # pause
+    assert at.button(key="rg_replay_epoch_play").label == "Play"
+    _tick(at)
+    assert at.select_slider(key="rg_replay_epoch").value == 2
+
+
+def test_classification_replay_plays_and_pauses(nnviz_env):
+    at = _open("app_pages/classification.py")
+    at.number_input(key="cls_epochs").set_value(3).run()
+    at.button(key="cls_start").click().run()
+    view = _wait(at, "classification")
+    assert view["status"] == "finished"
+    assert "Download HTML report" in [b.label for b in at.get("download_button")]
+    assert "lowest validation loss" in _texts(at)
+    at.select_slider(key="cls_replay").set_value(0).run()
+    assert next(m.value for m in at.metric if m.label == "Epoch") == "0"
+    at.button(key="cls_replay_play").click().run()
+    assert at.session_state["cls_replay:playing"]
+    _tick(at)
+    assert at.select_slider(key="cls_replay").value == 1
+    assert next(m.value for m in at.metric if m.label == "Epoch") == "1"  # metrics, strip and tabs follow
+    _tick(at)
+    _tick(at)
+    assert at.select_slider(key="cls_replay").value == 3
+    assert not at.session_state["cls_replay:playing"]  # paused itself at the last epoch
+    assert at.button(key="cls_replay_play").label == "Play"
