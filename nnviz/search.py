@@ -142,15 +142,26 @@ def storage(url: str) -> optuna.storages.RDBStorage:
                 kwargs = {"connect_args": {"timeout": 60}}  # several processes write one file: wait, don't fail
             else:
                 kwargs = {"pool_pre_ping": True}
-            try:
-                with warnings.catch_warnings():  # heartbeats are 'experimental' in Optuna: the warning is noise
-                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                    _storages[url] = optuna.storages.RDBStorage(
-                        url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=3 * HEARTBEAT_S,
-                        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
-            except Exception as exc:  # SQLAlchemy raises many kinds; the user needs one sentence
-                raise ConfigError(f"cannot open the study storage {url!r}: {str(exc).splitlines()[0][:300]}") from None
+            for attempt in range(4):
+                try:
+                    with warnings.catch_warnings():  # heartbeats are 'experimental' in Optuna: the warning is noise
+                        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                        _storages[url] = optuna.storages.RDBStorage(
+                            url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=3 * HEARTBEAT_S,
+                            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(1))
+                    break
+                except Exception as exc:  # SQLAlchemy raises many kinds; the user needs one sentence
+                    # two workers starting on a fresh database race to create its tables: the loser retries
+                    if attempt == 3 or "://" not in url or not _is_race(exc):
+                        first = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+                        raise ConfigError(f"cannot open the study storage {url!r}: {first}") from None
+                    time.sleep(0.5 + attempt)
         return _storages[url]
+
+
+def _is_race(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return any(s in text for s in ("unique constraint", "already exists", "duplicate", "locked", "integrity"))
 
 
 def study_names(url: str) -> list[str]:
@@ -267,6 +278,17 @@ class _BestSaver:
             self.path = str(path)
 
 
+def _first_heartbeat(trial: optuna.Trial) -> None:
+    """Beat once now: Optuna's first heartbeat comes one interval in, and a worker killed before it
+    would leave its trial 'running' forever (a trial with no heartbeat is never judged stale)."""
+    st = trial.study._storage  # noqa: SLF001
+    try:
+        if optuna.storages._heartbeat.is_heartbeat_enabled(st):  # noqa: SLF001
+            st.record_heartbeat(trial._trial_id)  # noqa: SLF001
+    except Exception:  # a missed beat only delays the stale check; never fail the trial for it
+        pass
+
+
 def make_objective(spec: SearchSpec, study_name: str, stop_event: threading.Event | None = None,
                    saver: _BestSaver | None = None) -> Callable[[optuna.Trial], float]:
     """The Optuna objective: K-fold CV of one parameter set; per-split scores go into user attrs."""
@@ -274,6 +296,7 @@ def make_objective(spec: SearchSpec, study_name: str, stop_event: threading.Even
     saver = saver or _BestSaver(study_name)
 
     def objective(trial: optuna.Trial) -> float:
+        _first_heartbeat(trial)
         params = suggest(trial, spec.space, spec.sampler)
         cfg = apply_params(spec.base, params)
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
