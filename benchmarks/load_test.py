@@ -171,9 +171,9 @@ class LightSession:
     async def rerun(self, mark: str | None = None, triggers: tuple[str, ...] = (),
                     **states: tuple[str, object]) -> tuple[float, float | None]:
         """A full rerun with `states` ({widget id: (field, value)}) and buttons pressed: (sent at, `mark` seen at)."""
+        sent = time.perf_counter()  # before waiting for a sidebar poll in flight: the user's clock starts now
         async with self._lock:
             self._states.update(states)
-            sent = time.perf_counter()
             await self._send_rerun(triggers=triggers)
             return sent, await self._until_finished(mark)
 
