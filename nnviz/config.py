@@ -7,6 +7,7 @@ made (a widget, a CLI flag, a JSON file) with a message a user can act on. The f
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import typing
 from dataclasses import dataclass, field
@@ -30,9 +31,16 @@ def _check(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    """`typing.get_type_hints`, once per class: it re-evaluates every annotation string on each call
+    (most of the cost of building a config, which pages do on every rerun)."""
+    return typing.get_type_hints(cls)
+
+
 def _check_types(cfg: Any) -> None:
     """Reject wrong field types on direct construction too (from_dict coerces first)."""
-    hints = typing.get_type_hints(type(cfg))
+    hints = _hints(type(cfg))
     for f in dataclasses.fields(cfg):
         _coerce(f"{type(cfg).__name__}.{f.name}", getattr(cfg, f.name), hints[f.name])
 
@@ -194,7 +202,7 @@ def from_dict(cls: type[T], raw: Any) -> T:
     """Build config `cls` from plain data, rejecting unknown keys and wrong types."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{cls.__name__} must be an object; got {type(raw).__name__}")
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - names)
     if unknown:
@@ -205,7 +213,7 @@ def from_dict(cls: type[T], raw: Any) -> T:
 
 def replace(cfg: T, **changes: Any) -> T:
     """`dataclasses.replace` with the same type checks as `from_dict`."""
-    hints = typing.get_type_hints(type(cfg))
+    hints = _hints(type(cfg))
     for key, value in changes.items():
         if key not in hints:
             raise ConfigError(f"unknown {type(cfg).__name__} field: {key}")
