@@ -43,12 +43,17 @@ def apply_step(lesson: Lesson, index: int, start: bool = True) -> None:
     """Put step `index` of `lesson` into the session: its page's settings, and a pending start."""
     step = lesson.steps[index]
     st.session_state.pop(PENDING, None)
+    config = step.config  # started as the page builds it (same run, the page's name): the page sees no change
     if step.page == "regression":
         _forget_run(rg_panels.SLOT)
-        rg_panels.apply_settings(rs.settings_from_config(step.config))
+        settings = rs.settings_from_config(step.config)
+        rg_panels.apply_settings(settings)
+        config = rs.run_config(settings)
     elif step.page == "classification":
         _forget_run(cls_panels.SLOT)
-        cls_panels.apply_settings(cc.settings_from_config(step.config))
+        settings = cc.settings_from_config(step.config)
+        cls_panels.apply_settings(settings)
+        config = cc.run_config(settings)
         st.session_state.pop(cls_panels.CHECKPOINT_KEY, None)  # a loaded checkpoint would hide the run
         st.session_state.pop("cls_replay", None)
     elif step.page == "inside":
@@ -57,8 +62,8 @@ def apply_step(lesson: Lesson, index: int, start: bool = True) -> None:
     elif step.page == "experiments":
         st.session_state[EXPERIMENTS["sweep"]] = step.sweep
         st.session_state[EXPERIMENTS["dataset"]] = step.dataset
-    if start and step.config is not None and step.autostart:
-        st.session_state[PENDING] = {"page": step.page, "config": step.config}
+    if start and config is not None and step.autostart:
+        st.session_state[PENDING] = {"page": step.page, "config": config}
     st.session_state[ACTIVE] = {"id": lesson.id, "step": index}
     st.session_state[APPLIED] = (lesson.id, index)
 

@@ -23,7 +23,9 @@ html {{ font-size: {base}px; }}
 h1 {{ font-size: 2.3rem !important; }}
 [data-testid="stMain"] p, [data-testid="stMain"] li, [data-testid="stMain"] label,
 [data-testid="stCaptionContainer"], [data-testid="stMarkdownContainer"] {{ color: {ink} !important; }}
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] * {{ color: {ink} !important; }}
 [data-testid="stCaptionContainer"] {{ font-size: 0.95rem !important; }}
+[data-testid="stMainBlockContainer"] {{ padding-top: 2.5rem !important; }}
 [data-testid="stMain"] button {{ border-width: 2px !important; font-weight: 600; }}
 [data-testid="stTab"] p {{ font-size: 1.05rem !important; font-weight: 600; }}
 [data-testid="stAlertContainer"] {{ border: 2px solid currentColor; }}
