@@ -1,0 +1,61 @@
+"""Run comparison: which config fields differ between runs, and their final metrics side by side."""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import pandas as pd
+
+from nnviz.config import to_dict
+from nnviz.runs import RunRecord
+
+METRIC_KEYS = ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc")
+
+
+def run_label(record: RunRecord) -> str:
+    """A short, unique-enough label: the run's name, else preset/dataset and the id's tail."""
+    cfg = record.config
+    if cfg is not None and cfg.name:
+        return cfg.name
+    what = (cfg.preset or cfg.model.kind) if cfg is not None else "?"
+    data = cfg.data.dataset if cfg is not None else "?"
+    return f"{what} · {data} · {record.id[-6:]}"
+
+
+def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+    elif isinstance(obj, list) and obj and all(isinstance(v, dict) for v in obj):
+        out[prefix[:-1]] = f"{len(obj)} blocks: " + "; ".join(
+            "-".join(str(v) for v in block.values()) for block in obj)
+    else:
+        out[prefix[:-1]] = ",".join(map(str, obj)) if isinstance(obj, list) else obj
+    return out
+
+
+def config_table(records: Sequence[RunRecord]) -> tuple[pd.DataFrame, list[str]]:
+    """(fields x runs table of every config value, the fields whose values differ between the runs)."""
+    columns = {}
+    for r in records:
+        columns[run_label(r)] = _flatten(to_dict(r.config)) if r.config is not None else {}
+    frame = pd.DataFrame(columns).astype(str)
+    frame.index.name = "field"
+    differing = [f for f in frame.index if frame.loc[f].nunique() > 1] if len(records) > 1 else []
+    return frame, differing
+
+
+def final_metrics(records: Sequence[RunRecord]) -> pd.DataFrame:
+    """One row per run: status, epochs, final metrics, best validation loss and training time."""
+    rows = []
+    for r in records:
+        last = r.history[-1] if r.history else {}
+        vals = [h.get("val_loss", math.nan) for h in r.history if h.get("epoch", 0) > 0]
+        finite = [v for v in vals if v is not None and math.isfinite(v)]
+        row = {"run": run_label(r), "status": r.status, "epochs": int(last.get("epoch", 0))}
+        row.update({k: last.get(k, math.nan) for k in METRIC_KEYS})
+        row.update(best_val_loss=min(finite) if finite else math.nan, seconds=last.get("elapsed", math.nan))
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    return frame.dropna(axis=1, how="all") if len(frame) else frame

@@ -1,0 +1,162 @@
+"""Hyper-parameter search: define a space, run trials in the background, watch the study fill in
+(from this app and from `python -m nnviz sweep` workers on other machines)."""
+from __future__ import annotations
+
+import json
+import time
+
+import optuna
+import streamlit as st
+
+from nnviz import search
+from nnviz.config import ConfigError
+from nnviz.figures.search import VIEWS, study_view
+from nnviz.params import PARAMS, quick_base
+from nnviz.search_results import results_frame, state_counts, trial_rows
+from nnviz.ui import live
+from nnviz.ui.experiments_common import DATASET_CHOICES, allowed, dataset_title
+
+JOB_KEY, STUDY_KEY = "exp_search_job", "exp_search_open"
+SPACE_KEY = "exp_search_space"
+POLL_S = 1.0
+
+
+def _reset_space() -> None:
+    st.session_state[SPACE_KEY] = json.dumps(search.DEFAULT_SPACES[st.session_state["exp_search_sampler"]])
+
+
+def _new_search(url: str) -> None:
+    c1, c2, c3, c4 = st.columns(4)
+    dataset = c1.selectbox("Dataset", DATASET_CHOICES, key="exp_search_dataset", format_func=dataset_title)
+    sampler = c2.selectbox("Search", search.SAMPLERS, key="exp_search_sampler", on_change=_reset_space,
+                           format_func={"grid": "Grid (ParameterGrid)", "random": "Random", "tpe": "TPE (Optuna)"}.get)
+    kfold = c3.number_input("K-fold CV", 0, 10, 2, key="exp_search_kfold", help="0: score on the validation split")
+    epochs = c4.number_input("Epochs per fit", 1, 500, 150 if dataset == "regression" else 3, key="exp_search_epochs")
+    st.session_state.setdefault(SPACE_KEY, json.dumps(search.DEFAULT_SPACES[sampler]))
+    space_text = st.text_area(
+        "Search space (JSON)", key=SPACE_KEY, height=80,
+        help="Lists of values for any search; ranges {\"low\": a, \"high\": b, \"log\": true} for random / TPE. "
+             "Names: " + ", ".join(f"{k} ({p.help})" for k, p in PARAMS.items()))
+    c1, c2, c3 = st.columns([3, 2, 2])
+    name = c1.text_input("Study name", value=f"{dataset}-{sampler}-{time.strftime('%H%M')}", key="exp_search_name")
+    trials = c2.number_input("Trials (this app)", 1, 500, 4 if sampler == "grid" else 12, key="exp_search_trials")
+    pruning = c3.toggle("Prune bad trials", value=True, key="exp_search_pruning", disabled=sampler == "grid",
+                        help="Median pruning: a trial whose validation score lags the median at the same epoch stops.")
+    if not st.button("Start search", key="exp_search_start", type="primary", icon=":material/play_arrow:"):
+        return
+    if not allowed("start searches"):
+        return
+    try:
+        space = json.loads(space_text)
+        base = quick_base(dataset, epochs=int(epochs))
+        spec = search.SearchSpec(base=base, space=space, sampler=sampler, kfold=int(kfold), pruning=pruning)
+        live.freeze_startup_heap()
+        live.leave_a_core_for_the_ui()
+        job = search.start_search(url, name.strip() or "search", int(trials), spec)
+    except json.JSONDecodeError as exc:
+        st.error(f"The search space is not valid JSON: {exc}")
+        return
+    except (ConfigError, ValueError, OSError) as exc:
+        st.error(f"The search could not start: {exc}")
+        return
+    st.session_state[JOB_KEY] = job.id
+    st.session_state[STUDY_KEY] = job.study
+
+
+def _study_panel(url: str, name: str, job: search.SearchJob | None) -> None:
+    try:
+        study = optuna.load_study(study_name=name, storage=search.storage(url))
+    except (KeyError, ConfigError) as exc:
+        st.error(f"Cannot read study {name!r}: {exc}")
+        return
+    trials = study.get_trials(deepcopy=False)
+    counts = state_counts(trials)
+    spec_json = study.user_attrs.get(search.SPEC_ATTR)
+    spec = search.SearchSpec.from_json(spec_json) if spec_json else None
+    if job is not None and job.study == name:
+        if job.active:
+            st.progress(min(job.done / max(job.n_trials, 1), 1.0),
+                        text=f"This app: {job.done} of {job.n_trials} trials · study: {counts['complete']} complete, "
+                             f"{counts['pruned']} pruned, {counts['running']} running, {counts['fail']} failed")
+        elif job.message:
+            (st.error if job.status == "failed" else st.info)(job.message)
+    if not job or not job.active:
+        st.caption(f"{counts['complete']} complete · {counts['pruned']} pruned · {counts['running']} running · "
+                   f"{counts['fail']} failed")
+    if spec is not None:
+        metric = "validation accuracy" if spec.base.data.task == "classification" else "minus validation MSE"
+        st.caption(f"Score: {metric} ({'%d-fold CV' % spec.kfold if spec.kfold >= 2 else 'validation split'}), "
+                   f"higher is better · {spec.sampler} search over {', '.join(spec.space)} · "
+                   f"{dataset_title(spec.base.data.dataset)}, {spec.base.train.epochs} epochs per fit")
+    frame = results_frame(trials)
+    if frame.empty:
+        st.info("No finished trial yet: the table and the plots fill in as trials finish.")
+    else:
+        st.markdown("**Results** (scikit-learn's `cv_results_` columns, best first)")
+        st.dataframe(frame.style.highlight_max(subset=["mean_test_score"], color="rgba(44, 160, 44, 0.3)")
+                     .format(precision=4), hide_index=True, key="exp_search_results")
+        best = study.best_trial
+        st.success(f"Best: trial {best.number}, score {best.value:.4f}, {best.params}", icon=":material/trophy:")
+    ckpt = job.checkpoint if job is not None and job.study == name else ""
+    if ckpt:
+        st.caption(f"The best trial's model is saved as `{ckpt}`: open it in Inside, Explain or Draw.")
+    views = st.tabs([VIEWS[v][0] for v in VIEWS])
+    for tab, view in zip(views, VIEWS):
+        with tab:
+            fig = study_view(study, view)
+            if fig is None:
+                st.caption(f"{VIEWS[view][0]} appears after {VIEWS[view][2]} finished trial(s)"
+                           + (" with parameters that vary." if view == "importances" else "."))
+            else:
+                st.plotly_chart(fig, key=f"exp_search_view_{view}", config={"displaylogo": False})
+    with st.expander(f"All {len(trials)} trials, with the worker that ran each"):
+        st.dataframe(trial_rows(trials), hide_index=True, key="exp_search_trials_table")
+    st.markdown("**Add workers** on any machine that reaches this storage (CUDA is used where present):")
+    st.code(f"python -m nnviz sweep --storage '{url}' --study '{name}' --trials 20", language="bash")
+
+
+def render() -> None:
+    url = st.text_input("Study storage", value=search.default_storage_url(), key="exp_search_storage",
+                        help="A SQLite file by default; any SQLAlchemy URL, e.g. postgresql://user:pass@host/db, "
+                             "shares one study between machines. See docs/distributed-search.md.")
+    try:
+        names = search.study_names(url)
+    except ConfigError as exc:
+        st.error(str(exc))
+        return
+    except Exception as exc:  # a database that went away mid-session: say so, keep the page
+        st.error(f"Cannot list the studies in {url}: {str(exc).splitlines()[0][:300]}")
+        return
+    job_id = st.session_state.get(JOB_KEY)
+    job = search.get_search(job_id) if job_id else None
+    running = job is not None and job.active
+    with st.expander("New search", expanded=not names, icon=":material/add:"):
+        if running:
+            st.info("A search of this session is running: stop it before starting another.")
+        else:
+            _new_search(url)
+            job = search.get_search(st.session_state.get(JOB_KEY, "")) if st.session_state.get(JOB_KEY) else None
+            running = job is not None and job.active
+            names = search.study_names(url)
+    if not names:
+        return
+    if st.session_state.get(STUDY_KEY) not in names:
+        st.session_state[STUDY_KEY] = names[0]
+    c1, c2, c3 = st.columns([4, 2, 2])
+    name = c1.selectbox("Study", names, key=STUDY_KEY)
+    follow = c2.toggle("Follow other workers", value=False, key="exp_search_follow",
+                       help="Refresh every few seconds to show trials of `nnviz sweep` workers elsewhere.")
+    if c3.button("Stop search", key="exp_search_stop", icon=":material/stop:", disabled=not running) and job:
+        job.stop()
+        job.wait(2.0)
+        running = job.active
+
+    def body() -> None:
+        _study_panel(url, name, job)
+        active = job is not None and job.active
+        if active:
+            st.session_state["exp_search_was_active"] = True
+        elif st.session_state.pop("exp_search_was_active", False):
+            st.rerun(scope="app")
+
+    st.fragment(body, run_every=POLL_S if running else 3.0 if follow else None)()

@@ -1,0 +1,142 @@
+"""Ready-made sweeps: one click trains the course's experiment in the background; table and plot fill in."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from nnviz import sweeps
+from nnviz.config import ConfigError
+from nnviz.data import DatasetMissing, is_present
+from nnviz.figures.experiments import sweep_figure
+from nnviz.ui import live
+from nnviz.ui.experiments_common import (DATASET_CHOICES, DATASET_KEY, SWEEP_KEY, allowed, dataset_title,
+                                         shade_above)
+
+JOB_KEY = "exp_sweep_job"  # the id of the sweep this session follows (not a widget)
+POLL_S = 0.7
+GAP_ALERT = 0.03  # a train-test accuracy gap above 3 points is shaded as overfitting
+
+
+def results_table(results: list[dict], task: str) -> pd.DataFrame:
+    """One row per finished point: final metrics, the train-test gap and the time it took."""
+    rows = []
+    for r in results:
+        f = r.get("final", {})
+        row = {"point": r["label"], "status": r["status"], "epochs": r.get("epochs", 0)}
+        if task == "classification":
+            row.update({"train acc": f.get("train_acc"), "val acc": f.get("val_acc"), "test acc": f.get("test_acc")})
+            tr, te = f.get("train_acc"), f.get("test_acc")
+            row["gap (train − test)"] = tr - te if tr is not None and te is not None else None
+        row.update({"train loss": f.get("train_loss"), "val loss": f.get("val_loss"), "test loss": f.get("test_loss"),
+                    "seconds": r.get("seconds")})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def depth_pivots(results: list[dict]) -> dict[str, pd.DataFrame]:
+    """Activation x depth tables of train accuracy, test accuracy and their gap."""
+    rows = [{"activation": r["params"]["activation"], "hidden layers": len(r["params"]["hidden"].split(",")),
+             "train": r["final"].get("train_acc"), "test": r["final"].get("test_acc")} for r in results]
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return {}
+    frame["gap"] = frame["train"] - frame["test"]
+    return {k: frame.pivot(index="activation", columns="hidden layers", values=k) for k in ("train", "test", "gap")}
+
+
+def _settings() -> tuple[str, str, int]:
+    c1, c2, c3 = st.columns([3, 3, 2])
+    key = c1.selectbox("Sweep", list(sweeps.SWEEPS), key=SWEEP_KEY, format_func=lambda k: sweeps.SWEEPS[k].title)
+    dataset = c2.selectbox("Dataset", DATASET_CHOICES, key=DATASET_KEY, format_func=dataset_title)
+    default_epochs = 150 if dataset == "regression" else 5
+    epochs = c3.number_input("Epochs per point", 1, 500, default_epochs, key=f"exp_sweep_epochs_{dataset}",
+                             help="Kept small so a sweep takes about a minute on a laptop CPU.")
+    sweep = sweeps.SWEEPS[key]
+    st.caption(f"{sweep.description} {len(sweep.points)} points, trained one after another in the background.")
+    return key, dataset, int(epochs)
+
+
+def _start(key: str, dataset: str, epochs: int) -> None:
+    if dataset not in ("digits", "regression") and not is_present(dataset):
+        st.error(f"{dataset_title(dataset)} is not in the data folder. Fetch it with "
+                 f"`python -m nnviz download {dataset}`, or pick the embedded digits set.")
+        return
+    live.freeze_startup_heap()
+    live.leave_a_core_for_the_ui()
+    try:
+        job = sweeps.start_sweep(key, sweeps.base_config(dataset, epochs))
+    except (ConfigError, DatasetMissing, ValueError, OSError) as exc:
+        st.error(f"The sweep could not start: {exc}")
+        return
+    st.session_state[JOB_KEY] = job.id
+
+
+def _render(view: dict, key: str) -> None:
+    results, task = view["results"], "regression" if view["dataset"] == "regression" else "classification"
+    done, total = len(results), max(view["total"], 1)
+    if view["status"] in ("queued", "running"):
+        now = f" · training **{view['current']}**, epoch {len(view['current_rows']) - 1}/{view['epochs']}" \
+            if view["current"] and view["current_rows"] else ""
+        st.progress(done / total, text=f"{done} of {total} points done{now}")
+    elif view["status"] in ("stopped", "failed", "interrupted"):
+        st.warning(f"Sweep {view['status']}. {view['message']}".strip())
+    current = (view["current"], view["current_rows"]) if view["current"] else None
+    metric = "val_loss"
+    if key == "optimizers" and task == "classification":
+        metric = st.radio("Curve", ("val_loss", "train_loss", "val_acc"), horizontal=True, key="exp_sweep_curve",
+                          format_func=lambda m: m.replace("_", " ").replace("val", "validation"))
+    if results or current:
+        fig = sweep_figure(key, results, task, current, metric=metric)
+        st.plotly_chart(fig, key=f"exp_sweep_chart_{key}", config={"displaylogo": False})
+    if results:
+        table = results_table(results, task)
+        st.dataframe(shade_above(table, ["gap (train − test)"], GAP_ALERT).format(precision=4), hide_index=True,
+                     key=f"exp_sweep_table_{key}")
+        if key == "activation_depth" and task == "classification":
+            pivots = depth_pivots(results)
+            cols = st.columns(3)
+            for col, (name, title) in zip(cols, (("train", "Train accuracy"), ("test", "Test accuracy"),
+                                                 ("gap", "Gap (overfitting)"))):
+                col.markdown(f"**{title}**")
+                styled = shade_above(pivots[name], list(pivots[name].columns), GAP_ALERT) if name == "gap" \
+                    else pivots[name].style
+                col.dataframe(styled.format("{:.1%}"), key=f"exp_sweep_pivot_{name}")
+            st.caption(f"Gaps above {GAP_ALERT:.0%} are shaded: the model fits its training set better than new data.")
+
+
+def render() -> None:
+    key, dataset, epochs = _settings()
+    job = sweeps.get_sweep(st.session_state.get(JOB_KEY, "")) if st.session_state.get(JOB_KEY) else None
+    running = job is not None and job.active
+    c1, c2, _ = st.columns([2, 2, 6])
+    if c1.button("Run sweep", key="exp_sweep_start", type="primary", icon=":material/play_arrow:",
+                 disabled=running) and allowed("run sweeps"):
+        _start(key, dataset, epochs)
+        job = sweeps.get_sweep(st.session_state.get(JOB_KEY, ""))
+        running = job is not None and job.active
+    if c2.button("Stop", key="exp_sweep_stop", icon=":material/stop:", disabled=not running) and job is not None:
+        job.stop()
+        job.wait(2.0)
+        running = job.active
+
+    if job is not None and job.key == key:
+        def body() -> None:
+            view = job.view()
+            _render(view, key)
+            if view["status"] in ("queued", "running"):
+                st.session_state["exp_sweep_was_active"] = True
+            elif st.session_state.pop("exp_sweep_was_active", False):
+                st.rerun(scope="app")  # the buttons' state changes with the end of the sweep
+        st.fragment(body, run_every=POLL_S if running else None)()
+        return
+    saved = sweeps.list_sweeps(key=key)
+    if running:
+        st.info(f"A {sweeps.SWEEPS[job.key].title.lower()} sweep is running; pick it above to watch it.")
+    if not saved:
+        st.info("Press **Run sweep**: the points train one after another, and the plot and table fill in as "
+                "each one finishes.", icon=":material/info:")
+        return
+    pick = st.selectbox("Earlier sweeps", [s["id"] for s in saved], key=f"exp_sweep_saved_{key}",
+                        format_func=lambda i: next(f"{s['id'][:15]} · {s['dataset']} · {len(s['results'])}/"
+                                                   f"{s['total']} points · {s['status']}" for s in saved if s["id"] == i))
+    _render(next(s for s in saved if s["id"] == pick), key)
