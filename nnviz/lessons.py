@@ -21,6 +21,8 @@ from nnviz.models import PRESETS
 PAGES = ("regression", "classification", "inside", "experiments")  # app_pages/<name>.py
 FALLBACK = "digits"  # embedded: needs no download, works in a lecture hall with no network
 EPOCH_CAP_ENV = "NNVIZ_LESSON_MAX_EPOCHS"  # quick checks only: caps every lesson run's epochs
+DOWNLOAD_HINT = ("To show the original, put the set's files into the data folder ($NNVIZ_DATA_DIR or ./data) "
+                 "before the lecture, e.g. with `python -m nnviz download NAME` on a machine with internet.")
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Step:
     sweep: str = ""  # experiments: a nnviz.search.SWEEPS key
     dataset: str = ""  # experiments: the data set the sweep runs on
     view: str = ""  # inside: the tab to open, a key of nnviz.ui.inside_panels.PANELS
+    epochs: int = 0  # experiments: epochs per sweep point; 0 is the page's default (see sweep_epochs)
 
     def __post_init__(self) -> None:
         if self.page not in PAGES:
@@ -173,6 +176,14 @@ def available(dataset: str, root: str | os.PathLike | None = None) -> bool:
     return DATASETS[dataset].embedded or is_present(dataset, root)
 
 
+def sweep_epochs(step: Step) -> int:
+    """Epochs per point of an experiments step: its own, else the page's default (150 for the 1-D task,
+    5 for images: about a minute per sweep on a laptop CPU), capped by $NNVIZ_LESSON_MAX_EPOCHS."""
+    epochs = step.epochs or (150 if step.dataset == "regression" else 5)
+    cap = int(os.environ.get(EPOCH_CAP_ENV) or 0)
+    return min(epochs, cap) if cap else epochs
+
+
 def _cap_epochs(cfg: RunConfig, cap: int) -> RunConfig:
     return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=min(cfg.train.epochs, cap)))
 
@@ -199,6 +210,5 @@ def resolve(lesson: Lesson, root: str | os.PathLike | None = None) -> Lesson:
     if missing:
         titles = " and ".join(DATASETS[d].title for d in missing)
         note = (f"{titles} {'is' if len(missing) == 1 else 'are'} not on this machine: this lesson runs on the "
-                "embedded digits set instead (same model and training). Put the files into the data folder, "
-                "or run `python -m nnviz download NAME`, to see the original.")
+                "embedded digits set instead (same model and training).")
     return dataclasses.replace(lesson, steps=tuple(steps), note=note)

@@ -13,11 +13,13 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from nnviz import lessons
+from nnviz import lessons, sweeps
+from nnviz.config import ConfigError
+from nnviz.data import DatasetMissing
 from nnviz.lessons import Lesson, Step
 from nnviz.ui import classification_config as cc
 from nnviz.ui import classification_panels as cls_panels
-from nnviz.ui import live, pickers, presenter
+from nnviz.ui import access, experiments_sweeps, live, pickers, presenter
 from nnviz.ui import regression_panels as rg_panels
 from nnviz.ui import regression_settings as rs
 
@@ -64,6 +66,9 @@ def apply_step(lesson: Lesson, index: int, start: bool = True) -> None:
         st.session_state[EXPERIMENTS["dataset"]] = step.dataset
     if start and config is not None and step.autostart:
         st.session_state[PENDING] = {"page": step.page, "config": config}
+    elif start and step.page == "experiments" and step.autostart:
+        st.session_state[PENDING] = {"page": step.page, "sweep": step.sweep, "dataset": step.dataset,
+                                     "epochs": lessons.sweep_epochs(step)}
     st.session_state[ACTIVE] = {"id": lesson.id, "step": index}
     st.session_state[APPLIED] = (lesson.id, index)
 
@@ -136,7 +141,24 @@ def _start_pending(page_path: str) -> None:
     if not pending or pending["page"] != page_path:
         return
     st.session_state.pop(PENDING)
-    live.start(SLOTS[page_path], pending["config"])
+    if page_path == "experiments":
+        _start_sweep(pending["sweep"], pending["dataset"], pending["epochs"])
+    else:
+        live.start(SLOTS[page_path], pending["config"])
+
+
+def _start_sweep(key: str, dataset: str, epochs: int) -> None:
+    """Start the sweep as the experiments page's Run sweep button does, and let the page follow it."""
+    if not access.unlocked():  # presenter passcode: only the presenter trains
+        return
+    live.freeze_startup_heap()
+    live.leave_a_core_for_the_ui()
+    try:
+        job = sweeps.start_sweep(key, sweeps.base_config(dataset, epochs))
+    except (ConfigError, DatasetMissing, ValueError, OSError) as exc:
+        st.error(f"The lesson's sweep could not start: {exc}", icon=":material/error:")
+        return
+    st.session_state[experiments_sweeps.JOB_KEY] = job.id
 
 
 def active() -> tuple[Lesson, int] | None:
@@ -166,20 +188,22 @@ def banner(page_path: str) -> None:
     if step.page != page_path:
         return
     with st.container(border=True, key="lesson_banner"):
-        top = st.columns([6, 2, 2], vertical_alignment="center")
-        top[0].markdown(f"**:material/school: Lesson · {lesson.title}** — step {index + 1} of "
-                        f"{len(lesson.steps)}: {step.caption}")
-        more = index + 1 < len(lesson.steps)
-        if more and top[1].button("Next step", key="lesson_next", type="primary", icon=":material/skip_next:",
-                                  shortcut=presenter.shortcut("next"), width="stretch",
-                                  help=f"Step {index + 2}: {lesson.steps[index + 1].caption}"):
-            open_step(lesson.id, index + 1)
-        top[2].button("End lesson", key="lesson_end", on_click=end, icon=":material/close:", width="stretch")
-        st.markdown(f":material/visibility: {lesson.look_for[0]}  \n:material/visibility: {lesson.look_for[1]}")
+        left, right = st.columns([7, 3], vertical_alignment="top")
+        left.markdown(f"**:material/school: {lesson.title}** · step {index + 1} of {len(lesson.steps)}: "
+                      f"{step.caption}  \n:material/visibility: {lesson.look_for[0]}  \n"
+                      f":material/visibility: {lesson.look_for[1]}")
         if lesson.note:
-            st.warning(lesson.note, icon=":material/cloud_off:")
+            left.caption(f":material/cloud_off: {lesson.note}")
         if step.page in SLOTS and not step.autostart and live.current(SLOTS[page_path]) is None:
-            st.caption("Press **Start** to train" + (" (key **S**)." if presenter.enabled() else "."))
+            left.caption("Press **Start** to train" + (" (key **S**)." if presenter.enabled() else "."))
+        with right:
+            if index + 1 < len(lesson.steps) and st.button(
+                    "Next step", key="lesson_next", type="primary", icon=":material/skip_next:",
+                    shortcut=presenter.shortcut("next"), width="stretch",
+                    help=f"Step {index + 2}: {lesson.steps[index + 1].caption}"):
+                open_step(lesson.id, index + 1)
+            st.button("End lesson", key="lesson_end", on_click=end, icon=":material/close:", width="stretch",
+                      type="tertiary")
 
 
 def before_page(page_path: str) -> None:
@@ -205,8 +229,7 @@ def card(lesson: Lesson) -> None:
         st.caption(f"{steps} · opens {' → '.join(p.capitalize() for p in pages)} · "
                    f"data: {lesson.dataset.replace('_', '-')}")
         if resolved.note:
-            st.caption(f":material/cloud_off: {lesson.dataset.replace('_', '-')} is missing here: runs on the "
-                       "embedded digits set.")
+            st.caption(f":material/cloud_off: {resolved.note}", help=lessons.DOWNLOAD_HINT)
         if st.button("Open lesson", key=f"lesson_open_{lesson.id}", type="primary", icon=":material/play_arrow:"):
             open_step(lesson.id)
         st.caption(f"Slide link: `{link(lesson, _base_url())}`")

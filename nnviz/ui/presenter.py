@@ -26,6 +26,11 @@ h1 {{ font-size: 2.3rem !important; }}
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] * {{ color: {ink} !important; }}
 [data-testid="stCaptionContainer"] {{ font-size: 0.95rem !important; }}
 [data-testid="stMainBlockContainer"] {{ padding-top: 2.5rem !important; }}
+[data-testid="stMetricValue"] {{ font-size: 1.8rem !important; }}
+[data-testid="stMain"] button {{ padding-left: 0.5rem !important; padding-right: 0.5rem !important; }}
+/* Buttons in nested columns (a lab's Start / Stop / Reset row) are too narrow for a key hint at this
+   size: the label would be cut. The sidebar lists the keys. */
+[data-testid="stColumn"] [data-testid="stColumn"] button kbd {{ display: none; }}
 [data-testid="stMain"] button {{ border-width: 2px !important; font-weight: 600; }}
 [data-testid="stTab"] p {{ font-size: 1.05rem !important; font-weight: 600; }}
 [data-testid="stAlertContainer"] {{ border: 2px solid currentColor; }}
@@ -79,7 +84,7 @@ def advanced(label: str = "Advanced settings"):  # noqa: ANN201 (a Streamlit con
 
 def base_font_px() -> int:
     """Root font size in presenter view: large, but a 1280-px wide projector still fits the labs."""
-    return 19
+    return 18
 
 
 def inject() -> None:

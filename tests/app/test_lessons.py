@@ -109,11 +109,19 @@ def test_next_step_walks_from_training_to_the_trained_models_filters(quick):
 
 
 def test_sweep_lessons_hand_the_experiments_page_its_sweep(quick):
+    from nnviz import sweeps
+    from nnviz.ui import experiments_common, experiments_sweeps
+
     at = _app(lesson="optimizer_race")
-    assert at.session_state["experiments:sweep"] == "optimizers"
-    assert at.session_state["experiments:dataset"] == "digits", "MNIST is missing here"
+    assert at.title[0].value == "Experiments"
+    assert at.session_state[experiments_common.SWEEP_KEY] == "optimizers"
+    assert at.session_state[experiments_common.DATASET_KEY] == "digits", "MNIST is missing here"
     params = dict(at.query_params)
     assert params["sweep"] == "optimizers" and params["dataset"] == "digits"
+    job = sweeps.get_sweep(at.session_state[experiments_sweeps.JOB_KEY])
+    assert job is not None and job.key == "optimizers", "one click also starts the sweep"
+    job.stop()
+    job.wait(10)
 
 
 def test_bad_links_get_a_message_not_a_traceback(quick):
@@ -127,10 +135,10 @@ def test_presenter_view_from_the_url_adds_shortcuts_and_its_style(quick):
     at = _app(lesson="fashion_cnn", presenter="1")
     assert at.toggle(key="presenter_toggle").value
     assert at.button(key="cls_start").proto.shortcut == "s" and at.button(key="cls_stop").proto.shortcut == "x"
-    assert any("font-size: 19px" in h.proto.body for h in at.get("html"))
+    assert any("font-size: 18px" in h.proto.body for h in at.get("html"))
     assert _run(at, "classification").wait(120)
     at.run()
     at.toggle(key="presenter_toggle").set_value(False).run()
     assert "presenter" not in dict(at.query_params)
     assert at.button(key="cls_start").proto.shortcut == ""
-    assert not any("font-size: 19px" in h.proto.body for h in at.get("html"))
+    assert not any("font-size: 18px" in h.proto.body for h in at.get("html"))
