@@ -2,25 +2,34 @@
 
 `player(options, key, render)` draws a Play/Pause button and a slider, then `render(value)`,
 all inside one fragment. While playing, the fragment reruns every `interval_s` and steps the
-slider forward (only that part of the page redraws); at the last epoch it pauses itself.
+slider forward (only that part of the page redraws; a long run skips epochs so that it plays
+in MAX_FRAMES frames); at the last epoch it pauses itself.
 A fragment's `run_every` is fixed when the page draws it, so starting or stopping reruns the
 whole page once: the fragment is then re-created with (or without) its timer.
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, Callable, Sequence
 
 import streamlit as st
 
 PLAY_S = 0.8  # seconds per frame while playing: long enough to see each epoch's picture
+MAX_FRAMES = 40  # a long run skips epochs so that it plays in at most ~40 frames (~30 s)
 
 
-def next_frame(options: Sequence[Any], current: Any) -> tuple[Any, bool]:
-    """(the option after `current`, True when that is the last one); an unknown `current` restarts."""
+def stride(n_options: int, max_frames: int = MAX_FRAMES) -> int:
+    """Options to advance per frame so that playing all of them takes at most `max_frames` frames."""
+    return max(1, math.ceil((n_options - 1) / max_frames))
+
+
+def next_frame(options: Sequence[Any], current: Any, step: int = 1) -> tuple[Any, bool]:
+    """(the option `step` after `current`, never past the last; True when that is the last one);
+    an unknown `current` restarts."""
     if current not in options:
         return options[0], len(options) <= 1
-    i = min(list(options).index(current) + 1, len(options) - 1)
+    i = min(list(options).index(current) + step, len(options) - 1)
     return options[i], i == len(options) - 1
 
 
@@ -41,7 +50,7 @@ def _step(key: str, options: Sequence[Any], interval_s: float) -> None:
     """While playing: one step forward when a frame's time has passed (reruns for other reasons do not step)."""
     if not playing(key) or time.monotonic() - st.session_state.get(f"{key}:tick", 0.0) < 0.8 * interval_s:
         return
-    value, last = next_frame(options, st.session_state.get(key))
+    value, last = next_frame(options, st.session_state.get(key), stride(len(options)))
     st.session_state[key] = value
     st.session_state[f"{key}:tick"] = time.monotonic()
     if last:

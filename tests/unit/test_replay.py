@@ -9,7 +9,7 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from nnviz.ui.replay import next_frame
+from nnviz.ui.replay import MAX_FRAMES, next_frame, stride
 
 INTERVAL = 0.3
 
@@ -20,6 +20,17 @@ def test_next_frame():
     assert next_frame([0, 1, 2, 3], 3) == (3, True)  # stays at the end
     assert next_frame([0, 5, 10], 7) == (0, False)  # an epoch of another run: start again
     assert next_frame([4], 4) == (4, True)
+    assert next_frame(list(range(10)), 2, step=3) == (5, False)
+    assert next_frame(list(range(10)), 8, step=3) == (9, True)  # never past the last epoch
+
+
+def test_long_runs_play_in_a_bounded_number_of_frames():
+    assert stride(5) == 1 and stride(41) == 1 and stride(42) == 2
+    options, value, frames, last = list(range(301)), 0, 0, False
+    while not last:
+        value, last = next_frame(options, value, stride(len(options)))
+        frames += 1
+    assert value == 300 and frames <= MAX_FRAMES
 
 
 def _script() -> None:
