@@ -248,6 +248,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its threads so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def training_state(runs_dir: Path) -> dict:
     """Status and epochs done of the run(s) in the server's runs folder (read from disk)."""
     out = {}
@@ -260,17 +269,21 @@ def training_state(runs_dir: Path) -> dict:
 
 
 async def run_load(port: int, sessions: int, duration: float, think: tuple[float, float], training: bool,
-                   runs_dir: Path | None, epochs: int = 500) -> dict:
+                   runs_dir: Path | None, server_pid: int | None = None, epochs: int = 500) -> dict:
     stats = Stats()
     trainer = None
     if training:
         trainer = await start_training(port, epochs)
         await asyncio.sleep(3.0)  # the run is loading its data and compiling its first steps
     before = training_state(runs_dir) if runs_dir else {}
+    load_before = os.getloadavg()[0]
+    cpu0, client0 = cpu_seconds(server_pid) if server_pid else float("nan"), time.process_time()
     t0 = time.perf_counter()
     deadline = t0 + duration
     await asyncio.gather(*(user(i, port, deadline, think, stats) for i in range(sessions)))
     wall = time.perf_counter() - t0
+    server_cpu = (cpu_seconds(server_pid) if server_pid else float("nan")) - cpu0
+    client_cpu = time.process_time() - client0
     after = training_state(runs_dir) if runs_dir else {}
     if trainer is not None:
         await trainer.close()
@@ -282,6 +295,8 @@ async def run_load(port: int, sessions: int, duration: float, think: tuple[float
             "auto_reruns": stats.auto_reruns,
             "p50_ms": round(q(0.5), 1), "p95_ms": round(q(0.95), 1), "max_ms": round(lat[-1] * 1000, 1) if lat else None,
             "mean_ms": round(statistics.fmean(lat) * 1000, 1) if lat else None,
+            "server_cpu_s": round(server_cpu, 1), "client_cpu_s": round(client_cpu, 1),
+            "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "training_requested": training, "training_active_at_end": active,
             "training_before": before, "training_after": after}
 
@@ -307,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
             proc = serve(port, work)
         try:
             result = asyncio.run(run_load(port, args.sessions, args.duration, tuple(args.think),
-                                          not args.no_training, runs_dir))
+                                          not args.no_training, runs_dir, proc.pid if proc else None))
         finally:
             if proc is not None:
                 proc.terminate()

@@ -215,6 +215,18 @@ def _checkpoint(run: Run, model: torch.nn.Module, data: TaskData, path: Path, me
                             history=history.to_dict())
 
 
+TRAINING_NICENESS = 10  # Linux thread priority of training: below the page threads, above idle
+
+
+def _yield_to_pages() -> None:
+    """Lower this training thread's CPU priority (Linux: per thread), so the pages of a classroom
+    drawing and predicting on the same CPU stay responsive; training takes whatever CPU they leave."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), TRAINING_NICENESS)
+    except (AttributeError, OSError):  # not Linux / not permitted: train at normal priority
+        pass
+
+
 def _work(run: Run) -> None:
     acquired = False
     try:
@@ -226,6 +238,7 @@ def _work(run: Run) -> None:
             run._set_status("stopped", "Stopped before it started.")
             return
         run._set_status("running")
+        _yield_to_pages()
         with run.lock:
             run.progress.started = time.time()
             run.progress.folds = run.config.train.kfold
