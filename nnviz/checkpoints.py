@@ -20,6 +20,7 @@ from torch import nn
 
 from nnviz.config import ConfigError, RunConfig
 from nnviz.models import build_model
+from nnviz.security import check_name
 from nnviz.storage import atomic_write, inside, safe_name
 
 FORMAT = "nnviz-checkpoint"
@@ -173,9 +174,13 @@ def _info(path: str, _mtime: int, kind: str) -> CheckpointInfo | None:
 
 
 def user_path(name: str) -> Path:
-    """The path a user-chosen name saves to, sanitised and kept inside the checkpoint folder."""
+    """The path a user-chosen name saves to, kept inside the checkpoint folder.
+
+    A name that could leave the folder ('../x', '/etc/x', 'C:\\x', NUL bytes) raises
+    security.UnsafeName (a ValueError) with the reason; other odd characters become '_'.
+    """
     folder = user_dir()
-    return inside(folder, folder / f"{safe_name(name)}.pt")
+    return inside(folder, folder / f"{safe_name(check_name(name, 'checkpoint name'))}.pt")
 
 
 def _plain(obj: Any) -> Any:

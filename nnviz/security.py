@@ -1,8 +1,10 @@
 """Names from users and the presenter passcode: small, pure checks with no Streamlit.
 
 A name a user types (a checkpoint or run name) becomes part of a file path, so anything
-that could leave its folder is refused outright rather than silently rewritten: the
-user learns why instead of finding their file under a surprising name.
+that could leave its folder (separators, '..', absolute or drive paths, NUL and control
+characters, device names) is refused outright rather than silently rewritten: the user
+learns why. Harmless oddities (spaces, brackets, accents) are left to
+`storage.safe_name`, which turns them into '_'.
 """
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ import re
 
 PASSCODE_ENV = "NNVIZ_PRESENTER_PASSCODE"
 MAX_NAME_LEN = 64  # characters: long enough for a description, short for every file system
-_ALLOWED = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]*")
 # Names Windows reserves for devices, with or without an extension (a copied folder must still open there).
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
 
@@ -24,8 +25,8 @@ class UnsafeName(ValueError):
 def check_name(name: str, what: str = "name") -> str:
     """`name` stripped of outer spaces, or UnsafeName when it could escape its folder or is unusable.
 
-    Refused: empty, too long, NUL or control characters, '/' or '\\', '..', a leading '.',
-    a drive or absolute path, Windows device names, anything but letters, digits, ' ', '.', '_', '-'.
+    Refused: empty, too long, NUL or control characters, '/' or '\\', '..', a leading '.'
+    (hidden files), a drive or absolute path, Windows device names.
     """
     if not isinstance(name, str):
         raise UnsafeName(f"The {what} must be text.")
@@ -38,9 +39,8 @@ def check_name(name: str, what: str = "name") -> str:
         raise UnsafeName(f"The {what} {name!r} looks like a path; use a plain name without '/', '\\', ':' or '..'.")
     if len(name) > MAX_NAME_LEN:
         raise UnsafeName(f"The {what} is {len(name)} characters long; keep it to {MAX_NAME_LEN}.")
-    if not _ALLOWED.fullmatch(name):
-        raise UnsafeName(f"The {what} {name!r} may only contain letters, digits, spaces, '-', '_' and '.', "
-                         "and must start with a letter or digit.")
+    if name.startswith("."):
+        raise UnsafeName(f"The {what} {name!r} starts with '.', which would make a hidden file; start with a letter or digit.")
     if name.split(".")[0].strip().lower() in _RESERVED:
         raise UnsafeName(f"{name!r} is a reserved device name on Windows; choose another {what}.")
     return name

@@ -186,18 +186,22 @@ class TestUserFolder:
         assert checkpoints.user_dir() == nnviz_dirs["checkpoints"]
 
     @pytest.mark.parametrize("name", ["../../etc/passwd", "/etc/passwd", "..\\..\\x", "a/../../b", " ~/.ssh/id "])
-    def test_user_path_stays_inside(self, nnviz_dirs, name):
-        folder = nnviz_dirs["checkpoints"].resolve()
-        path = checkpoints.user_path(name)
-        assert path.parent == folder and path.suffix == ".pt"
-        assert not path.name.startswith(".")
+    def test_user_path_refuses_names_that_leave_the_folder(self, nnviz_dirs, name):
+        with pytest.raises(ValueError, match="looks like a path"):
+            checkpoints.user_path(name)
+        assert not any(nnviz_dirs["checkpoints"].parent.rglob("*.pt"))
+
+    def test_user_path_cleans_harmless_oddities(self, nnviz_dirs):
+        path = checkpoints.user_path("my model (1)")
+        assert path == nnviz_dirs["checkpoints"].resolve() / "my_model_1.pt"
 
     def test_user_path_keeps_a_plain_name(self, nnviz_dirs):
         assert checkpoints.user_path("my-cnn_v2.1") == nnviz_dirs["checkpoints"].resolve() / "my-cnn_v2.1.pt"
 
-    @pytest.mark.parametrize("name", ["", "..", "///", "   "])
-    def test_unusable_names(self, name):
-        with pytest.raises(ValueError, match="not a usable name"):
+    @pytest.mark.parametrize("name, reason", [("", "empty"), ("   ", "empty"), ("..", "looks like a path"),
+                                              ("///", "looks like a path"), ("!!!", "not a usable name")])
+    def test_unusable_names(self, name, reason):
+        with pytest.raises(ValueError, match=reason):
             checkpoints.user_path(name)
 
     def test_list_checkpoints_shows_saved_and_skips_junk(self, nnviz_dirs, model):
