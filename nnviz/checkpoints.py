@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from nnviz.config import ConfigError, RunConfig
-from nnviz.models import build_model
+from nnviz.models import ModelTooLarge, build_model
 from nnviz.security import check_name
 from nnviz.storage import atomic_write, inside, safe_name
 
@@ -58,6 +58,11 @@ class Checkpoint:
         """A fresh model with these weights, in eval mode. CheckpointError if they do not fit."""
         try:
             model = build_model(self.config.model, self.input_shape, self.n_outputs)
+        except ModelTooLarge as exc:
+            raise CheckpointError(f"This checkpoint describes a model too large to build: {exc}") from None
+        except ValueError as exc:
+            raise CheckpointError(f"This checkpoint describes a model that cannot be built ({exc}).") from None
+        try:
             model.load_state_dict(self.state_dict, strict=True)
         except (RuntimeError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0][:300]
@@ -105,6 +110,23 @@ def load(source: str | os.PathLike | bytes) -> Checkpoint:
     except Exception as exc:  # UnpicklingError (code in the file), truncated zip, not a torch file
         raise CheckpointError(_load_failure(exc)) from None
     return _parse(payload, path)
+
+
+def check_upload(data: bytes, task: str, datasets: tuple[str, ...] = ()) -> Checkpoint:
+    """An uploaded checkpoint, fully checked before anything is written or shown.
+
+    Refused with a CheckpointError: anything `load` refuses, a checkpoint for another task or
+    (when `datasets` is given) another dataset, and weights that do not fit their architecture.
+    """
+    ckpt = load(data)
+    if ckpt.task != task:
+        raise CheckpointError(f"This is a {ckpt.task} checkpoint (dataset {ckpt.config.data.dataset!r}); "
+                              f"this page needs a {task} checkpoint.")
+    if datasets and ckpt.config.data.dataset not in datasets:
+        raise CheckpointError(f"This checkpoint was trained on {ckpt.config.data.dataset!r}; this page works with "
+                              f"{', '.join(datasets)}.")
+    ckpt.model()  # weights from another model fail here, not later on a page
+    return ckpt
 
 
 def _load_failure(exc: Exception) -> str:

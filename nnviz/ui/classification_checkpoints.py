@@ -11,7 +11,7 @@ import streamlit as st
 
 from nnviz import checkpoints
 from nnviz.data import DATASETS
-from nnviz.storage import atomic_write
+from nnviz.storage import atomic_write, safe_name
 from nnviz.ui import classification_config as cc
 from nnviz.ui import access, live
 from nnviz.ui.classification_panels import CHECKPOINT_KEY, SLOT, apply_settings
@@ -53,8 +53,9 @@ def _upload() -> None:
         return
     data = upload.getvalue()
     try:
-        ckpt = checkpoints.load(data)  # validate before anything is written
-        path = checkpoints.user_path(f"uploaded_{Path(upload.name).stem}")
+        # validate fully (format, task, dataset, weights that fit) before anything is written
+        ckpt = checkpoints.check_upload(data, "classification", tuple(DATASETS))
+        path = checkpoints.user_path(f"uploaded_{safe_name(Path(upload.name).stem)}")
     except (checkpoints.CheckpointError, ValueError) as exc:
         st.session_state[ERROR_KEY] = f"{upload.name}: {exc}"
         return
