@@ -10,10 +10,12 @@ import time
 
 import numpy as np
 import streamlit as st
+import torch
 
 from nnviz import embedding, inspect
 from nnviz.figures import maps, weights
 from nnviz.models import summarize
+from nnviz.ui import replay
 from nnviz.ui.pickers import PickedModel, image_picker, images_at
 from nnviz.ui.resources import checkpoint_model, task_data
 
@@ -126,12 +128,45 @@ def filters(picked: PickedModel) -> None:
     _seed("inside_filter_first", 0, lambda v: 0 <= v < n_out)
     first = c[3].number_input("First filter", 0, max(n_out - 1, 0), step=limit, key="inside_filter_first",
                               disabled=n_out <= limit, **KEEP)
-    fig = maps.filter_grid(w, channel, first=int(first) if n_out > limit else 0, per_filter_scale=per,
-                           title=f"{layer}: {n_out} filters of {w.shape[2]}×{w.shape[3]} over {n_in} input channel"
-                                 f"{'s' if n_in > 1 else ''}")
-    chart(fig, "inside_filters")
+    def draw(epoch: int | None) -> None:  # the trained filters, or a recorded epoch's while replaying
+        kernels = w if epoch is None or epoch == final else _epoch_kernels(str(folder), epoch, f"{layer}.weight")
+        at = "" if epoch is None else f" · epoch {epoch}"
+        fig = maps.filter_grid(w if kernels is None else kernels, channel, first=int(first) if n_out > limit else 0,
+                               per_filter_scale=per, title=f"{layer}: {n_out} filters of {w.shape[2]}×{w.shape[3]} "
+                                                       f"over {n_in} input channel{'s' if n_in > 1 else ''}{at}")
+        chart(fig, "inside_filters")
+
+    folder, final, epochs = _filter_epochs(picked)
+    if epochs:  # a run with per-epoch weights: replay how the filters formed
+        replay.player(epochs, "inside_filter_epoch", draw, label="Epoch (replay the run)",
+                      help="The filters as they were after each recorded epoch; Play steps through training.")
+    else:
+        draw(None)
     st.caption("Red = positive weight, blue = negative, white = 0. A first-layer filter is a small pattern the "
                "layer looks for: edges, strokes, blobs. Hover a pixel for its exact value.")
+
+
+def _filter_epochs(picked: PickedModel) -> tuple[object, int, list[int]]:
+    """(the run's weights folder, the final epoch, every epoch with weights) for a finished run's
+    final.pt; no epochs for other checkpoints."""
+    folder = inspect.weights_dir(picked.path) if picked.path.name == "final.pt" else None
+    if folder is None:
+        return None, -1, []
+    final = int(picked.checkpoint.metrics.get("epoch", -1))
+    return folder, final, sorted({e for e, _ in inspect.epoch_files(folder)} | ({final} if final >= 0 else set()))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _epoch_kernels(folder: str, epoch: int, name: str) -> np.ndarray | None:
+    """One tensor of a run's per-epoch weights (weights only, never pickled code); None if unreadable."""
+    path = inspect.epoch_files(folder)
+    found = dict(path).get(epoch)
+    try:
+        state = torch.load(found, map_location="cpu", weights_only=True) if found else None
+    except Exception:  # noqa: BLE001 - a torn or foreign file: the trained filters are shown instead
+        return None
+    tensor = state.get(name) if isinstance(state, dict) else None
+    return tensor.detach().float().numpy().copy() if isinstance(tensor, torch.Tensor) else None
 
 
 def _default_layers(infos: list[inspect.LayerInfo]) -> list[str]:

@@ -102,3 +102,43 @@ def test_classification_replay_plays_and_pauses(nnviz_env):
     assert at.select_slider(key="cls_replay").value == 3
     assert not at.session_state["cls_replay:playing"]  # paused itself at the last epoch
     assert at.button(key="cls_replay_play").label == "Play"
+
+
+def _finished_cnn(epochs: int = 3) -> runs.Run:
+    """A tiny CNN run on digits with weights kept for every epoch."""
+    from nnviz.config import DataConfig, RunConfig, replace
+    from nnviz.models import PRESETS
+
+    preset = PRESETS["fast_cnn"]
+    cfg = RunConfig(data=DataConfig(dataset="digits"), model=preset.model,
+                    train=replace(preset.train, epochs=epochs, max_steps=3, snapshot_every=1), preset="fast_cnn")
+    run = runs.start(cfg)
+    assert run.wait(120) and run.status == "finished", run.message
+    return run
+
+
+def _pick(at: AppTest, key: str, run_id: str) -> None:
+    box = at.selectbox(key=key)
+    box.select(next(i for i, label in enumerate(box.options) if run_id in label)).run()
+    assert not at.exception, at.exception
+
+
+def _titles(at: AppTest) -> list[str]:
+    return [(json.loads(c.proto.spec)["layout"].get("title") or {}).get("text", "") for c in at.get("plotly_chart")]
+
+
+def test_inside_filters_replay_the_run(nnviz_env):
+    run = _finished_cnn()
+    at = _open("app_pages/inside.py")
+    _pick(at, "inside_model", run.id)
+    at.session_state["inside_tab"] = "Filters"
+    at.run()
+    assert at.select_slider(key="inside_filter_epoch").options == ["0", "1", "2", "3"]
+    assert any(t.endswith("epoch 3") for t in _titles(at))
+    final = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["z"]
+    at.select_slider(key="inside_filter_epoch").set_value(0).run()
+    untrained = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["z"]
+    assert untrained != final  # the epoch-0 weights file, not the trained model
+    at.button(key="inside_filter_epoch_play").click().run()
+    _tick(at)
+    assert at.select_slider(key="inside_filter_epoch").value == 1 and any(t.endswith("epoch 1") for t in _titles(at))
