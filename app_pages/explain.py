@@ -29,5 +29,7 @@ elif view == "compare":
     ep.show_compare(picked, images, targets, display)
 elif view == "targets":
     ep.show_targets(picked, images, method, params, display)
+elif view == "epochs":
+    ep.show_epochs(picked, images, method, params, targets, display)
 else:
     ep.show_sanity(picked, images, method, params, targets, display)

@@ -12,15 +12,18 @@ from typing import Any
 
 import numpy as np
 import streamlit as st
+import torch
 
-from nnviz import explain
+from nnviz import explain, inspect
 from nnviz.figures import attributions as fa
+from nnviz.models import build_model
+from nnviz.ui import replay
 from nnviz.ui.pickers import PickedImages, PickedModel
 from nnviz.ui.resources import checkpoint_model, task_data
 
 PARAMS_KEY = "explain_params"  # {method: {param: value}}: survives method switches and page changes
 VIEWS = {"single": "One method", "compare": "Compare methods", "targets": "Every target class",
-         "sanity": "Sanity check"}
+         "sanity": "Sanity check", "epochs": "Over training"}
 TITLE = {k: s.title for k, s in explain.ATTRIBUTION_METHODS.items()}
 
 
@@ -232,3 +235,65 @@ def show_sanity(picked: PickedModel, images: PickedImages, method: str, params: 
     st.caption(f"ρ: Spearman rank correlation between the two maps as shown ({fa.SIGNS[d.sign].lower()}). "
                "A map that survives scrambled weights is an edge detector, not an explanation. Try the "
                "absolute view, and randomising only the output layer, with Guided Backprop.")
+
+
+# --- replay: one image's map at every recorded epoch of a run --------------------------------------------
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _epoch_maps(weights: str, path: str, mtime_ns: int, index: int, method: str, params_json: str,
+                target: int) -> tuple[np.ndarray, np.ndarray]:
+    """((H, W) map, class probabilities) of the model as it was at one epoch (its weights file)."""
+    ckpt, _ = checkpoint_model(path)
+    model = build_model(ckpt.config.model, ckpt.input_shape, ckpt.n_outputs)
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))  # weights only, no code
+    model.eval()
+    x = task_data(ckpt.config.data).x_test[[index]]  # (1, C, H, W)
+    with torch.no_grad():
+        probs = torch.softmax(model(x).float(), 1)[0].numpy()
+    attr = explain.attribute(model, x, method, [target], mean=ckpt.mean, std=ckpt.std, **json.loads(params_json))
+    return explain.to_maps(attr)[0], probs
+
+
+def show_epochs(picked: PickedModel, images: PickedImages, method: str, params: dict, targets: list[int],
+                d: Display) -> None:
+    """Replay: the first image's map towards a fixed class after every recorded epoch of a run."""
+    folder = inspect.weights_dir(picked.path) if picked.path.name == "final.pt" else None
+    if folder is None:
+        st.info("Only a training run keeps the weights of every epoch. Train a small model in the Classification "
+                "lab, then pick that run in the model list to watch its explanations form.",
+                icon=":material/history:")
+        return
+    files = dict(inspect.epoch_files(folder))
+    final = int(picked.checkpoint.metrics.get("epoch", -1))
+    classes, index, target = picked.checkpoint.classes, images.indices[0], targets[0]
+
+    def draw(epoch: int) -> None:
+        try:
+            if epoch == final or epoch not in files:
+                maps = compute(picked, [index], method, params, [target])
+                shown, probs = (None if maps is None else maps[0]), images.probs[0]
+            else:
+                shown, probs = _epoch_maps(str(files[epoch]), str(picked.path), picked.path.stat().st_mtime_ns,
+                                           int(index), method, json.dumps(params, sort_keys=True), int(target))
+        except explain.ExplainError as exc:
+            st.error(str(exc), icon=":material/tune:")
+            return
+        except Exception as exc:  # noqa: BLE001 - a torn weights file or out of memory: say so, keep the page
+            st.error(f"The map of epoch {epoch} could not be computed ({type(exc).__name__}).")
+            return
+        if shown is None:
+            return
+        guess = int(np.argmax(probs))
+        cols = st.columns(2)
+        cols[0].plotly_chart(fa.attribution_heatmap(shown, d.sign, f"{TITLE[method]} · class {classes[target]} · "
+                                                                  f"epoch {epoch}"),
+                             key="explain_fig_epoch_heatmap", width="stretch")
+        cols[1].plotly_chart(fa.attribution_overlay(images.pixels[0], shown, d.sign, d.opacity if d.overlay else 1.0,
+                                                    f"Predicted {classes[guess]} ({probs[guess]:.0%})"),
+                             key="explain_fig_epoch_overlay", width="stretch")
+
+    replay.player(sorted(set(files) | ({final} if final >= 0 else set())), "explain_epoch", draw,
+                  label="Epoch (replay the run)",
+                  help="The same image and class after each recorded epoch; Play steps through training.")
+    st.caption(f"Image #{index}, explained towards class {classes[target]} at every epoch, so the maps compare: "
+               "watch the evidence sharpen from noise (epoch 0, the untrained network) to strokes.")

@@ -142,3 +142,32 @@ def test_inside_filters_replay_the_run(nnviz_env):
     at.button(key="inside_filter_epoch_play").click().run()
     _tick(at)
     assert at.select_slider(key="inside_filter_epoch").value == 1 and any(t.endswith("epoch 1") for t in _titles(at))
+
+
+def _heatmap(at: AppTest) -> list:
+    chart = next(c for c in at.get("plotly_chart") if "explain_fig_epoch_heatmap" in c.proto.id)
+    return json.loads(chart.proto.spec)["data"][0]["z"]
+
+
+def test_explain_replays_one_image_over_training(nnviz_env):
+    run = _finished_cnn()
+    at = _open("app_pages/explain.py")
+    _pick(at, "explain_model", run.id)
+    at.radio(key="explain_view").set_value("epochs").run()
+    assert not at.exception, at.exception
+    assert at.select_slider(key="explain_epoch").options == ["0", "1", "2", "3"]
+    assert any("epoch 3" in t for t in _titles(at))
+    trained = _heatmap(at)
+    at.select_slider(key="explain_epoch").set_value(0).run()
+    assert not at.exception, at.exception
+    assert any("epoch 0" in t for t in _titles(at))
+    assert _heatmap(at) != trained
+    at.button(key="explain_epoch_play").click().run()
+    _tick(at)
+    assert at.select_slider(key="explain_epoch").value == 1 and any("epoch 1" in t for t in _titles(at))
+
+
+def test_explain_over_training_explains_itself_for_a_checkpoint(nnviz_env):
+    at = _open("app_pages/explain.py")  # the shipped digits CNN: no per-epoch weights
+    at.radio(key="explain_view").set_value("epochs").run()
+    assert not at.exception and any("Only a training run keeps" in i.value for i in at.info)
