@@ -1,0 +1,166 @@
+"""Live-UI cost: the same run trained from the dashboard (page open, live view drawing) and from the CLI.
+
+Dashboard: `streamlit run streamlit_app.py` on a free port, a headless Chromium page (the
+e2e suite's flags) on the Classification lab, the data set chosen, "Start training"
+clicked; the page stays open, its live view redrawing, until the run's folder says
+finished. CLI: `python -m nnviz train` with the flags that rebuild the dashboard run's
+config (checked: the data, model and training sections of both config.json files must be
+equal), with no server or browser running. Training seconds are fit()'s `elapsed` of the
+last epoch from each run's history.jsonl. Prints both and the ratio (target <= 1.15).
+
+    .venv/bin/python benchmarks/dashboard_vs_cli.py [--dataset digits|fashion_mnist]
+        [--data-dir ../shared/datasets] [--repeat 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, _free_port, wait_idle  # noqa: E402
+
+TARGET = 1.15  # dashboard seconds / CLI seconds, from the issue
+
+
+def _server(runs_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = dict(os.environ, NNVIZ_RUNS_DIR=str(runs_dir))
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+                             "--server.port", str(port), "--browser.gatherUsageStats", "false",
+                             "--server.fileWatcherType", "none"], cwd=ROOT, env=env,
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    import urllib.request
+
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"streamlit did not become healthy:\n{log.read_text()[-2000:]}")
+
+
+def _finished_run(runs_dir: Path, timeout: float) -> Path:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for folder in runs_dir.glob("*"):
+            status = folder / "status.json"
+            if status.is_file():
+                try:
+                    state = json.loads(status.read_text()).get("status")
+                except (OSError, json.JSONDecodeError):
+                    continue  # being replaced right now
+                if state not in ("queued", "running"):
+                    return folder
+        time.sleep(0.2)
+    raise RuntimeError(f"no run finished within {timeout:.0f} s")
+
+
+def _summary(folder: Path) -> dict:
+    rows = [json.loads(line) for line in (folder / "history.jsonl").read_text().splitlines() if line.strip()]
+    status = json.loads((folder / "status.json").read_text())
+    return {"status": status["status"], "epochs": int(rows[-1]["epoch"]), "seconds": rows[-1]["elapsed"],
+            "loop_seconds": sum(r["seconds"] for r in rows), "test_acc": rows[-1].get("test_acc"),
+            "config": json.loads((folder / "config.json").read_text())}
+
+
+def dashboard_run(dataset: str, data_dir: str, work: Path, screenshot: Path | None) -> dict:
+    """Start the run from the page and keep the page open on its live view until it ends."""
+    from playwright.sync_api import sync_playwright
+
+    runs_dir = work / "dash_runs"
+    proc, url = _server(runs_dir, work / "streamlit.log")
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            page.goto(f"{url}/classification")
+            wait_idle(page, 120_000)
+            if dataset != "digits":
+                box = page.get_by_label("Data folder")
+                box.fill(data_dir)
+                box.press("Enter")
+                wait_idle(page, 120_000)
+                page.get_by_test_id("stSelectbox").filter(has_text="Dataset").click()
+                page.get_by_role("option", name="Fashion-MNIST").click()
+                wait_idle(page, 120_000)
+            page.get_by_role("button", name="Start training").click()
+            page.wait_for_selector('[data-testid="stProgress"]', timeout=60_000)  # the live view is up
+            if screenshot is not None:
+                time.sleep(1.5)
+                page.screenshot(path=str(screenshot), full_page=True)
+            folder = _finished_run(runs_dir, 600)
+            browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    out = _summary(folder)
+    os.rename(folder, work / f"dash-{time.time_ns()}")  # the next repeat looks for a new folder
+    return out
+
+
+def cli_run(config: dict, work: Path) -> dict:
+    """The same config from the command line (flags rebuilt from the dashboard's config.json)."""
+    train, data = config["train"], config["data"]
+    cmd = [sys.executable, "-m", "nnviz", "train", "--dataset", data["dataset"], "--model", config["preset"],
+           "--epochs", str(train["epochs"]), "--batch-size", str(train["batch_size"]), "--lr", repr(train["lr"]),
+           "--optimizer", train["optimizer"], "--weight-decay", repr(train["weight_decay"]),
+           "--device", train["device"], "--seed", str(train["seed"]), "--runs-dir", str(work / "cli_runs"), "--json"]
+    if data["data_dir"]:
+        cmd += ["--data-dir", data["data_dir"]]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
+    summary = json.loads(out.stdout.splitlines()[-1])
+    result = _summary(Path(summary["run_dir"]))
+    for section in ("data", "model", "train"):
+        if result["config"][section] != config[section]:
+            raise RuntimeError(f"the CLI run's {section} config differs from the dashboard's:\n"
+                               f"{result['config'][section]}\n{config[section]}")
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="digits", choices=("digits", "fashion_mnist"))
+    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "datasets"))
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--screenshot", help="save a screenshot of the live view here (first repeat)")
+    args = parser.parse_args()
+    print(json.dumps({"cpu_count": os.cpu_count(), "dataset": args.dataset,
+                      "load_average_1min": round(os.getloadavg()[0], 2)}), flush=True)
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for i in range(args.repeat):
+            shot = Path(args.screenshot) if args.screenshot and i == 0 else None
+            dash = dashboard_run(args.dataset, args.data_dir, work, shot)
+            load_dash = os.getloadavg()[0]
+            cli = cli_run(dash["config"], work)
+            ratio = dash["seconds"] / cli["seconds"]
+            ok &= ratio <= TARGET and dash["status"] == cli["status"] == "finished"
+            print(json.dumps({"repeat": i + 1, "dashboard_seconds": round(dash["seconds"], 2),
+                              "cli_seconds": round(cli["seconds"], 2), "ratio": round(ratio, 3),
+                              "target": TARGET, "dashboard_loop_seconds": round(dash["loop_seconds"], 2),
+                              "cli_loop_seconds": round(cli["loop_seconds"], 2),
+                              "dashboard_test_acc": dash["test_acc"], "cli_test_acc": cli["test_acc"],
+                              "status": [dash["status"], cli["status"]],
+                              "load_average_1min": [round(load_dash, 2), round(os.getloadavg()[0], 2)]}),
+                  flush=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
