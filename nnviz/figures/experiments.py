@@ -40,7 +40,8 @@ def compare_curves(histories: Sequence[Sequence[dict]], labels: Sequence[str], m
                                  line=dict(color=PALETTE[i % len(PALETTE)], width=2.5, dash=dash),
                                  marker=dict(size=6),
                                  hovertemplate=f"{label}<br>{metric}: %{{y:.4g}}<br>{x}: %{{x:.3g}}<extra></extra>"))
-    fig.update_xaxes(title=X_AXES.get(x, x))
+    last = max((r.get("epoch", 0) for rows in histories for r in rows), default=0)
+    fig.update_xaxes(title=X_AXES.get(x, x), dtick=1 if x == "epoch" and last <= 12 else None)
     fig.update_yaxes(title=metric.replace("_", " "), type="log" if log_y else "linear",
                      tickformat=".0%" if metric.endswith("acc") and not log_y else None)
     return apply(fig, title, height=420, uirevision=uirevision)

@@ -90,8 +90,12 @@ def _render(view: dict, key: str) -> None:
         st.plotly_chart(fig, key=f"exp_sweep_chart_{key}", config={"displaylogo": False})
     if results:
         table = results_table(results, task)
-        st.dataframe(shade_above(table, ["gap (train − test)"], GAP_ALERT).format(precision=4), hide_index=True,
-                     key=f"exp_sweep_table_{key}")
+        formats = {c: "{:.1%}" for c in table.columns if c.endswith(" acc")}
+        formats.update({"gap (train − test)": "{:+.1%}", "seconds": "{:.1f}"})
+        formats.update({c: "{:.4f}" for c in table.columns if c.endswith(" loss")})
+        st.dataframe(shade_above(table, ["gap (train − test)"], GAP_ALERT)
+                     .format({k: v for k, v in formats.items() if k in table.columns}, na_rep="–"),
+                     hide_index=True, key=f"exp_sweep_table_{key}")
         if key == "activation_depth" and task == "classification":
             pivots = depth_pivots(results)
             cols = st.columns(3)
@@ -108,7 +112,7 @@ def render() -> None:
     key, dataset, epochs = _settings()
     job = sweeps.get_sweep(st.session_state.get(JOB_KEY, "")) if st.session_state.get(JOB_KEY) else None
     running = job is not None and job.active
-    c1, c2, _ = st.columns([2, 2, 6])
+    c1, c2, _ = st.columns([1, 1, 4], vertical_alignment="center")
     if c1.button("Run sweep", key="exp_sweep_start", type="primary", icon=":material/play_arrow:",
                  disabled=running) and allowed("run sweeps"):
         _start(key, dataset, epochs)
