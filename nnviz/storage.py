@@ -9,6 +9,7 @@ import json
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -60,9 +61,16 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def append_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> None:
-    """Append rows as whole lines and fsync, so a crash loses at most the line in flight."""
+    """Append rows as whole lines and fsync, so a crash loses at most the line in flight.
+
+    A file that ends in a torn line (its writer was killed mid-append) gets a newline first, so
+    the torn line stays on its own and the new rows are not glued onto it (and lost with it).
+    """
     data = "".join(json.dumps(r, allow_nan=True) + "\n" for r in rows).encode("utf-8")
-    with open(path, "ab") as fh:
+    with open(path, "ab+") as fh:
+        end = fh.seek(0, os.SEEK_END)
+        if end and os.pread(fh.fileno(), 1, end - 1) != b"\n":
+            data = b"\n" + data
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
@@ -90,6 +98,30 @@ def read_json(path: str | os.PathLike, default: Any = None) -> Any:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
         return default
+
+
+TEMP_MAX_AGE_S = 600.0  # a temp file this old belongs to a writer that died (a save takes seconds at most)
+
+
+def sweep_temp_files(folder: str | os.PathLike, older_than_s: float = TEMP_MAX_AGE_S) -> int:
+    """Delete the temp files `atomic_write` left in `folder` when its process was killed; returns how many.
+
+    Only files older than `older_than_s` go, so a writer in flight keeps its temp file. Readers never
+    look at temp files anyway (they are hidden and end in '.tmp'): this only reclaims the space.
+    """
+    now, removed = time.time(), 0
+    try:
+        candidates = [p for p in Path(folder).iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")]
+    except OSError:
+        return 0
+    for path in candidates:
+        try:
+            if now - path.stat().st_mtime >= older_than_s:
+                path.unlink()
+                removed += 1
+        except OSError:  # gone already (another sweeper) or not ours to delete
+            continue
+    return removed
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -65,8 +65,8 @@ class TestJsonLines:
         with open(path, "ab") as fh:
             fh.write(b'{"epoch": 2, "train_lo')  # a crash mid-append
         assert read_jsonl(path) == [{"epoch": 0}, {"epoch": 1}]
-        append_jsonl(path, [{"epoch": 3}])  # the next append starts after the torn bytes
-        assert [r["epoch"] for r in read_jsonl(path)] == [0, 1]  # torn + new share a line: both dropped
+        append_jsonl(path, [{"epoch": 3}])  # the next append starts on a new line after the torn bytes
+        assert [r["epoch"] for r in read_jsonl(path)] == [0, 1, 3]  # only the torn line is lost
 
     def test_non_object_and_garbage_lines_are_skipped(self, tmp_path):
         path = tmp_path / "h.jsonl"
