@@ -21,7 +21,7 @@ from torch import nn
 from nnviz.config import ConfigError, RunConfig
 from nnviz.models import ModelTooLarge, build_model
 from nnviz.security import check_name
-from nnviz.storage import atomic_write, inside, safe_name
+from nnviz.storage import atomic_write, inside, safe_name, sweep_temp_files
 
 FORMAT = "nnviz-checkpoint"
 VERSION = 1
@@ -88,6 +88,7 @@ def save(path: str | os.PathLike, model: nn.Module, config: RunConfig, *, task: 
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     payload = {"format": FORMAT, "version": VERSION, "meta": json.dumps(meta), "state_dict": state}
     atomic_write(path, lambda fh: torch.save(payload, fh))
+    sweep_temp_files(Path(path).parent)  # temp files of saves killed long ago (a crashed server) go
     return Path(path)
 
 
