@@ -164,7 +164,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         # the study's stored spec wins when it exists: every worker searches the same space
         out = search.run_worker(url, args.study, args.trials, spec, seed_offset=os.getpid(), timeout=args.timeout,
-                                on_trial=on_trial)
+                                on_trial=on_trial, data_dir=args.data_dir)
         stopped = out["stopped"]
     except KeyboardInterrupt:
         out, stopped = {"trials": [], "checkpoint": ""}, True
@@ -207,7 +207,8 @@ def parser() -> argparse.ArgumentParser:
     dl.add_argument("--data-dir")
     dl.set_defaults(func=cmd_download)
     sw = sub.add_parser("sweep", help="one worker of a hyper-parameter search (an Optuna study)")
-    sw.add_argument("--storage", help="SQLAlchemy URL of the study storage (default sqlite:///<runs>/studies.db); "
+    sw.add_argument("--storage", help="SQLAlchemy URL of the study storage (default $NNVIZ_STUDY_STORAGE, else "
+                                      "sqlite:///<runs>/studies.db); "
                                       "e.g. postgresql://user:pass@host/db to share a study between machines")
     sw.add_argument("--study", required=True, help="study name; created if missing, joined if it exists")
     sw.add_argument("--trials", type=int, default=10, help="trials this worker runs (default 10)")

@@ -12,6 +12,7 @@ validation MSE for regression), and `cv_results` has `cv_results_`'s columns.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -128,8 +129,8 @@ _storages_lock = threading.Lock()
 
 
 def default_storage_url(root: str | os.PathLike | None = None) -> str:
-    """sqlite:///<runs>/studies.db: one file for every study of this machine."""
-    return f"sqlite:///{runs.runs_dir(root).resolve() / 'studies.db'}"
+    """$NNVIZ_STUDY_STORAGE if set (a shared database), else sqlite:///<runs>/studies.db on this machine."""
+    return os.environ.get("NNVIZ_STUDY_STORAGE") or f"sqlite:///{runs.runs_dir(root).resolve() / 'studies.db'}"
 
 
 def storage(url: str) -> optuna.storages.RDBStorage:
@@ -351,12 +352,16 @@ _HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "ela
 
 def run_worker(url: str, name: str, n_trials: int, spec: SearchSpec | None = None,
                stop_event: threading.Event | None = None, seed_offset: int = 0, timeout: float | None = None,
-               on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None) -> dict[str, Any]:
+               on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None,
+               data_dir: str | None = None) -> dict[str, Any]:
     """Run up to `n_trials` trials of study `name` in this thread (other workers may share the study).
 
+    `data_dir` points this worker at its own copy of the image set (machines differ).
     Returns {'trials': this worker's finished trial numbers, 'stopped': bool, 'checkpoint': path or ''}.
     """
     study, spec = open_study(url, name, spec, seed_offset)
+    if data_dir:  # the stored spec names the creator's data folder; this machine's may differ
+        spec = dataclasses.replace(spec, base=cfg_replace(spec.base, data=cfg_replace(spec.base.data, data_dir=data_dir)))
     objective = make_objective(spec, name, stop_event)
     mine: list[int] = []
 
@@ -374,78 +379,3 @@ def run_worker(url: str, name: str, n_trials: int, spec: SearchSpec | None = Non
         stopped = True
     return {"trials": mine, "stopped": stopped or bool(stop_event is not None and stop_event.is_set()),
             "checkpoint": objective.saver.path, "spec": spec}  # type: ignore[attr-defined]
-
-
-@dataclass
-class SearchJob:
-    """A search worker in a background thread of the app; the study storage holds its results."""
-
-    id: str
-    url: str
-    study: str
-    n_trials: int
-    status: str = "running"
-    message: str = ""
-    done: int = 0
-    checkpoint: str = ""
-    stop_event: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.status == "running"
-
-    def stop(self) -> None:
-        self.stop_event.set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        if self.thread is not None:
-            self.thread.join(timeout)
-            return not self.thread.is_alive()
-        return True
-
-
-_jobs: dict[str, SearchJob] = {}
-_jobs_lock = threading.Lock()
-
-
-def start_search(url: str, name: str, n_trials: int, spec: SearchSpec | None = None) -> SearchJob:
-    """Create or join study `name` and run `n_trials` trials in a daemon thread."""
-    open_study(url, name, spec)  # create it (and surface storage / spec errors) in the caller's thread
-    job = SearchJob(f"{name}-{uuid_hex()}", url, name, n_trials)
-
-    def work() -> None:
-        def on_trial(trial: optuna.trial.FrozenTrial) -> None:
-            job.done += 1
-
-        try:
-            out = run_worker(url, name, n_trials, stop_event=job.stop_event, on_trial=on_trial)
-            job.checkpoint = out["checkpoint"]
-            job.status, job.message = ("stopped", "Stopped; finished trials are kept in the study.") \
-                if out["stopped"] else ("finished", "")
-        except Exception as exc:  # shown on the page; the thread must not die silently
-            job.status, job.message = "failed", str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-
-    with _jobs_lock:
-        _jobs[job.id] = job
-    job.thread = threading.Thread(target=work, name=f"nnviz-search-{job.id}", daemon=True)
-    job.thread.start()
-    return job
-
-
-def uuid_hex() -> str:
-    return os.urandom(3).hex()
-
-
-def get_search(job_id: str) -> SearchJob | None:
-    with _jobs_lock:
-        return _jobs.get(job_id)
-
-
-def stop_all(timeout: float = 5.0) -> None:
-    with _jobs_lock:
-        jobs = list(_jobs.values())
-    for j in jobs:
-        j.stop()
-    for j in jobs:
-        j.wait(timeout)

@@ -8,7 +8,7 @@ import time
 import optuna
 import streamlit as st
 
-from nnviz import search
+from nnviz import search, search_jobs
 from nnviz.config import ConfigError
 from nnviz.figures.search import VIEWS, study_view
 from nnviz.params import PARAMS, quick_base
@@ -52,7 +52,7 @@ def _new_search(url: str) -> None:
         spec = search.SearchSpec(base=base, space=space, sampler=sampler, kfold=int(kfold), pruning=pruning)
         live.freeze_startup_heap()
         live.leave_a_core_for_the_ui()
-        job = search.start_search(url, name.strip() or "search", int(trials), spec)
+        job = search_jobs.start_search(url, name.strip() or "search", int(trials), spec)
     except json.JSONDecodeError as exc:
         st.error(f"The search space is not valid JSON: {exc}")
         return
@@ -63,7 +63,7 @@ def _new_search(url: str) -> None:
     st.session_state[STUDY_KEY] = job.study
 
 
-def _study_panel(url: str, name: str, job: search.SearchJob | None) -> None:
+def _study_panel(url: str, name: str, job: search_jobs.SearchJob | None) -> None:
     try:
         study = optuna.load_study(study_name=name, storage=search.storage(url))
     except (KeyError, ConfigError) as exc:
@@ -128,14 +128,14 @@ def render() -> None:
         st.error(f"Cannot list the studies in {url}: {str(exc).splitlines()[0][:300]}")
         return
     job_id = st.session_state.get(JOB_KEY)
-    job = search.get_search(job_id) if job_id else None
+    job = search_jobs.get_search(job_id) if job_id else None
     running = job is not None and job.active
     with st.expander("New search", expanded=not names, icon=":material/add:"):
         if running:
             st.info("A search of this session is running: stop it before starting another.")
         else:
             _new_search(url)
-            job = search.get_search(st.session_state.get(JOB_KEY, "")) if st.session_state.get(JOB_KEY) else None
+            job = search_jobs.get_search(st.session_state.get(JOB_KEY, "")) if st.session_state.get(JOB_KEY) else None
             running = job is not None and job.active
             names = search.study_names(url)
     if not names:

@@ -9,7 +9,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from nnviz import runs, search, sweeps
+from nnviz import runs, search_jobs, sweeps
 from nnviz.config import replace
 from nnviz.params import quick_base
 from tests.app.conftest import APP
@@ -21,7 +21,7 @@ PAGE = "app_pages/experiments.py"
 def env(nnviz_env):
     yield nnviz_env
     sweeps.stop_all()
-    search.stop_all()
+    search_jobs.stop_all()
 
 
 def _open(**params: str) -> AppTest:
@@ -118,7 +118,7 @@ def test_a_grid_search_fills_the_cv_results_table_and_optuna_views(env, monkeypa
     at.text_input(key="exp_search_name").set_value("apptest").run()
     at.button(key="exp_search_start").click().run()
     assert not at.exception, at.exception
-    job = search.get_search(at.session_state["exp_search_job"])
+    job = search_jobs.get_search(at.session_state["exp_search_job"])
     assert job is not None and job.wait(300), job.message
     at.run()
     assert job.status == "finished", job.message

@@ -1,0 +1,86 @@
+"""A search worker in a background thread of the app: started from the page, stopped with a button.
+
+The study storage holds every finished trial, so the page reads results from the study,
+not from the job; the job only says how far this app's own worker got.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+
+import optuna
+
+from nnviz import search
+from nnviz.search import SearchSpec
+
+
+@dataclass
+class SearchJob:
+    """A search worker in a background thread of the app; the study storage holds its results."""
+
+    id: str
+    url: str
+    study: str
+    n_trials: int
+    status: str = "running"
+    message: str = ""
+    done: int = 0
+    checkpoint: str = ""
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status == "running"
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self.thread is not None:
+            self.thread.join(timeout)
+            return not self.thread.is_alive()
+        return True
+
+
+_jobs: dict[str, SearchJob] = {}
+_jobs_lock = threading.Lock()
+
+
+def start_search(url: str, name: str, n_trials: int, spec: SearchSpec | None = None) -> SearchJob:
+    """Create or join study `name` and run `n_trials` trials in a daemon thread."""
+    search.open_study(url, name, spec)  # create it (and surface storage / spec errors) in the caller's thread
+    job = SearchJob(f"{name}-{os.urandom(3).hex()}", url, name, n_trials)
+
+    def work() -> None:
+        def on_trial(trial: optuna.trial.FrozenTrial) -> None:
+            job.done += 1
+
+        try:
+            out = search.run_worker(url, name, n_trials, stop_event=job.stop_event, on_trial=on_trial)
+            job.checkpoint = out["checkpoint"]
+            job.status, job.message = ("stopped", "Stopped; finished trials are kept in the study.") \
+                if out["stopped"] else ("finished", "")
+        except Exception as exc:  # shown on the page; the thread must not die silently
+            job.status, job.message = "failed", str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+
+    with _jobs_lock:
+        _jobs[job.id] = job
+    job.thread = threading.Thread(target=work, name=f"nnviz-search-{job.id}", daemon=True)
+    job.thread.start()
+    return job
+
+
+def get_search(job_id: str) -> SearchJob | None:
+    with _jobs_lock:
+        return _jobs.get(job_id)
+
+
+def stop_all(timeout: float = 5.0) -> None:
+    with _jobs_lock:
+        jobs = list(_jobs.values())
+    for j in jobs:
+        j.stop()
+    for j in jobs:
+        j.wait(timeout)
