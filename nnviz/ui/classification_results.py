@@ -249,6 +249,7 @@ def _at_epoch(source: Source, epoch: int) -> None:
         c[1].plotly_chart(annotate(training_curves(source.epochs, "acc", upto_epoch=epoch, title="Accuracy",
                                                    uirevision="cls_result"), found), key="cls_res_acc", width="stretch")
         report_panel.show_findings(found, skip=("diverged",))  # the status line above already says it diverged
+        report_panel.gradient_chart(source.epochs, found, "cls_grad_norms")
     if test is None or y_test is None:
         for tab in tabs[1:]:
             tab.info("Test predictions for this epoch are not available.")

@@ -184,6 +184,8 @@ def live_panel(view: dict) -> None:
     if training:
         st.caption(LOSS_LEGEND)
     report_panel.show_findings(found, skip=("diverged",))  # the status above already says it diverged
+    if not training:
+        report_panel.gradient_chart(view["epochs"], found, "rg_grad_norms")
     st.slider("Smoothing of the batch losses", 0.0, 0.99, step=0.01, key="rg_smoothing")
 
 

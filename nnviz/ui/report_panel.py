@@ -16,6 +16,7 @@ import streamlit as st
 from nnviz import checkpoints, diagnostics, inspect, report
 from nnviz.config import DataConfig, from_dict, to_dict
 from nnviz.diagnostics import Finding
+from nnviz.figures import diagnostics as dfig
 from nnviz.ui.resources import task_data
 
 STATS_INPUTS = 256  # training inputs behind the dead-ReLU share
@@ -54,6 +55,17 @@ def show_findings(found: Sequence[Finding], skip: Sequence[str] = ()) -> None:
             st.warning(f.sentence, icon=":material/warning:")
         else:
             st.caption(f":material/insights: {f.sentence}")
+
+
+def gradient_chart(epochs: Sequence[dict], found: Sequence[Finding], key: str) -> None:
+    """The run's gradient norms per epoch, folded away under the curves (when the run recorded them)."""
+    if not any("grad_norm" in r for r in epochs):
+        return
+    with st.expander("Gradient norms per epoch", icon=":material/ssid_chart:"):
+        st.plotly_chart(dfig.gradient_norm_figure(epochs, found, title="", height=300), key=key, width="stretch")
+        st.caption("How hard each step pushed the weights. The first layer far below the last: vanishing gradients "
+                   "(the early layers barely learn). A sudden climb: exploding gradients, often a learning rate "
+                   "that is too high.")
 
 
 def _build(run_dirs: Sequence[str]) -> str:

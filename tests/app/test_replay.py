@@ -171,3 +171,17 @@ def test_explain_over_training_explains_itself_for_a_checkpoint(nnviz_env):
     at = _open("app_pages/explain.py")  # the shipped digits CNN: no per-epoch weights
     at.radio(key="explain_view").set_value("epochs").run()
     assert not at.exception and any("Only a training run keeps" in i.value for i in at.info)
+
+
+def test_regression_diverged_run_is_marked_and_explained(nnviz_env):
+    at = _open("app_pages/regression.py")
+    at.selectbox(key="rg_optimizer").set_value("sgd").run()
+    at.select_slider(key="rg_lr").set_value(1.0).run()
+    at.number_input(key="rg_epochs").set_value(30).run()
+    at.button(key="rg_start").click().run()
+    view = _wait(at, "regression")
+    assert view["status"] == "diverged"
+    assert any("diverged" in e.value for e in at.error)  # the run's own message, once
+    assert not any("Training diverged" in e.value for e in at.error)  # the finding is not repeated in words ...
+    loss = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "rg_loss_live" in c.proto.id)
+    assert any(a.get("text") == "diverged" for a in loss["layout"].get("annotations", []))  # ... but marked
