@@ -149,6 +149,8 @@ def _search_spec(args: argparse.Namespace):  # noqa: ANN202  (SearchSpec; import
 def cmd_sweep(args: argparse.Namespace) -> int:
     import os
 
+    from sqlalchemy.exc import SQLAlchemyError
+
     from nnviz import search
     from nnviz.search_results import state_counts
 
@@ -168,6 +170,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         stopped = out["stopped"]
     except KeyboardInterrupt:
         out, stopped = {"trials": [], "checkpoint": ""}, True
+    except SQLAlchemyError as exc:  # the database went away mid-search: finished trials are safe in it
+        print(f"nnviz: lost the study storage: {str(exc).splitlines()[0][:300]}; finished trials are kept there. "
+              "Start the worker again to continue.", file=sys.stderr)
+        return 1
     study, _ = search.open_study(url, args.study)
     counts = state_counts(study.get_trials(deepcopy=False))
     complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
