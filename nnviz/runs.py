@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nnviz import checkpoints
+from nnviz import checkpoints, limits
 from nnviz.config import ConfigError, RunConfig
 from nnviz.crossval import cross_validate
 from nnviz.data import TaskData, load
@@ -288,6 +288,7 @@ def start(config: RunConfig, root: str | os.PathLike | None = None) -> Run:
     # The training thread releases the GIL around every torch op. With Python's default 5 ms switch
     # interval, a busy UI thread (a page polling the run) makes it wait up to 5 ms to get it back after
     # each op: a tiny net then trains ~3x slower (measured). 1 ms costs the UI nothing noticeable.
+    limits.check_run(config)  # a run that would exhaust memory is refused up front (ModelTooLarge, with the size)
     if sys.getswitchinterval() > TRAIN_SWITCH_INTERVAL_S:
         sys.setswitchinterval(TRAIN_SWITCH_INTERVAL_S)
     run_id = new_id(config)

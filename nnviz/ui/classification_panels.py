@@ -11,7 +11,7 @@ from typing import Any, Callable
 import pandas as pd
 import streamlit as st
 
-from nnviz import metrics, runs
+from nnviz import limits, metrics, runs
 from nnviz.codegen import module_source
 from nnviz.config import (ACTIVATIONS, OPTIMIZER_NAMES, POOLING, SCHEDULER_NAMES, ConfigError, DataConfig,
                           ModelConfig, from_dict, to_dict)
@@ -217,6 +217,7 @@ def model_panel(s: dict[str, Any]) -> bool:
         cfg = cc.model_config(s)
         rows, n_params, code = _architecture(json.dumps(to_dict(cfg), sort_keys=True), tuple(info.shape),
                                              len(info.classes), choices[choice], tuple(info.mean), tuple(info.std))
+        limits.check_training_memory(cfg, tuple(info.shape), len(info.classes), int(s["cls_batch_size"]))
     except (ConfigError, ModelTooLarge, ValueError) as exc:
         st.error(f"This model cannot be built: {exc}", icon=":material/error:")
         return False

@@ -19,6 +19,7 @@ import torch
 
 from nnviz import runs
 from nnviz.config import RunConfig
+from nnviz.models import ModelTooLarge
 from nnviz.ui import access
 
 POLL_S = 0.4  # fragment refresh while a run is active: >= 2 updates per second
@@ -57,7 +58,11 @@ def start(slot: str, config: RunConfig) -> runs.Run | None:
         return None
     freeze_startup_heap()  # before the run, so its one full collection does not slow the first epoch
     leave_a_core_for_the_ui()
-    run = runs.start(config)
+    try:
+        run = runs.start(config)
+    except ModelTooLarge as exc:  # would exhaust memory: refused before it starts, with the estimate
+        st.error(f"Not started: {exc}", icon=":material/memory:")
+        return None
     st.session_state[_key(slot)] = run.id
     st.session_state.setdefault("my_runs", []).append(run.id)
     st.query_params[f"{slot}_run"] = run.id
