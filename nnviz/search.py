@@ -33,7 +33,8 @@ from nnviz.config import replace as cfg_replace
 from nnviz.crossval import fold_data
 from nnviz.data import TaskData, load
 from nnviz.params import PARAMS, apply_params, quick_base
-from nnviz.sweeps import SWEEPS, acquire_slot, iter_sweep, run_sweep, start_sweep  # noqa: F401  (sweep API, re-exported)
+# the sweep API is re-exported here: nnviz.search.SWEEPS / run_sweep is what other pages use
+from nnviz.sweeps import SWEEPS, acquire_slot, iter_sweep, run_sweep, start_sweep  # noqa: F401
 from nnviz.train import Callback, TrainState, evaluate, fit, init_model, resolve_device
 
 SAMPLERS = ("grid", "random", "tpe")
@@ -361,7 +362,8 @@ def run_worker(url: str, name: str, n_trials: int, spec: SearchSpec | None = Non
     """
     study, spec = open_study(url, name, spec, seed_offset)
     if data_dir:  # the stored spec names the creator's data folder; this machine's may differ
-        spec = dataclasses.replace(spec, base=cfg_replace(spec.base, data=cfg_replace(spec.base.data, data_dir=data_dir)))
+        data = cfg_replace(spec.base.data, data_dir=data_dir)
+        spec = dataclasses.replace(spec, base=cfg_replace(spec.base, data=data))
     objective = make_objective(spec, name, stop_event)
     mine: list[int] = []
 

@@ -231,8 +231,8 @@ def _work(job: SweepJob) -> None:
         job._set("running")
         run_sweep(job.key, job.base, on_result, job.stop_event, folder=job.dir)
         stopped = job.stop_event.is_set() and len(job.results) < job.total
-        job._set("stopped" if stopped else "finished",
-                 f"Stopped after {len(job.results)} of {job.total} points; finished points are kept." if stopped else "")
+        note = f"Stopped after {len(job.results)} of {job.total} points; finished points are kept."
+        job._set("stopped" if stopped else "finished", note if stopped else "")
     except Exception as exc:  # the page shows the reason; the thread must not die silently
         job._set("failed", str(exc) or type(exc).__name__)
 

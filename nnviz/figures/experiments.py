@@ -84,7 +84,8 @@ def train_test_bars(results: Sequence[dict], metric: str = "acc", title: str = "
     for label, a, b in zip(labels, train, test):
         if math.isfinite(a) and math.isfinite(b):
             fig.add_annotation(x=label, y=max(a, b), text=f"gap {a - b:+.1%}" if metric == "acc" else f"{a - b:+.3g}",
-                               showarrow=False, yshift=14, font=dict(size=12, color="#d62728" if a - b > 0.03 else "#555"))
+                               showarrow=False, yshift=14,
+                               font=dict(size=12, color="#d62728" if a - b > 0.03 else "#555"))
     fig.update_layout(barmode="group")
     fig.update_yaxes(title=f"final {metric}", tickformat=".0%" if metric == "acc" else None,
                      range=[0, 1.08] if metric == "acc" else None)

@@ -56,7 +56,8 @@ def highlight_rows(frame: pd.DataFrame, rows: list, color: str = "rgba(255, 200,
                              axis=1)
 
 
-def shade_above(frame: pd.DataFrame, columns: list[str], threshold: float, color: str = "rgba(214, 39, 40, 0.25)"):  # noqa: ANN201
+def shade_above(frame: pd.DataFrame, columns: list[str], threshold: float,  # noqa: ANN201
+                color: str = "rgba(214, 39, 40, 0.25)"):
     """A Styler that shades cells of `columns` above `threshold` (e.g. a large train-test gap)."""
     def shade(value: float) -> str:
         return f"background-color: {color}" if isinstance(value, float) and math.isfinite(value) and value > threshold \

@@ -63,5 +63,6 @@ def render() -> None:
                      key="exp_compare_only_diff")
     shown = table.loc[differing] if only and differing else table
     if len(picked) > 1:
-        st.caption(f"{len(differing)} setting(s) differ, shaded." if differing else "These runs have the same settings.")
+        st.caption(f"{len(differing)} setting(s) differ, shaded." if differing
+                   else "These runs have the same settings.")
     st.dataframe(highlight_rows(shown, differing), key="exp_compare_config")

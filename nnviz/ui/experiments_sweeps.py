@@ -140,7 +140,9 @@ def render() -> None:
         st.info("Press **Run sweep**: the points train one after another, and the plot and table fill in as "
                 "each one finishes.", icon=":material/info:")
         return
-    pick = st.selectbox("Earlier sweeps", [s["id"] for s in saved], key=f"exp_sweep_saved_{key}",
-                        format_func=lambda i: next(f"{s['id'][:15]} · {s['dataset']} · {len(s['results'])}/"
-                                                   f"{s['total']} points · {s['status']}" for s in saved if s["id"] == i))
-    _render(next(s for s in saved if s["id"] == pick), key)
+    by_id = {s["id"]: s for s in saved}
+    pick = st.selectbox("Earlier sweeps", list(by_id), key=f"exp_sweep_saved_{key}",
+                        format_func=lambda i: f"{i[:15]} · {dataset_title(by_id[i]['dataset'])} · "
+                                              f"{len(by_id[i]['results'])}/{by_id[i]['total']} points · "
+                                              f"{by_id[i]['status']}")
+    _render(by_id[pick], key)
