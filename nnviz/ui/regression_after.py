@@ -105,7 +105,7 @@ def _results(ctx: dict) -> None:
 
 
 def _replay(ctx: dict) -> None:
-    view, scene = ctx["view"], ctx["scene"]
+    view = ctx["view"]
     epochs = sorted(e for e, s in view["snapshots"].items() if "fit" in s)
     if len(epochs) < 2:
         st.info("This run recorded too few epochs to replay.")
