@@ -324,9 +324,10 @@ def make_objective(spec: SearchSpec, study_name: str, stop_event: threading.Even
                 if pruning.pruned:
                     trial.set_user_attr("status", "pruned")
                     raise optuna.TrialPruned()
-                last = history.last()
-                test_scores.append(_score(evaluate(model, fold_set.x_val, fold_set.y_val, data.task), data.task, ""))
-                train_scores.append(_score(last, data.task, "train"))
+                task = data.task
+                test_scores.append(_score(evaluate(model, fold_set.x_val, fold_set.y_val, task), task, ""))
+                # as scikit-learn's return_train_score: the fitted model scored on its training folds
+                train_scores.append(_score(evaluate(model, fold_set.x_train, fold_set.y_train, task), task, ""))
                 fold1 = fold1 or [{k: r[k] for k in r if k in _HISTORY_KEYS} for r in history.epochs]
                 if best_fold is None or test_scores[-1] > best_fold[0]:
                     best_fold = (test_scores[-1], model, history.to_dict())

@@ -23,7 +23,7 @@ from nnviz.config import RunConfig
 from nnviz.data import TaskData, load
 from nnviz.params import apply_params, quick_base
 from nnviz.storage import append_jsonl, atomic_write_json, read_json, read_jsonl
-from nnviz.train import Callback, TrainState, fit, init_model
+from nnviz.train import Callback, TrainState, evaluate, fit, init_model
 
 HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc", "elapsed",
                 "seconds")
@@ -119,8 +119,13 @@ def _train_point(label: str, params: dict, cfg: RunConfig, data: TaskData, stop_
     history = fit(model, data, cfg.train, [_Live(on_epoch)], stop_event)
     rows = [{k: r[k] for k in HISTORY_KEYS if k in r} for r in history.epochs]
     last = rows[-1] if rows else {}
+    final = {k: v for k, v in last.items() if k not in ("epoch", "seconds")}
+    if rows and history.status != "diverged":
+        # the epoch's train metrics are running means over batches, with dropout on: the final model,
+        # evaluated on the training set, is what the train-test gap (overfitting) is about
+        final.update({f"train_{k}": v for k, v in evaluate(model, data.x_train, data.y_train, data.task).items()})
     return {"label": label, "params": params, "status": history.status, "reason": history.reason,
-            "history": rows, "final": {k: v for k, v in last.items() if k not in ("epoch", "seconds")},
+            "history": rows, "final": final,
             "epochs": int(last.get("epoch", 0)), "seconds": round(time.perf_counter() - started, 3),
             "n_train": len(data.x_train)}
 

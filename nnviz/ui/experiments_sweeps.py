@@ -41,7 +41,9 @@ def depth_pivots(results: list[dict]) -> dict[str, pd.DataFrame]:
     if frame.empty:
         return {}
     frame["gap"] = frame["train"] - frame["test"]
-    return {k: frame.pivot(index="activation", columns="hidden layers", values=k) for k in ("train", "test", "gap")}
+    order = [a for a in ("relu", "tanh", "sigmoid") if a in set(frame["activation"])]
+    return {k: frame.pivot(index="activation", columns="hidden layers", values=k).reindex(order)
+            for k in ("train", "test", "gap")}
 
 
 def _settings() -> tuple[str, str, int]:
@@ -105,7 +107,9 @@ def _render(view: dict, key: str) -> None:
                 styled = shade_above(pivots[name], list(pivots[name].columns), GAP_ALERT) if name == "gap" \
                     else pivots[name].style
                 col.dataframe(styled.format("{:.1%}"), key=f"exp_sweep_pivot_{name}")
-            st.caption(f"Gaps above {GAP_ALERT:.0%} are shaded: the model fits its training set better than new data.")
+            st.caption(f"Rows: activation; columns: hidden layers. Train accuracy is the final model's on its "
+                       f"training set. Gaps above {GAP_ALERT:.0%} are shaded: the model fits its training set "
+                       "better than new data (overfitting).")
 
 
 def render() -> None:
