@@ -70,8 +70,11 @@ def _read(source: RunRecord | str | os.PathLike) -> _Run:
     if record.config is None:
         raise ValueError(f"The run {record.id} has no readable config.json; it cannot be reported.")
     folder = record.dir
-    batches = [(r["x"], r["loss"]) for r in read_jsonl(folder / "batches.jsonl")]
-    snapshots = {int(r["epoch"]): r for r in read_jsonl(folder / "snapshots.jsonl")}
+    # K-fold runs write <name>_fold<K>.jsonl; like the run's history, the report follows fold 1
+    batches = [(r["x"], r["loss"]) for r in read_jsonl(folder / "batches.jsonl") or
+               read_jsonl(folder / "batches_fold1.jsonl")]
+    snapshots = {int(r["epoch"]): r for r in read_jsonl(folder / "snapshots.jsonl") or
+                 read_jsonl(folder / "snapshots_fold1.jsonl")}
     run = _Run(record, batches, snapshots)
     try:
         run.data = load(record.config.data)

@@ -107,3 +107,11 @@ def test_bad_input_is_a_clear_error(tmp_path):
 def test_write_report(tmp_path, finished):
     out = report.write_report([finished["digits"]], tmp_path / "r.html")
     assert out.read_text(encoding="utf-8").count("plotly-graph-div") >= 4
+
+
+def test_kfold_run_reports_fold_one(tmp_path):
+    run = _run(RunConfig(DataConfig(dataset="regression"), ModelConfig(hidden=(8,), activation="tanh"),
+                         TrainConfig(device="cpu", epochs=3, batch_size=32, kfold=2)), tmp_path / "runs")
+    page = report.build_report([run.dir])
+    assert len(PLOTLY_DIV.findall(page)) == 3  # loss, fit (from snapshots_fold1.jsonl), gradient norms
+    assert "Fit after epoch 3" in page
