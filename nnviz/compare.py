@@ -59,3 +59,23 @@ def final_metrics(records: Sequence[RunRecord]) -> pd.DataFrame:
         rows.append(row)
     frame = pd.DataFrame(rows)
     return frame.dropna(axis=1, how="all") if len(frame) else frame
+
+
+def distinct_labels(records: Sequence[RunRecord], max_fields: int = 2) -> list[str]:
+    """Labels that say what differs: 'mlp_dropout · digits · lr=0.01' rather than two equal names and ids.
+
+    Runs with a name keep it; otherwise up to `max_fields` differing settings replace the id tail.
+    """
+    if len(records) < 2:
+        return [run_label(r) for r in records]
+    table, differing = config_table(records)
+    fields = [f for f in differing if f != "name"][:max_fields]
+    out = []
+    for column, r in zip(table.columns, records):
+        if (r.config is not None and r.config.name) or not fields:
+            out.append(run_label(r))
+            continue
+        what = (r.config.preset or r.config.model.kind) if r.config is not None else "?"
+        out.append(f"{what} · " + ", ".join(f"{f.split('.')[-1]}={table.loc[f, column]}" for f in fields))
+    # two runs may still differ only in fields left out: then the id tails tell them apart
+    return out if len(set(out)) == len(out) else [f"{o} · {r.id[-6:]}" for o, r in zip(out, records)]

@@ -67,8 +67,10 @@ def sweep_xy(results: Sequence[dict], x_param: str, log_x: bool, metric: str = "
         fig.add_trace(go.Scatter(x=[x for x, _ in failed], y=[0 if metric == "acc" else None] * len(failed),
                                  mode="markers", name="diverged", marker=dict(symbol="x", size=13, color="#d62728")))
     label = {"lr": "learning rate", "batch_size": "batch size", "train_fraction": "share of the training set"}
+    ticks = sorted(set(xs))  # the swept values themselves: '0.0003' reads better than plotly's '300µ'
     fig.update_xaxes(title=label.get(x_param, x_param), type="log" if log_x else "linear",
-                     tickformat=".0%" if x_param == "train_fraction" else None)
+                     tickformat=".0%" if x_param == "train_fraction" else None,
+                     tickvals=ticks if log_x else None, ticktext=[f"{v:g}" for v in ticks] if log_x else None)
     fig.update_yaxes(title=f"final {metric}", tickformat=".0%" if metric == "acc" else None,
                      type="log" if metric == "loss" else "linear")
     return apply(fig, title, height=420, uirevision=f"sweep-{x_param}")

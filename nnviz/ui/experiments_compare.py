@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from nnviz import runs
-from nnviz.compare import config_table, final_metrics, run_label
+from nnviz.compare import config_table, distinct_labels, final_metrics, run_label
 from nnviz.figures.experiments import compare_curves
 from nnviz.ui.experiments_common import highlight_rows
 
@@ -51,11 +51,14 @@ def render() -> None:
                  format_func=lambda v: "epoch" if v == "epoch" else "wall time")
     smoothing = c3.slider("Smoothing", 0.0, 0.95, 0.0, 0.05, key="exp_compare_smoothing",
                           help="Exponential moving average, as TensorBoard's slider.")
-    fig = compare_curves([r.history for r in picked], [run_label(r) for r in picked], metric, x, smoothing)
+    labels = distinct_labels(picked)
+    fig = compare_curves([r.history for r in picked], labels, metric, x, smoothing)
     st.plotly_chart(fig, key="exp_compare_chart", config={"displaylogo": False})
 
     st.subheader("Final metrics")
-    st.dataframe(final_metrics(picked), hide_index=True, key="exp_compare_metrics",
+    metrics = final_metrics(picked)
+    metrics["run"] = labels
+    st.dataframe(metrics, hide_index=True, key="exp_compare_metrics",
                  column_config={k: st.column_config.NumberColumn(format="%.4f") for k in METRICS})
     st.subheader("Settings")
     table, differing = config_table(picked)

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from nnviz import runs
-from nnviz.compare import config_table, final_metrics, run_label
+from nnviz.compare import config_table, distinct_labels, final_metrics, run_label
 from nnviz.config import replace
 from nnviz.figures.experiments import compare_curves
 from nnviz.params import quick_base
@@ -48,3 +48,10 @@ def test_compare_curves_one_line_per_history_aligned_by_epoch_or_time_with_smoot
     assert smooth.data[0].y[0] == pytest.approx(1.0) and smooth.data[0].y[-1] > 0.2  # EMA lags the raw curve
     nan = compare_curves([[{"epoch": 1, "val_loss": math.nan}]], ["x"])
     assert len(nan.data) == 0
+
+
+def test_distinct_labels_name_the_differing_settings():
+    a, b = _run(lr=1e-3), _run(lr=1e-2)
+    assert distinct_labels([a, b]) == ["mlp · lr=0.001", "mlp · lr=0.01"]
+    same = distinct_labels([a, _run(lr=1e-3)])
+    assert len(set(same)) == 2  # identical settings: the id tails tell them apart
