@@ -75,6 +75,25 @@ def _summary(folder: Path) -> dict:
             "config": json.loads((folder / "config.json").read_text())}
 
 
+def _wait_for_live_charts(page, runs_dir: Path) -> bool:  # noqa: ANN001
+    """True once the live curves are drawn while the run still trains (the view the user watches)."""
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if page.locator('[data-testid="stPlotlyChart"]').count():
+            return _status(runs_dir) == "running"
+        time.sleep(0.1)
+    return False
+
+
+def _status(runs_dir: Path) -> str:
+    for status in runs_dir.glob("*/status.json"):
+        try:
+            return json.loads(status.read_text()).get("status", "")
+        except (OSError, json.JSONDecodeError):
+            return "running"  # replaced while we read it: the run is writing, so still going
+    return ""
+
+
 def dashboard_run(dataset: str, data_dir: str, work: Path, screenshot: Path | None) -> dict:
     """Start the run from the page and keep the page open on its live view until it ends."""
     from playwright.sync_api import sync_playwright
@@ -97,8 +116,8 @@ def dashboard_run(dataset: str, data_dir: str, work: Path, screenshot: Path | No
                 wait_idle(page, 120_000)
             page.get_by_role("button", name="Start training").click()
             page.wait_for_selector('[data-testid="stProgress"]', timeout=60_000)  # the live view is up
-            if screenshot is not None:
-                time.sleep(1.5)
+            live_charts = _wait_for_live_charts(page, runs_dir)
+            if screenshot is not None and live_charts:
                 page.screenshot(path=str(screenshot), full_page=True)
             folder = _finished_run(runs_dir, 600)
             browser.close()
@@ -108,7 +127,7 @@ def dashboard_run(dataset: str, data_dir: str, work: Path, screenshot: Path | No
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-    out = _summary(folder)
+    out = dict(_summary(folder), live_charts_seen=live_charts)
     os.rename(folder, work / f"dash-{time.time_ns()}")  # the next repeat looks for a new folder
     return out
 
@@ -157,6 +176,7 @@ def main() -> int:
                               "cli_loop_seconds": round(cli["loop_seconds"], 2),
                               "dashboard_test_acc": dash["test_acc"], "cli_test_acc": cli["test_acc"],
                               "status": [dash["status"], cli["status"]],
+                              "live_charts_seen_while_training": dash["live_charts_seen"],
                               "load_average_1min": [round(load_dash, 2), round(os.getloadavg()[0], 2)]}),
                   flush=True)
     return 0 if ok else 1

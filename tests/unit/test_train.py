@@ -324,3 +324,37 @@ class TestCuda:
         assert all(math.isfinite(v) for r in history.epochs for v in r.values())
         assert history.epochs[-1]["test_acc"] > 0.8  # ~0.97 on CPU with this config
         assert resolve_device("cuda").type == "cuda"
+
+
+class HostReads(Callback):
+    """Counts tensor -> Python reads (float(), .item(), .tolist()) made during each batch."""
+
+    def __init__(self, counter: list[int]) -> None:
+        self.counter, self.per_batch, self.mark = counter, [], None
+
+    def on_batch_end(self, state: TrainState) -> None:
+        if self.mark is not None:
+            self.per_batch.append(self.counter[0] - self.mark)
+        self.mark = self.counter[0]
+
+
+class TestHostReads:
+    @pytest.mark.parametrize("preset", ["mlp_dropout", "fast_cnn"])
+    def test_the_loop_reads_the_loss_once_per_log_interval(self, digits, monkeypatch, preset):
+        """No per-batch .item() storm: between log points the loop never reads a tensor on the host."""
+        counter = [0]
+        for name in ("__float__", "item", "tolist"):
+            original = getattr(torch.Tensor, name)
+
+            def counted(self, *a, _original=original, **kw):
+                counter[0] += 1
+                return _original(self, *a, **kw)
+
+            monkeypatch.setattr(torch.Tensor, name, counted)
+        reads = HostReads(counter)
+        p = PRESETS[preset]
+        history = fit(init_model(p.model, digits, 0), digits,
+                      replace(p.train, device="cpu", epochs=1, max_steps=10, log_every=5), [reads])
+        assert history.status == "finished"
+        # batches 2..10: one read at batch 5 and one at batch 10 (the log points), none elsewhere
+        assert reads.per_batch == [0, 0, 0, 1, 0, 0, 0, 0, 1]
