@@ -194,7 +194,9 @@ PRESETS: dict[str, Preset] = {
     "fast_cnn": Preset("classification", "Fast default CNN (conv16-bn-conv32-bn-conv64-bn, GAP)",
                        _cnn(ConvBlock(16, 3, True, "max", batch_norm=True), ConvBlock(32, 3, True, "max", batch_norm=True),
                             ConvBlock(64, 3, True, "none", batch_norm=True), global_pool=True),
-                       TrainConfig(optimizer="adamw", lr=1e-2, weight_decay=5e-4, batch_size=32, epochs=5,
+                       # peak lr 7e-3 (measured, 2-core CPU, seeds 0-2): digits 98.6-99.2% after 5 epochs,
+                       # Fashion-MNIST sample 85.2-85.5% after 10; lr 1e-2 gave 98.3-98.6% and 85.0-85.5%
+                       TrainConfig(optimizer="adamw", lr=7e-3, weight_decay=5e-4, batch_size=32, epochs=5,
                                    scheduler="onecycle"),
                        note="Small, batch-normalised, one-cycle schedule: chosen for time-to-accuracy."),
 }
