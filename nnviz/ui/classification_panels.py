@@ -217,7 +217,8 @@ def model_panel(s: dict[str, Any]) -> bool:
         cfg = cc.model_config(s)
         rows, n_params, code = _architecture(json.dumps(to_dict(cfg), sort_keys=True), tuple(info.shape),
                                              len(info.classes), choices[choice], tuple(info.mean), tuple(info.std))
-        limits.check_training_memory(cfg, tuple(info.shape), len(info.classes), int(s["cls_batch_size"]))
+        batch = st.session_state.get("cls_batch_size", s["cls_batch_size"])  # the widget renders below: its new value
+        limits.check_training_memory(cfg, tuple(info.shape), len(info.classes), int(batch))
     except (ConfigError, ModelTooLarge, ValueError) as exc:
         st.error(f"This model cannot be built: {exc}", icon=":material/error:")
         return False
