@@ -95,10 +95,14 @@ def leave_a_core_for_the_ui() -> None:
     """Train on all CPU cores but one while a page is open, once per process.
 
     The browser drawing the live charts and the server answering its polls need CPU while
-    a run trains. When torch's intra-op threads take every core, each of its parallel
-    regions waits for a thread the OS has lent to the browser: measured on 2 cores, the
-    default CNN on digits took 40-53 s with the page open on 2 threads, 8-9 s on 1. The
-    CLI and scripts keep every core (they have no page to draw).
+    a run trains. When torch's intra-op threads take every core, each parallel region
+    waits for whichever thread the OS has lent to the browser. The worst of it was OpenMP's
+    default spin-waiting (threads burning the core their partner needed: the default CNN on
+    digits took 40-53 s with the page open on 2 threads, 8-9 s on 1); nnviz now makes them
+    wait passively (nnviz/__init__.py), but a spare core still wins. Measured with
+    benchmarks/dashboard_vs_cli.py on a shared 2-core machine (load 5-7), dashboard / CLI
+    training time: 0.81-0.85 on 1 thread, 1.26-1.88 on 2. The CLI and scripts keep every
+    core (they have no page to draw).
     """
     cores = os.cpu_count() or 1
     if cores > 1 and torch.get_num_threads() >= cores:
