@@ -21,25 +21,38 @@ SPACE_KEY = "exp_search_space"
 POLL_S = 1.0
 
 
-def _reset_space() -> None:
-    st.session_state[SPACE_KEY] = json.dumps(search.DEFAULT_SPACES[st.session_state["exp_search_sampler"]])
+def _defaults_for_choice() -> None:
+    """A new sampler or dataset brings its own default space, study name and trial count."""
+    sampler, dataset = st.session_state["exp_search_sampler"], st.session_state["exp_search_dataset"]
+    st.session_state[SPACE_KEY] = json.dumps(search.DEFAULT_SPACES[sampler])
+    st.session_state["exp_search_name"] = f"{dataset}-{sampler}-{time.strftime('%H%M')}"
+    st.session_state["exp_search_trials"] = 4 if sampler == "grid" else 12
+    st.session_state["exp_search_epochs"] = 150 if dataset == "regression" else 3
+
+
+def _fmt(params: dict) -> str:
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
 
 
 def _new_search(url: str) -> None:
+    if "exp_search_name" not in st.session_state:  # first visit: the defaults of digits + grid
+        st.session_state.setdefault("exp_search_dataset", "digits")
+        st.session_state.setdefault("exp_search_sampler", "grid")
+        _defaults_for_choice()
     c1, c2, c3, c4 = st.columns(4)
-    dataset = c1.selectbox("Dataset", DATASET_CHOICES, key="exp_search_dataset", format_func=dataset_title)
-    sampler = c2.selectbox("Search", search.SAMPLERS, key="exp_search_sampler", on_change=_reset_space,
+    dataset = c1.selectbox("Dataset", DATASET_CHOICES, key="exp_search_dataset", format_func=dataset_title,
+                           on_change=_defaults_for_choice)
+    sampler = c2.selectbox("Search", search.SAMPLERS, key="exp_search_sampler", on_change=_defaults_for_choice,
                            format_func={"grid": "Grid (ParameterGrid)", "random": "Random", "tpe": "TPE (Optuna)"}.get)
     kfold = c3.number_input("K-fold CV", 0, 10, 2, key="exp_search_kfold", help="0: score on the validation split")
-    epochs = c4.number_input("Epochs per fit", 1, 500, 150 if dataset == "regression" else 3, key="exp_search_epochs")
-    st.session_state.setdefault(SPACE_KEY, json.dumps(search.DEFAULT_SPACES[sampler]))
+    epochs = c4.number_input("Epochs per fit", 1, 500, key="exp_search_epochs")
     space_text = st.text_area(
         "Search space (JSON)", key=SPACE_KEY, height=80,
         help="Lists of values for any search; ranges {\"low\": a, \"high\": b, \"log\": true} for random / TPE. "
              "Names: " + ", ".join(f"{k} ({p.help})" for k, p in PARAMS.items()))
     c1, c2, c3 = st.columns([3, 2, 2])
-    name = c1.text_input("Study name", value=f"{dataset}-{sampler}-{time.strftime('%H%M')}", key="exp_search_name")
-    trials = c2.number_input("Trials (this app)", 1, 500, 4 if sampler == "grid" else 12, key="exp_search_trials")
+    name = c1.text_input("Study name", key="exp_search_name")
+    trials = c2.number_input("Trials (this app)", 1, 500, key="exp_search_trials")
     pruning = c3.toggle("Prune bad trials", value=True, key="exp_search_pruning", disabled=sampler == "grid",
                         help="Median pruning: a trial whose validation score lags the median at the same epoch stops.")
     if not st.button("Start search", key="exp_search_start", type="primary", icon=":material/play_arrow:"):
@@ -61,6 +74,7 @@ def _new_search(url: str) -> None:
         return
     st.session_state[JOB_KEY] = job.id
     st.session_state[STUDY_KEY] = job.study
+    st.rerun()  # redraw with the job running: the form gives way, Stop is enabled, the study is followed
 
 
 def _study_panel(url: str, name: str, job: search_jobs.SearchJob | None) -> None:
@@ -96,7 +110,7 @@ def _study_panel(url: str, name: str, job: search_jobs.SearchJob | None) -> None
         st.dataframe(frame.style.highlight_max(subset=["mean_test_score"], color="rgba(44, 160, 44, 0.3)")
                      .format(precision=4), hide_index=True, key="exp_search_results")
         best = study.best_trial
-        st.success(f"Best: trial {best.number}, score {best.value:.4f}, {best.params}", icon=":material/trophy:")
+        st.success(f"Best: trial {best.number}, score {best.value:.4f} · {_fmt(best.params)}", icon=":material/trophy:")
     ckpt = job.checkpoint if job is not None and job.study == name else ""
     if ckpt:
         st.caption(f"The best trial's model is saved as `{ckpt}`: open it in Inside, Explain or Draw.")

@@ -9,7 +9,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from nnviz import runs, search_jobs, sweeps
+from nnviz import runs, search, search_jobs, sweeps
 from nnviz.config import replace
 from nnviz.params import quick_base
 from tests.app.conftest import APP
@@ -150,3 +150,14 @@ def test_presenter_lock_keeps_the_audience_from_starting_sweeps(env, monkeypatch
     at.button(key="exp_sweep_start").click().run()
     assert not at.exception
     assert "exp_sweep_job" not in at.session_state and "Only the presenter can run sweeps" in _texts(at)
+
+
+def test_choosing_a_sampler_brings_its_default_space_name_and_trials(env):
+    at = _open()
+    assert json.loads(at.text_area(key="exp_search_space").value) == search.DEFAULT_SPACES["grid"]
+    at.selectbox(key="exp_search_sampler").set_value("tpe").run()
+    assert not at.exception, at.exception
+    assert json.loads(at.text_area(key="exp_search_space").value) == search.DEFAULT_SPACES["tpe"]
+    assert at.number_input(key="exp_search_trials").value == 12 and "-tpe-" in at.text_input(key="exp_search_name").value
+    at.selectbox(key="exp_search_dataset").set_value("regression").run()
+    assert at.number_input(key="exp_search_epochs").value == 150
