@@ -26,7 +26,7 @@ from nnviz.train import Callback, TrainState
 # Thresholds, each with its reason.
 OVERFIT_MIN_EPOCHS = 6  # fewer validated epochs cannot tell a trend from noise
 OVERFIT_MIN_RISE = 0.05  # validation loss must end >= 5% (in log terms) above its smoothed minimum
-OVERFIT_NOISE_SIGMAS = 3.0  # ... and the rise must exceed 3 noise standard deviations
+OVERFIT_NOISE_SIGMAS = 3.0  # ... and exceed 3 standard errors of that difference (epoch-to-epoch noise)
 DEAD_RELU_WARN = 0.20  # >= 20% of ReLU units silent on every input (a 1-D regression net starts near 15%)
 VANISHING_RATIO = 1e-3  # first layer's gradient < 1/1000 of the last layer's: it barely learns
 EXPLODING_RATIO = 100.0  # gradient norm grew 100x above its first-epoch level
@@ -76,10 +76,15 @@ def best_epoch(rows: Sequence[dict], key: str = "val_loss") -> Finding | None:
                    f"{where}{tail}", float(epochs[i]), float(values[i]))
 
 
-def _running_median(values: np.ndarray, window: int) -> np.ndarray:
-    half = window // 2
-    padded = np.pad(values, half, mode="edge")
-    return np.array([np.median(padded[i:i + window]) for i in range(len(values))])
+def _running_median(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """(median of the points within window // 2 of each point, how many points that was).
+
+    The window shrinks at the ends instead of repeating the end point, which would let one
+    low first epoch pass for a minimum."""
+    half, n = window // 2, len(values)
+    bounds = [(max(0, i - half), min(n, i + half + 1)) for i in range(n)]
+    return (np.array([np.median(values[lo:hi]) for lo, hi in bounds]),
+            np.array([hi - lo for lo, hi in bounds]))
 
 
 def overfitting_onset(rows: Sequence[dict]) -> Finding | None:
@@ -87,7 +92,7 @@ def overfitting_onset(rows: Sequence[dict]) -> Finding | None:
 
     Robust to noise: the curve is judged in log space after a running median; the onset is
     the smoothed minimum, and it counts only when the loss ends clearly above it (more than
-    OVERFIT_MIN_RISE and more than OVERFIT_NOISE_SIGMAS times the epoch-to-epoch noise), the
+    OVERFIT_MIN_RISE and more than OVERFIT_NOISE_SIGMAS standard errors of the difference), the
     rise lasts for a fair share of the run, and the training loss did not rise with it
     (that would be instability, not overfitting).
     """
@@ -96,16 +101,18 @@ def overfitting_onset(rows: Sequence[dict]) -> Finding | None:
         return None
     log_v = np.log(val)
     window = max(3, (len(val) // 8) | 1)  # odd, ~1/8 of the run
-    smooth = _running_median(log_v, window)
+    smooth, sizes = _running_median(log_v, window)
     i = int(np.argmin(smooth))
     after = len(val) - 1 - i
     if after < max(3, len(val) // 8):
         return None  # the minimum is (nearly) at the end: still improving
-    residual = log_v - smooth
-    noise = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+    steps = np.diff(log_v)  # epoch-to-epoch noise (a slow trend barely moves it); / sqrt 2: a difference of two
+    noise = 1.4826 * float(np.median(np.abs(steps - np.median(steps)))) / math.sqrt(2)
     tail = log_v[-max(3, after // 3):]
     rise = float(np.median(tail)) - float(smooth[i])
-    if rise < max(OVERFIT_MIN_RISE, OVERFIT_NOISE_SIGMAS * noise):
+    # both ends are medians: their standard errors shrink with the points behind them (1.25: a median's)
+    error = 1.25 * noise * math.sqrt(1 / sizes[i] + 1 / len(tail))
+    if rise < max(OVERFIT_MIN_RISE, OVERFIT_NOISE_SIGMAS * error):
         return None
     t_epochs, train = _finite(rows, "train_loss")
     onset = float(epochs[i])

@@ -68,6 +68,28 @@ class TestOverfitting:
         val = 1 + 0.02 * np.abs(e - 20)
         assert d.overfitting_onset(history(val * 0.9, val)) is None  # both rise: instability, not overfitting
 
+    def test_false_alarms_on_pure_noise_are_rare(self):
+        """Validation loss that only wobbles around a level, many lengths and noise levels: < 3% flagged."""
+        flagged, total = 0, 0
+        for n in (10, 20, 40, 80, 200, 600):
+            for sigma in (0.02, 0.1, 0.3):
+                for seed in range(12):
+                    rng = np.random.default_rng(seed)
+                    val = 0.5 * np.exp(rng.normal(0, sigma, n + 1))
+                    flagged += d.overfitting_onset(history(0.3 * np.exp(-np.arange(n + 1) / n), val)) is not None
+                    total += 1
+        assert flagged / total < 0.03, (flagged, total)
+
+    def test_a_real_overfitting_run(self):
+        """A wide ReLU net on 21 noisy points: validation MSE bottoms out early, then climbs."""
+        data = load(DataConfig(dataset="regression", n_train=30, val_fraction=0.3, noise=0.5))
+        model = init_model(ModelConfig(hidden=(256, 256), activation="relu"), data, 0)
+        rows = fit(model, data, TrainConfig(device="cpu", epochs=800, lr=3e-3, batch_size=32)).epochs  # one batch an epoch
+        found = d.overfitting_onset(rows)
+        best = d.best_epoch(rows)
+        assert found is not None and best.epoch < 300
+        assert abs(found.epoch - best.epoch) <= 100  # the turn is near the lowest point, not at the end
+
     def test_too_short_a_run_says_nothing(self):
         assert d.overfitting_onset(history([1, 0.5, 0.4, 0.6], [1, 0.5, 0.4, 0.9])) is None
 
