@@ -75,11 +75,28 @@ def _summary(folder: Path) -> dict:
             "config": json.loads((folder / "config.json").read_text())}
 
 
+def _browser_cpu_seconds() -> float:
+    """CPU seconds used so far by this process's descendant browser processes (Chromium)."""
+    stats = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, rest = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:].split()
+        stats[int(stat.parent.name)] = (name, int(rest[1]), (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK"))
+    mine, frontier = set(), {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, (_, ppid, _) in stats.items() if ppid in frontier} - mine
+        mine |= frontier
+    return sum(cpu for pid, (name, _, cpu) in stats.items() if pid in mine and "chrom" in name.lower())
+
+
 def _wait_for_live_charts(page, runs_dir: Path) -> bool:  # noqa: ANN001
     """True once the live curves are drawn while the run still trains (the view the user watches)."""
     deadline = time.time() + 300
     while time.time() < deadline:
-        if page.locator('[data-testid="stPlotlyChart"]').count():
+        if page.locator('.st-key-cls_live_loss [data-testid="stPlotlyChart"] .main-svg').count():  # drawn
             return _status(runs_dir) == "running"
         time.sleep(0.1)
     return False
@@ -114,12 +131,14 @@ def dashboard_run(dataset: str, data_dir: str, work: Path, screenshot: Path | No
                 page.get_by_test_id("stSelectbox").filter(has_text="Dataset").click()
                 page.get_by_role("option", name="Fashion-MNIST").click()
                 wait_idle(page, 120_000)
+            browser_cpu = _browser_cpu_seconds()
             page.get_by_role("button", name="Start training").click()
             page.wait_for_selector('[data-testid="stProgress"]', timeout=60_000)  # the live view is up
             live_charts = _wait_for_live_charts(page, runs_dir)
             if screenshot is not None and live_charts:
                 page.screenshot(path=str(screenshot), full_page=True)
             folder = _finished_run(runs_dir, 600)
+            browser_cpu = _browser_cpu_seconds() - browser_cpu
             browser.close()
     finally:
         proc.terminate()
@@ -127,7 +146,7 @@ def dashboard_run(dataset: str, data_dir: str, work: Path, screenshot: Path | No
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-    out = dict(_summary(folder), live_charts_seen=live_charts)
+    out = dict(_summary(folder), live_charts_seen=live_charts, browser_cpu_s=browser_cpu)
     os.rename(folder, work / f"dash-{time.time_ns()}")  # the next repeat looks for a new folder
     return out
 
@@ -177,6 +196,7 @@ def main() -> int:
                               "dashboard_test_acc": dash["test_acc"], "cli_test_acc": cli["test_acc"],
                               "status": [dash["status"], cli["status"]],
                               "live_charts_seen_while_training": dash["live_charts_seen"],
+                              "browser_cpu_seconds_during_run": round(dash["browser_cpu_s"], 2),
                               "load_average_1min": [round(load_dash, 2), round(os.getloadavg()[0], 2)]}),
                   flush=True)
     return 0 if ok else 1
