@@ -180,6 +180,7 @@ class TestCudaPath:
         assert history.status == "finished", history.reason
 
     def test_compile_flag(self, digits):
+        pytest.importorskip("triton", reason="torch.compile on CUDA needs triton")
         p = PRESETS["fast_cnn"]
         model = init_model(p.model, digits, 0)
         history = fit(model, digits, replace(p.train, device="cuda", epochs=1, max_steps=3, compile=True))
