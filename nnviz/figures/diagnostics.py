@@ -74,7 +74,7 @@ def gradient_norm_figure(rows: Sequence[dict], findings: Sequence[Finding] = (),
         fig.add_annotation(text="No gradient norms were recorded for this run.", showarrow=False,
                            xref="paper", yref="paper", x=0.5, y=0.5)
     fig.update_xaxes(title="epoch")
-    fig.update_yaxes(title="gradient norm", type="log")
+    fig.update_yaxes(title="gradient norm", type="log", exponentformat="power")  # 10⁻⁶, not "1µ"
     fig = apply(fig, title, height=height)
     grad_kinds = ("exploding_gradients", "diverged")
     return annotate(fig, [f for f in findings if f.kind in grad_kinds]) if findings else fig
