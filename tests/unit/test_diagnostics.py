@@ -202,3 +202,33 @@ def test_diagnose_orders_by_severity():
     found = d.diagnose(rows, activation_stats=[{"module": "ReLU", "layer": "act1", "units": 10, "dead_fraction": 0.6}])
     assert [f.kind for f in found] == ["dead_relu", "overfitting", "best_epoch"]
     assert [f["severity"] for f in d.summary(found)] == ["error", "warning", "info"]
+
+
+class TestFigures:
+    def test_annotate_marks_a_copy(self):
+        from nnviz.figures.curves import metric_curves
+        from nnviz.figures.diagnostics import annotate
+
+        rows = history([1, 0.5, 0.3, 0.2, 0.1] + [0.1] * 20, [1, 0.6, 0.4, 0.45, 0.5] + [0.6] * 20)
+        fig = metric_curves(rows, "loss")
+        found = [d.Finding("best_epoch", "info", "best", 2.0), d.Finding("overfitting", "warning", "over", 3.0),
+                 d.Finding("vanishing_gradients", "warning", "no epoch")]
+        marked = annotate(fig, found)
+        assert fig.layout.shapes == () and fig.layout.annotations == ()  # the input is left alone
+        kinds = [(s.type, s.x0) for s in marked.layout.shapes]
+        assert ("line", 2.0) in kinds and ("line", 3.0) in kinds and ("rect", 3.0) in kinds
+        assert [a.text for a in marked.layout.annotations] == ["best", "overfitting →"]
+        assert marked.layout.annotations[0].hovertext == "best"  # the full sentence on hover
+
+    def test_gradient_norm_figure(self):
+        from nnviz.figures.diagnostics import gradient_norm_figure
+
+        rows = history([1] * 4, [1] * 4, grad_norm=[0, 1, 2, 3], grad_norm_max=[0, 2, 3, 4],
+                       grad_first=[0, 1e-6, 1e-6, 1e-6], grad_last=[0, 1, 1, 1])
+        fig = gradient_norm_figure(rows)
+        assert [t.name for t in fig.data] == ["all parameters (mean)", "all parameters (largest)", "first layer",
+                                              "last layer"]
+        assert list(fig.data[0].x) == [1, 2, 3]  # epoch 0 (no step yet) and zeros are left out
+        assert fig.layout.yaxis.type == "log"
+        empty = gradient_norm_figure(history([1, 1], [1, 1]))
+        assert not empty.data and "No gradient norms" in empty.layout.annotations[0].text
