@@ -27,8 +27,7 @@ def control_allowed(action: str) -> bool:
     """Whether this session may do `action` (e.g. 'start training'); if not, say who may."""
     if unlocked():
         return True
-    st.info(f"Only the presenter can {action} here. You can still explore, draw and predict; "
-            "the presenter unlocks it in the sidebar.", icon=":material/lock:")
+    st.info(f"Only the presenter can {action}.", icon=":material/lock:")  # short: it sits in narrow columns
     return False
 
 
@@ -47,13 +46,14 @@ def render_unlock() -> None:
     if not presenter_mode():
         return
     if st.session_state.get(_UNLOCKED):
-        st.caption(":material/lock_open: Presenter mode")
+        st.caption(":material/lock_open: Unlocked: you are the presenter")
         if st.button("Lock", key="presenter_lock", icon=":material/lock:"):
             st.session_state[_UNLOCKED] = False
             st.rerun()
         return
-    with st.expander("Presenter", icon=":material/lock:"):
+    with st.expander("Presenter passcode", icon=":material/lock:"):
         st.text_input("Passcode", type="password", key="presenter_passcode_input", on_change=_try_unlock,
-                      help="Training, sweeps and deleting are reserved to the presenter.")
+                      help="Training, sweeps, saving and deleting are reserved to the presenter; everyone can "
+                           "explore, draw and predict.")
         if st.session_state.get("presenter_passcode_error"):
             st.error("Wrong passcode.")

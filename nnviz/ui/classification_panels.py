@@ -99,6 +99,7 @@ def data_panel(s: dict[str, Any]) -> TaskData | None:
        format_func=lambda f: f"{f:.0%}", help="Train on a fixed subset (nested: 10% ⊂ 20% ⊂ …) to see how "
                                              "accuracy grows with the amount of data.")
     _w(cols[2].text_input, "Data folder", "cls_data_dir", placeholder=f"{data_dir()} (default)",
+       disabled=not access.unlocked(),  # presenter mode: no server paths typed by the audience
        help="torchvision's layout, e.g. <folder>/MNIST/raw. Empty: $NNVIZ_DATA_DIR or ./data.")
     if name in cc.SUGGESTION_NOTES:
         st.caption(cc.SUGGESTION_NOTES[name])

@@ -12,8 +12,7 @@ from tests.app.conftest import APP
 from tests.app.test_draw import SEVEN, canvas_png
 
 CODE = "correct horse 42"
-LOCKED = ("Only the presenter can start or stop training here. You can still explore, draw and predict; "
-          "the presenter unlocks it in the sidebar.")
+LOCKED = "Only the presenter can start or stop training."
 
 
 @pytest.fixture
@@ -110,7 +109,7 @@ def test_the_audience_still_draws_and_predicts(presenter):
     assert LOCKED not in _infos(at)
 
 
-def test_the_audience_cannot_save_checkpoints(presenter):
+def test_the_audience_cannot_save_checkpoints_or_type_server_paths(presenter):
     at = _page("app_pages/classification.py")
-    assert at.button(key="cls_save").disabled
+    assert at.button(key="cls_save").disabled and at.text_input(key="cls_data_dir").disabled
     assert "Only the presenter can save checkpoints here." in [c.value for c in at.caption]
