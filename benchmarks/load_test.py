@@ -90,7 +90,8 @@ class LightSession:
         self.ws = None
         self._tasks: list[asyncio.Task] = []
         self._states: dict[str, tuple[str, object]] = {}  # widget id -> (proto field, value), sent with every rerun
-        self._lock = asyncio.Lock()  # one rerun at a time per session, like the browser
+        self._lock = asyncio.Lock()  # one full rerun at a time per session, like a user
+        self._full_run_in_flight = False
 
     async def open(self) -> None:
         self.ws = await websockets.connect(f"ws://127.0.0.1:{self.port}/_stcore/stream", subprotocols=["streamlit"],
@@ -123,18 +124,19 @@ class LightSession:
                 self.auto[fid] = msg.auto_rerun.interval
             elif kind == "stop_auto_rerun":
                 self.auto.pop(msg.stop_auto_rerun.fragment_id, None)
+            elif kind == "script_finished" and msg.script_finished == ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY:
+                self.stats.auto_reruns += 1
+                continue  # a fragment's own run ending: not what a full rerun waits for
             await self.inbox.put(msg)
 
     async def _auto_rerun(self, fragment_id: str, interval: float) -> None:
-        """The browser's timer for a `st.fragment(run_every=...)`: rerun just that fragment."""
+        """The browser's timer for a `st.fragment(run_every=...)`: rerun just that fragment, unless the whole
+        page is rerunning (that run draws the fragment too). A full rerun sent meanwhile preempts it on the
+        server (fastReruns), as it does for a browser."""
         while fragment_id in self.auto:
             await asyncio.sleep(self.auto.get(fragment_id, interval))
-            if fragment_id not in self.auto:
-                break
-            async with self._lock:
+            if fragment_id in self.auto and not self._full_run_in_flight:
                 await self._send_rerun(fragment_id=fragment_id, auto=True)
-                await self._until_finished()
-                self.stats.auto_reruns += 1
 
     async def _send_rerun(self, fragment_id: str = "", auto: bool = False, triggers: tuple[str, ...] = ()) -> None:
         back = BackMsg()
@@ -155,7 +157,7 @@ class LightSession:
         await self.ws.send(back.SerializeToString())
 
     async def _until_finished(self, mark: str | None = None, timeout: float = 60.0) -> float | None:
-        """Drain messages until the script run ends; the arrival time of the first element holding `mark`."""
+        """Drain messages until the full script run ends; the arrival time of the first element holding `mark`."""
         seen = None
         deadline = time.perf_counter() + timeout
         while True:
@@ -165,17 +167,21 @@ class LightSession:
                 el = msg.delta.new_element
                 if el.WhichOneof("type") == "markdown" and mark in el.markdown.body:
                     seen = time.perf_counter()
-            if kind == "script_finished":
+            if kind == "script_finished" and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                 return seen
 
     async def rerun(self, mark: str | None = None, triggers: tuple[str, ...] = (),
                     **states: tuple[str, object]) -> tuple[float, float | None]:
         """A full rerun with `states` ({widget id: (field, value)}) and buttons pressed: (sent at, `mark` seen at)."""
-        sent = time.perf_counter()  # before waiting for a sidebar poll in flight: the user's clock starts now
         async with self._lock:
-            self._states.update(states)
-            await self._send_rerun(triggers=triggers)
-            return sent, await self._until_finished(mark)
+            self._full_run_in_flight = True
+            try:
+                self._states.update(states)
+                sent = time.perf_counter()
+                await self._send_rerun(triggers=triggers)
+                return sent, await self._until_finished(mark)
+            finally:
+                self._full_run_in_flight = False
 
     def widget_id(self, kind: str, contains: str) -> str:
         for wid, el in self.widgets.items():
