@@ -12,7 +12,7 @@ counted with torch.utils.flop_counter) as a fraction of this machine's dense mat
 measured in the same run, and peak memory (process RSS; CUDA: max_memory_allocated).
 
     .venv/bin/python benchmarks/throughput.py [--dataset digits|fashion_mnist] [--data-dir ../shared/datasets]
-        [--device cpu|cuda] [--rounds 3] [--models mlp_dropout pytorch_example ...]
+        [--device cpu|cuda] [--rounds 5] [--models mlp_dropout pytorch_example ...]
 """
 from __future__ import annotations
 
@@ -155,7 +155,7 @@ def main() -> int:
     parser.add_argument("--dataset", default="digits", choices=("digits", "mnist", "fashion_mnist"))
     parser.add_argument("--data-dir", default=default_dir, help="torchvision data folder for MNIST-like sets")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
-    parser.add_argument("--rounds", type=int, default=3, help="measured epochs per side, after a warm-up round")
+    parser.add_argument("--rounds", type=int, default=5, help="measured epochs per side, after a warm-up round")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=sorted(PRESETS))
     args = parser.parse_args()
     if args.dataset != "digits" and not is_present(args.dataset, args.data_dir):
