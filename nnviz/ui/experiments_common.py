@@ -15,6 +15,8 @@ TABS = (":material/compare_arrows: Compare runs", ":material/tune: Ready-made sw
 DATASET_CHOICES = ("digits", "mnist", "fashion_mnist", "cifar10", "regression")
 SWEEP_KEY, DATASET_KEY = "exp_sweep_key", "exp_sweep_dataset"  # widget keys
 LINK_SWEEP, LINK_DATASET = "experiments:sweep", "experiments:dataset"  # set by other pages before switch_page
+LINK_JOB = "experiments:sweep_job"  # optional: the id of a sweep another page started (sweeps.start_sweep)
+SWEEP_JOB_KEY = "exp_sweep_job"  # the sweep this session follows (not a widget)
 
 
 def dataset_title(name: str) -> str:
@@ -27,6 +29,9 @@ def apply_deep_link() -> str | None:
     Returns the tab to open first (the sweeps tab when a sweep was asked for). Each link is
     applied once, so the user's later choices are not overridden on every rerun.
     """
+    job_id = st.session_state.pop(LINK_JOB, None)
+    if job_id:  # follow (and be able to stop) a sweep another page started for this session
+        st.session_state[SWEEP_JOB_KEY] = job_id
     sweep = st.session_state.pop(LINK_SWEEP, None) or st.query_params.get("sweep")
     dataset = st.session_state.pop(LINK_DATASET, None) or st.query_params.get("dataset")
     link = (sweep, dataset)

@@ -110,7 +110,8 @@ def _study_panel(url: str, name: str, job: search_jobs.SearchJob | None) -> None
         st.dataframe(frame.style.highlight_max(subset=["mean_test_score"], color="rgba(44, 160, 44, 0.3)")
                      .format(precision=4), hide_index=True, key="exp_search_results")
         best = study.best_trial
-        st.success(f"Best: trial {best.number}, score {best.value:.4f} · {_fmt(best.params)}", icon=":material/trophy:")
+        st.success(f"Best: trial {best.number}, score {best.value:.4f} · {_fmt(best.params)}",
+                   icon=":material/trophy:")
     ckpt = job.checkpoint if job is not None and job.study == name else ""
     if ckpt:
         st.caption(f"The best trial's model is saved as `{ckpt}`: open it in Inside, Explain or Draw.")

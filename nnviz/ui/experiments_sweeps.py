@@ -9,10 +9,9 @@ from nnviz.config import ConfigError
 from nnviz.data import DatasetMissing, is_present
 from nnviz.figures.experiments import sweep_figure
 from nnviz.ui import live
-from nnviz.ui.experiments_common import (DATASET_CHOICES, DATASET_KEY, SWEEP_KEY, allowed, dataset_title,
-                                         shade_above)
+from nnviz.ui.experiments_common import DATASET_CHOICES, DATASET_KEY, SWEEP_KEY, allowed, dataset_title, shade_above
+from nnviz.ui.experiments_common import SWEEP_JOB_KEY as JOB_KEY  # the sweep this session follows
 
-JOB_KEY = "exp_sweep_job"  # the id of the sweep this session follows (not a widget)
 POLL_S = 0.7
 GAP_ALERT = 0.03  # a train-test accuracy gap above 3 points is shaded as overfitting
 
@@ -128,14 +127,7 @@ def render() -> None:
         running = job.active
 
     if job is not None and job.key == key:
-        def body() -> None:
-            view = job.view()
-            _render(view, key)
-            if view["status"] in ("queued", "running"):
-                st.session_state["exp_sweep_was_active"] = True
-            elif st.session_state.pop("exp_sweep_was_active", False):
-                st.rerun(scope="app")  # the buttons' state changes with the end of the sweep
-        st.fragment(body, run_every=POLL_S if running else None)()
+        _watch(job.id, key)
         return
     saved = sweeps.list_sweeps(key=key)
     if running:
@@ -149,4 +141,19 @@ def render() -> None:
                         format_func=lambda i: f"{i[:15]} · {dataset_title(by_id[i]['dataset'])} · "
                                               f"{len(by_id[i]['results'])}/{by_id[i]['total']} points · "
                                               f"{by_id[i]['status']}")
-    _render(by_id[pick], key)
+    _watch(pick, key)
+
+
+def _watch(job_id: str, key: str) -> None:
+    """Show a sweep, polling it while it trains in this process (started here, by a lesson or in another tab)."""
+    def body() -> None:
+        live_job = sweeps.get_sweep(job_id)
+        view = live_job.view() if live_job is not None else sweeps.read_sweep(sweeps.sweeps_dir() / job_id)
+        _render(view, key)
+        if view["status"] in ("queued", "running"):
+            st.session_state["exp_sweep_was_active"] = True
+        elif st.session_state.pop("exp_sweep_was_active", False):
+            st.rerun(scope="app")  # the buttons' state changes with the end of the sweep
+
+    job = sweeps.get_sweep(job_id)
+    st.fragment(body, run_every=POLL_S if job is not None and job.active else None)()

@@ -161,3 +161,18 @@ def test_choosing_a_sampler_brings_its_default_space_name_and_trials(env):
     assert at.number_input(key="exp_search_trials").value == 12 and "-tpe-" in at.text_input(key="exp_search_name").value
     at.selectbox(key="exp_search_dataset").set_value("regression").run()
     assert at.number_input(key="exp_search_epochs").value == 150
+
+
+def test_a_sweep_started_by_another_page_is_followed_and_stoppable(env):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    base = quick_base("digits", epochs=50)  # long enough to be stopped from the page
+    job = sweeps.start_sweep("optimizers", base)
+    at.session_state["experiments:sweep"] = "optimizers"
+    at.session_state["experiments:sweep_job"] = job.id
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    assert at.session_state["exp_sweep_job"] == job.id
+    assert at.button(key="exp_sweep_start").disabled and not at.button(key="exp_sweep_stop").disabled
+    at.button(key="exp_sweep_stop").click().run()
+    assert job.wait(5) and job.status == "stopped"
