@@ -157,7 +157,7 @@ def render() -> None:
         return
     if st.session_state.get(STUDY_KEY) not in names:
         st.session_state[STUDY_KEY] = names[0]
-    c1, c2, c3 = st.columns([4, 2, 2])
+    c1, c2, c3, c4 = st.columns([4, 2, 2, 2], vertical_alignment="bottom")
     name = c1.selectbox("Study", names, key=STUDY_KEY)
     follow = c2.toggle("Follow other workers", value=False, key="exp_search_follow",
                        help="Refresh every few seconds to show trials of `nnviz sweep` workers elsewhere.")
@@ -165,6 +165,16 @@ def render() -> None:
         job.stop()
         job.wait(2.0)
         running = job.active
+    with c4.popover("Delete study", icon=":material/delete:", disabled=running and job.study == name):
+        st.caption(f"Deletes study **{name}** and all its trials from the storage, for every worker.")
+        if st.button(f"Delete {name}", key="exp_search_delete", type="primary") and allowed("delete studies"):
+            try:
+                optuna.delete_study(study_name=name, storage=search.storage(url))
+            except (KeyError, ConfigError) as exc:
+                st.error(f"Could not delete {name!r}: {exc}")
+            else:
+                st.session_state.pop(STUDY_KEY, None)
+                st.rerun()
 
     def body() -> None:
         _study_panel(url, name, job)

@@ -176,3 +176,20 @@ def test_a_sweep_started_by_another_page_is_followed_and_stoppable(env):
     assert at.button(key="exp_sweep_start").disabled and not at.button(key="exp_sweep_stop").disabled
     at.button(key="exp_sweep_stop").click().run()
     assert job.wait(5) and job.status == "stopped"
+
+
+def test_a_study_can_be_deleted_but_not_by_a_locked_audience(env, monkeypatch):
+    from nnviz.params import quick_base as qb
+
+    url = search.default_storage_url()
+    spec = search.SearchSpec(base=qb("digits", epochs=1), space={"lr": [1e-3]}, sampler="grid")
+    search.open_study(url, "to-delete", spec)
+    monkeypatch.setenv("NNVIZ_PRESENTER_PASSCODE", "s3cret")
+    at = _open()
+    at.button(key="exp_search_delete").click().run()
+    assert "to-delete" in search.study_names(url) and "Only the presenter can delete studies" in _texts(at)
+    monkeypatch.delenv("NNVIZ_PRESENTER_PASSCODE")
+    at = _open()
+    at.button(key="exp_search_delete").click().run()
+    assert not at.exception, at.exception
+    assert search.study_names(url) == []
