@@ -31,6 +31,7 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {  # (params, cfg,
     "adadelta": lambda p, c, **kw: torch.optim.Adadelta(p, lr=c.lr, weight_decay=c.weight_decay, **kw),
     "adagrad": lambda p, c, **kw: torch.optim.Adagrad(p, lr=c.lr, weight_decay=c.weight_decay, **kw),
 }
+EVAL_BATCH_CPU, EVAL_BATCH_GPU = 256, 2048  # predict()'s chunk sizes
 FUSED_OPTIMIZERS = ("adam", "adamw")  # one fused kernel per parameter on CPU and CUDA (torch >= 2.4)
 _INIT_LOCK = threading.Lock()  # model init uses torch's global RNG: one seeded init at a time
 
@@ -134,8 +135,15 @@ def loss_fn(task: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
-    """Outputs for all of x in eval mode, batched; the model's train/eval mode is restored."""
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
+    """Outputs for all of x in eval mode, batched; the model's train/eval mode is restored.
+
+    Default chunks: 256 samples on CPU, where activations of bigger chunks fall out of the
+    caches (fast_cnn on 1,344 images: 0.10-0.2 s in chunks of 256, 0.7-0.9 s in one of
+    2,048), and 2,048 on a GPU.
+    """
+    if batch_size is None:
+        batch_size = EVAL_BATCH_CPU if x.device.type == "cpu" else EVAL_BATCH_GPU
     was_training = model.training
     model.eval()
     try:
