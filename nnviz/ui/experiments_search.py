@@ -157,9 +157,9 @@ def render() -> None:
         return
     if st.session_state.get(STUDY_KEY) not in names:
         st.session_state[STUDY_KEY] = names[0]
-    c1, c2, c3, c4 = st.columns([4, 2, 2, 2], vertical_alignment="bottom")
+    c1, c2, c3, c4 = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
     name = c1.selectbox("Study", names, key=STUDY_KEY)
-    follow = c2.toggle("Follow other workers", value=False, key="exp_search_follow",
+    follow = c2.toggle("Follow workers", value=False, key="exp_search_follow",
                        help="Refresh every few seconds to show trials of `nnviz sweep` workers elsewhere.")
     if c3.button("Stop search", key="exp_search_stop", icon=":material/stop:", disabled=not running) and job:
         job.stop()
