@@ -24,7 +24,7 @@ h1 {{ font-size: 2.3rem !important; }}
 [data-testid="stMain"] p, [data-testid="stMain"] li, [data-testid="stMain"] label,
 [data-testid="stCaptionContainer"], [data-testid="stMarkdownContainer"] {{ color: {ink} !important; }}
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] * {{ color: {ink} !important; }}
-[data-testid="stCaptionContainer"] {{ font-size: 0.95rem !important; }}
+[data-testid="stCaptionContainer"] {{ font-size: 0.95rem !important; opacity: 1 !important; }}
 [data-testid="stMainBlockContainer"] {{ padding-top: 2.5rem !important; }}
 [data-testid="stMetricValue"] {{ font-size: 1.8rem !important; }}
 [data-testid="stMain"] button {{ padding-left: 0.5rem !important; padding-right: 0.5rem !important; }}

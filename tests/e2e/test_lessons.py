@@ -83,14 +83,25 @@ def _classification_finished(page) -> None:
     _charts_drawn(page, 1)
 
 
-def _shoot(page, name: str) -> None:
-    """The top of the page (banner, controls), then the first chart scrolled into view (the results)."""
+def _shoot(page, name: str, chart: int = 0) -> None:
+    """The top of the page (banner, controls), then chart number `chart` scrolled into view (the results)."""
+    page.evaluate("document.querySelectorAll('*').forEach(e => { if (e.scrollTop) e.scrollTop = 0; })")
+    page.wait_for_timeout(200)
     screenshot(page, name)
-    charts = page.locator(CHARTS)
+    charts = page.locator(f"{CHARTS}:visible")
     if charts.count():
-        charts.first.scroll_into_view_if_needed()
+        charts.nth(min(chart, charts.count() - 1)).scroll_into_view_if_needed()
         page.wait_for_timeout(300)
         screenshot(page, f"{name}_results")
+
+
+def _sweep_finished(page, sweep: str) -> None:
+    """The sweep the lesson started trained every point: its table is there and no progress bar is left."""
+    page.wait_for_selector('[data-testid="stMain"] [data-testid="stDataFrame"]:visible', timeout=240_000)
+    page.wait_for_function(f"!document.querySelector('{PROGRESS}')", timeout=300_000)
+    wait_idle(page)
+    page.wait_for_selector(f".st-key-exp_sweep_chart_{sweep} .main-svg", timeout=60_000)
+    page.wait_for_timeout(700)
 
 
 def _banner(page, lesson_id: str, step: int) -> None:
@@ -125,7 +136,8 @@ def _open_from_lessons_page(page, url: str, lesson_id: str) -> None:
     page.goto(f"{url}/lessons?presenter=1")
     wait_idle(page)
     page.locator(f".st-key-lesson_open_{lesson_id} button").click()
-    page.wait_for_function(f"new URL(location).searchParams.get('lesson') === '{lesson_id}'", timeout=60_000)
+    page.wait_for_function(f"new URL(location).searchParams.get('lesson') === '{lesson_id}' && "
+                           "!location.pathname.endsWith('/lessons')", timeout=60_000)
     wait_idle(page)
     assert_no_exception(page)
 
@@ -179,13 +191,14 @@ def test_lab_lesson_runs_in_one_click(fresh_url, browser, lesson_id):
             _charts_drawn(page, 1)
         elif step.page == "experiments":
             assert _params(page)["sweep"] == step.sweep
+            _sweep_finished(page, step.sweep)
         assert_no_exception(page)
-        _shoot(page, f"lesson_{lesson_id}_step{index + 1}")
+        _shoot(page, f"lesson_{lesson_id}_step{index + 1}", chart=1 if step.view == "Feature maps" else 0)
     context.close()
 
 
 @pytest.mark.parametrize("lesson_id", SWEEP_LESSONS)
-def test_sweep_lesson_opens_the_experiments_page_with_its_sweep(fresh_url, browser, lesson_id):
+def test_sweep_lesson_runs_its_sweep_in_one_click(fresh_url, browser, lesson_id):
     context = browser.new_context(viewport={"width": 1280, "height": 720})
     page = context.new_page()
     _open_from_lessons_page(page, fresh_url, lesson_id)
@@ -194,8 +207,9 @@ def test_sweep_lesson_opens_the_experiments_page_with_its_sweep(fresh_url, brows
     params = _params(page)
     assert params["sweep"] == step.sweep and params["dataset"] == step.dataset
     _banner(page, lesson_id, 0)
+    _sweep_finished(page, step.sweep)
     assert_no_exception(page)
-    screenshot(page, f"lesson_{lesson_id}")
+    _shoot(page, f"lesson_{lesson_id}")
     context.close()
 
 
