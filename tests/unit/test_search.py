@@ -188,3 +188,32 @@ def test_params_land_in_the_right_config_fields():
 def test_bad_storage_url_is_a_config_error():
     with pytest.raises(ConfigError, match="cannot open the study storage"):
         search.storage("nosuchdialect://x/y")
+
+
+def test_stopping_a_background_search_keeps_every_finished_trial_and_stops_fast(tmp_path):
+    import time
+
+    from nnviz import search_jobs
+
+    base = quick_base("digits", epochs=4)
+    spec = search.SearchSpec(base=base, space={"lr": {"low": 1e-3, "high": 1e-2, "log": True}}, sampler="random",
+                             kfold=2, pruning=False)
+    url = f"sqlite:///{tmp_path / 'bg.db'}"
+    job = search_jobs.start_search(url, "bg", 50, spec)
+    study = optuna.load_study(study_name="bg", storage=search.storage(url))
+    deadline = time.time() + 120
+    while time.time() < deadline:  # stop inside the third trial, two finished before it
+        states = [t.state for t in study.trials]
+        if states.count(optuna.trial.TrialState.COMPLETE) == 2 and optuna.trial.TrialState.RUNNING in states:
+            break
+        time.sleep(0.05)
+    time.sleep(0.2)
+    asked = time.perf_counter()
+    job.stop()
+    assert job.wait(5)
+    latency = time.perf_counter() - asked
+    assert job.status == "stopped", job.message
+    assert latency < 2.0  # fit() checks the stop event every batch
+    states = [t.state for t in study.trials]
+    assert states[:2] == [optuna.trial.TrialState.COMPLETE] * 2
+    assert states[2:] == [optuna.trial.TrialState.FAIL] and study.trials[2].user_attrs["status"] == "stopped by the user"
