@@ -80,8 +80,7 @@ def player(options: Sequence[Any], key: str, render: Callable[[Any], None], *, l
         left, right = st.columns([1, 7], vertical_alignment="bottom")
         now = playing(key)
         left.button("Pause" if now else "Play", key=f"{key}_play", on_click=_toggle, args=(key, options),
-                    icon=":material/pause:" if now else ":material/play_arrow:", width="stretch",
-                    help="Play the run epoch by epoch" if not now else "Stop at this epoch")
+                    icon=":material/pause:" if now else ":material/play_arrow:", width="stretch")
         value = right.select_slider(label, options, key=key, format_func=format_func, help=help)
         render(value)
 
