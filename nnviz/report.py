@@ -22,12 +22,14 @@ import plotly.io as pio
 import torch
 
 from nnviz import checkpoints, codegen, diagnostics, inspect, metrics
+from nnviz import regression_views as views
 from nnviz.config import RunConfig
 from nnviz.data import DATASETS, DatasetMissing, TaskData, load
 from nnviz.figures import diagnostics as dfig
-from nnviz.figures.classification import confusion_heatmap, training_curves
+from nnviz.figures.classification import confusion_heatmap, per_class_bars, training_curves
 from nnviz.figures.curves import metric_curves
-from nnviz.figures.regression import fit_figure
+from nnviz.figures.regression import fit_figure, residual_figure
+from nnviz.figures.weights import weight_histograms
 from nnviz.figures.style import apply
 from nnviz.runs import RunRecord, fit_grid, read_record
 from nnviz.storage import read_jsonl
@@ -116,8 +118,8 @@ def _fit_figure(run: _Run) -> tuple[go.Figure, int] | None:
                       before=(grid, np.asarray(run.snapshots[fits[0]]["fit"])), uirevision=None), last
 
 
-def _confusion_figure(run: _Run) -> tuple[go.Figure, int] | None:
-    """Classification: the test confusion matrix of the last recorded epoch's predictions."""
+def _test_predictions(run: _Run) -> tuple[np.ndarray, int] | None:
+    """Classification: (predicted class per test image, epoch) of the last recorded epoch."""
     if run.data is None:
         return None
     snaps = [e for e, s in run.snapshots.items() if "test_pred" in s]
@@ -130,10 +132,7 @@ def _confusion_figure(run: _Run) -> tuple[go.Figure, int] | None:
         pred, _ = metrics.predict_classes(run.model, run.data.x_test)
     else:
         return None
-    if len(pred) != len(y):
-        return None
-    classes = DATASETS[run.config.data.dataset].classes
-    return confusion_heatmap(metrics.confusion(y, pred, len(classes)), classes), epoch
+    return (pred, epoch) if len(pred) == len(y) else None
 
 
 def _figures(run: _Run) -> dict[str, go.Figure]:
@@ -141,13 +140,24 @@ def _figures(run: _Run) -> dict[str, go.Figure]:
     figs: dict[str, go.Figure] = {"Loss" if run.task == "classification" else "Loss (MSE)": _loss_figure(run)}
     if run.task == "classification":
         figs["Accuracy"] = dfig.annotate(training_curves(run.record.history, "acc", uirevision=None), run.findings)
-        cm = _confusion_figure(run)
-        if cm is not None:
-            figs[f"Confusion matrix · test set · epoch {cm[1]}"] = cm[0]
+        test = _test_predictions(run)
+        if test is not None and run.data is not None:
+            (pred, epoch), y = test, run.data.y_test.numpy()
+            classes = DATASETS[run.config.data.dataset].classes
+            figs[f"Confusion matrix · test set · epoch {epoch}"] = confusion_heatmap(
+                metrics.confusion(y, pred, len(classes)), classes)
+            figs[f"Precision, recall and F1 per class · test set · epoch {epoch}"] = per_class_bars(
+                metrics.per_class(y, pred, classes))
     else:
         fit = _fit_figure(run)
         if fit is not None:
             figs[f"Fit after epoch {fit[1]}: data, untrained network (dotted), trained network (red)"] = fit[0]
+        if run.model is not None and run.data is not None:
+            noise = run.data.regression.noise if run.data.regression is not None else 0.0
+            figs["Residuals y − ŷ of the final model (dotted: ± the noise σ)"] = residual_figure(
+                views.residuals(views.split_predictions(run.model, run.data)), noise=noise)
+    if run.model is not None:
+        figs["Weights and biases of the final model"] = weight_histograms(inspect.layer_parameters(run.model))
     if any("grad_norm" in r for r in run.record.history):
         figs["Gradient norms"] = dfig.gradient_norm_figure(run.record.history, run.findings, title="")
     return figs

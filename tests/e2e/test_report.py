@@ -27,7 +27,7 @@ def report_files(tmp_path_factory) -> dict[str, tuple]:
     out = tmp_path_factory.mktemp("reports")
     single = report.write_report([started[0].dir], out / "single.html")
     compare = report.write_report([r.dir for r in started[1:]], out / "compare.html")
-    return {"single": (single, 3), "compare": (compare, 2 + 4 + 4)}
+    return {"single": (single, 5), "compare": (compare, 2 + 6 + 6)}
 
 
 @pytest.mark.parametrize("name", ["single", "compare"])

@@ -37,7 +37,7 @@ def test_one_regression_run(finished):
     assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
     assert page.count("plotly.js v") == 1  # the library, inline, exactly once
     assert not re.search(r"<script[^>]+src=", page)  # nothing to fetch: opens offline
-    assert len(PLOTLY_DIV.findall(page)) == 3  # loss, fit, gradient norms
+    assert len(PLOTLY_DIV.findall(page)) == 5  # loss, fit, residuals, weights, gradient norms
     assert "class Net(nn.Module)" in page and "nn.Linear(1, 8)" in page  # the model's code
     assert "&quot;activation&quot;: &quot;tanh&quot;" in page  # the config, escaped
     assert "tiny regression" in page and "Diagnostics" in page and "<th>test loss</th>" in page
@@ -49,7 +49,8 @@ def test_one_regression_run(finished):
 def test_classification_run_has_accuracy_and_confusion(finished):
     page = report.build_report([finished["digits"]])
     assert "Confusion matrix · test set · epoch 2" in page and "Accuracy" in page
-    assert len(PLOTLY_DIV.findall(page)) == 4  # loss, accuracy, confusion matrix, gradient norms
+    assert len(PLOTLY_DIV.findall(page)) == 6  # loss, accuracy, confusion, per-class scores, weights, gradients
+    assert "Precision, recall and F1 per class" in page
     assert "nn.Linear(784, 16)" in page
 
 
@@ -60,7 +61,7 @@ def test_comparison_of_two_runs(finished):
     assert "1. tiny regression" in page and "2. tiny digits" in page
     assert "Validation loss per run" in page and "Validation accuracy per run" in page
     assert page.count("plotly.js v") == 1
-    assert len(PLOTLY_DIV.findall(page)) == 2 + 3 + 4
+    assert len(PLOTLY_DIV.findall(page)) == 2 + 5 + 6
     assert report.report_name(records) == "nnviz-2-runs-report.html"
     assert report.report_name([finished["digits"]]) == f"{finished['digits'].name}-report.html"
 
@@ -106,12 +107,12 @@ def test_bad_input_is_a_clear_error(tmp_path):
 
 def test_write_report(tmp_path, finished):
     out = report.write_report([finished["digits"]], tmp_path / "r.html")
-    assert out.read_text(encoding="utf-8").count("plotly-graph-div") >= 4
+    assert out.read_text(encoding="utf-8").count("plotly-graph-div") >= 6
 
 
 def test_kfold_run_reports_fold_one(tmp_path):
     run = _run(RunConfig(DataConfig(dataset="regression"), ModelConfig(hidden=(8,), activation="tanh"),
                          TrainConfig(device="cpu", epochs=3, batch_size=32, kfold=2)), tmp_path / "runs")
     page = report.build_report([run.dir])
-    assert len(PLOTLY_DIV.findall(page)) == 3  # loss, fit (from snapshots_fold1.jsonl), gradient norms
+    assert len(PLOTLY_DIV.findall(page)) == 5  # loss, fit (from snapshots_fold1.jsonl), residuals, weights, gradients
     assert "Fit after epoch 3" in page
