@@ -37,14 +37,16 @@ class Step:
     dataset: str = ""  # experiments: the data set the sweep runs on
     view: str = ""  # inside: the tab to open, a key of nnviz.ui.inside_panels.PANELS
     epochs: int = 0  # experiments: epochs per sweep point; 0 is the page's default (see sweep_epochs)
+    space: str = ""  # experiments: a grid search instead of a sweep — its space as JSON (nnviz.params names)
+    kfold: int = 0  # experiments: folds of the grid search's cross-validation
 
     def __post_init__(self) -> None:
         if self.page not in PAGES:
             raise ValueError(f"unknown page {self.page!r}; choose from {', '.join(PAGES)}")
         if self.page in ("regression", "classification") and self.config is None:
             raise ValueError(f"a {self.page} step needs a config")
-        if self.page == "experiments" and not (self.sweep and self.dataset):
-            raise ValueError("an experiments step needs a sweep and a dataset")
+        if self.page == "experiments" and not ((self.sweep or self.space) and self.dataset):
+            raise ValueError("an experiments step needs a sweep (or a search space) and a dataset")
 
 
 @dataclass(frozen=True)
@@ -119,12 +121,13 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
     Lesson("kfold_grid", "K-fold cross-validation and a grid search",
            ("Step 1 trains the same network on 5 folds: the spread of the 5 fits shows how much a single "
             "validation split can mislead.",
-            "Step 2 sweeps the learning rate from 1e-4 to 1 and records every epoch: the learning rate × epochs "
-            "grid — too small crawls, too large diverges."),
+            "Step 2 grid-searches learning rate × epochs, each cell scored by 3-fold cross-validation: too small "
+            "a rate crawls, too large diverges, and more epochs only help the slow ones."),
            (Step("regression", "5-fold cross-validation of the default regressor.",
                  _regression("regressor", name="Lesson: 5-fold CV", kfold=5)),
-            Step("experiments", "Grid search: learning rate × epochs.", sweep="learning_rate",
-                 dataset="regression"))),
+            Step("experiments", "Grid search of learning rate × epochs with 3-fold CV: open the "
+                 "Hyper-parameter search tab.", dataset="regression", kfold=3,
+                 space='{"lr": [0.001, 0.01, 0.1], "epochs": [50, 150, 300]}'))),
     Lesson("fashion_cnn", "A CNN on Fashion-MNIST and its confusion matrix",
            ("Accuracy climbs fast and levels off near 90%: the hard cases are the tops.",
             "In the confusion matrix, Shirt is mistaken for T-shirt/top, Pullover and Coat; Trouser and Bag "

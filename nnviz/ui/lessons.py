@@ -8,18 +8,21 @@ any page opens that state, also on a fresh server: `before_page` reads it before
 from __future__ import annotations
 
 import dataclasses
+import json
+import time
 from typing import NoReturn
 from urllib.parse import urlencode
 
 import streamlit as st
 
-from nnviz import lessons, sweeps
+from nnviz import lessons, search, search_jobs, sweeps
 from nnviz.config import ConfigError
 from nnviz.data import DatasetMissing
+from nnviz.params import quick_base
 from nnviz.lessons import Lesson, Step
 from nnviz.ui import classification_config as cc
 from nnviz.ui import classification_panels as cls_panels
-from nnviz.ui import access, experiments_sweeps, live, pickers, presenter
+from nnviz.ui import access, experiments_search, experiments_sweeps, live, pickers, presenter
 from nnviz.ui import regression_panels as rg_panels
 from nnviz.ui import regression_settings as rs
 
@@ -61,14 +64,15 @@ def apply_step(lesson: Lesson, index: int, start: bool = True) -> None:
     elif step.page == "inside":
         _pick_trained_model()
         st.session_state[INSIDE_TAB] = step.view
-    elif step.page == "experiments":
+    elif step.page == "experiments" and step.sweep:
         st.session_state[EXPERIMENTS["sweep"]] = step.sweep
         st.session_state[EXPERIMENTS["dataset"]] = step.dataset
     if start and config is not None and step.autostart:
         st.session_state[PENDING] = {"page": step.page, "config": config}
     elif start and step.page == "experiments" and step.autostart:
         st.session_state[PENDING] = {"page": step.page, "sweep": step.sweep, "dataset": step.dataset,
-                                     "epochs": lessons.sweep_epochs(step)}
+                                     "epochs": lessons.sweep_epochs(step), "space": step.space,
+                                     "kfold": step.kfold, "name": f"lesson-{lesson.id}-{time.strftime('%H%M%S')}"}
     st.session_state[ACTIVE] = {"id": lesson.id, "step": index}
     st.session_state[APPLIED] = (lesson.id, index)
 
@@ -88,7 +92,7 @@ def query_params(lesson: Lesson, index: int) -> dict[str, str]:
     if index:
         params["step"] = str(index)
     step = lesson.steps[index]
-    if step.page == "experiments":
+    if step.page == "experiments" and step.sweep:
         params.update(sweep=step.sweep, dataset=step.dataset)
     if presenter.enabled():
         params[presenter.PARAM] = "1"
@@ -141,7 +145,9 @@ def _start_pending(page_path: str) -> None:
     if not pending or pending["page"] != page_path:
         return
     st.session_state.pop(PENDING)
-    if page_path == "experiments":
+    if page_path == "experiments" and pending["space"]:
+        _start_search(pending)
+    elif page_path == "experiments":
         _start_sweep(pending["sweep"], pending["dataset"], pending["epochs"])
     else:
         live.start(SLOTS[page_path], pending["config"])
@@ -159,6 +165,25 @@ def _start_sweep(key: str, dataset: str, epochs: int) -> None:
         st.error(f"The lesson's sweep could not start: {exc}", icon=":material/error:")
         return
     st.session_state[experiments_sweeps.JOB_KEY] = job.id
+
+
+def _start_search(pending: dict) -> None:
+    """Start the lesson's grid search as the experiments page's Start search does, and open its study there."""
+    if not access.unlocked():
+        return
+    space = json.loads(pending["space"])
+    spec = search.SearchSpec(base=quick_base(pending["dataset"]), space=space, sampler="grid",
+                             kfold=pending["kfold"], pruning=False)
+    live.freeze_startup_heap()
+    live.leave_a_core_for_the_ui()
+    try:
+        job = search_jobs.start_search(search.default_storage_url(), pending["name"],
+                                       len(search.grid_points(space)), spec)
+    except (ConfigError, ValueError, OSError) as exc:
+        st.error(f"The lesson's search could not start: {exc}", icon=":material/error:")
+        return
+    st.session_state[experiments_search.JOB_KEY] = job.id
+    st.session_state[experiments_search.STUDY_KEY] = job.study
 
 
 def active() -> tuple[Lesson, int] | None:

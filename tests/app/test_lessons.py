@@ -124,6 +124,20 @@ def test_sweep_lessons_hand_the_experiments_page_its_sweep(quick):
     job.wait(10)
 
 
+def test_grid_search_step_starts_the_cross_validated_search(quick):
+    from nnviz import search_jobs
+    from nnviz.ui import experiments_search
+
+    at = _app(lesson="kfold_grid", step="1")
+    assert at.title[0].value == "Experiments"
+    job = search_jobs.get_search(at.session_state[experiments_search.JOB_KEY])
+    assert job is not None and job.study.startswith("lesson-kfold_grid-") and job.n_trials == 9
+    assert at.session_state[experiments_search.STUDY_KEY] == job.study
+    assert "sweep" not in dict(at.query_params)
+    job.stop()
+    job.wait(10)
+
+
 def test_bad_links_get_a_message_not_a_traceback(quick):
     at = _app(lesson="no_such_lesson")
     assert "no lesson **no_such_lesson**" in _texts(at)

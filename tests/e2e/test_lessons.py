@@ -189,6 +189,12 @@ def test_lab_lesson_runs_in_one_click(fresh_url, browser, lesson_id):
             selected = page.locator('[data-testid="stTab"][aria-selected="true"]').first.inner_text()
             assert step.view in selected
             _charts_drawn(page, 1)
+        elif step.page == "experiments" and step.space:  # the grid search, in its own tab
+            page.get_by_role("tab", name="Hyper-parameter search").click()
+            page.wait_for_selector('[data-testid="stMain"] [data-testid="stDataFrame"]:visible', timeout=240_000)
+            page.wait_for_function(f"!document.querySelector('{PROGRESS}')", timeout=300_000)
+            wait_idle(page)
+            assert "3-fold CV" in _main_text(page)
         elif step.page == "experiments":
             assert _params(page)["sweep"] == step.sweep
             _sweep_finished(page, step.sweep)

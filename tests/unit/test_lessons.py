@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 
 import pytest
@@ -48,10 +49,21 @@ def test_lessons_use_the_course_presets_and_settings():
 
 def test_sweep_lessons_name_sweeps_the_experiments_page_knows():
     search = pytest.importorskip("nnviz.search")
-    sweeps = {s.sweep for lesson in lessons.LESSONS.values() for s in lesson.steps if s.page == "experiments"}
-    assert sweeps == {"learning_rate", "activation_depth", "train_fraction", "optimizers"}
+    sweeps = {s.sweep for lesson in lessons.LESSONS.values() for s in lesson.steps if s.sweep}
+    assert sweeps == {"activation_depth", "train_fraction", "optimizers"}
     assert sweeps <= set(search.SWEEPS)
     assert lessons.get("activation_depth").dataset == "cifar10"
+
+
+def test_the_grid_search_step_is_learning_rate_by_epochs_with_cross_validation():
+    search = pytest.importorskip("nnviz.search")
+    from nnviz.params import quick_base
+
+    step = lessons.get("kfold_grid").steps[1]
+    space = json.loads(step.space)
+    assert set(space) == {"lr", "epochs"} and len(search.grid_points(space)) == 9
+    spec = search.SearchSpec(base=quick_base(step.dataset), space=space, sampler="grid", kfold=step.kfold)
+    assert spec.kfold == 3  # the spec validated every grid point against the base config
 
 
 def test_unknown_lesson_names_the_known_ones():
