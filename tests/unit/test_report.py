@@ -116,3 +116,11 @@ def test_kfold_run_reports_fold_one(tmp_path):
     page = report.build_report([run.dir])
     assert len(PLOTLY_DIV.findall(page)) == 5  # loss, fit (from snapshots_fold1.jsonl), residuals, weights, gradients
     assert "Fit after epoch 3" in page
+
+
+def test_a_failed_run_still_reports_why(tmp_path):
+    run = runs.start(RunConfig(DataConfig(dataset="csv", csv_path=str(tmp_path / "missing.csv")),
+                               train=TrainConfig(device="cpu")), tmp_path / "runs")
+    assert run.wait(60) and run.status == "failed"
+    page = report.build_report([run.dir])
+    assert "status <b>failed</b>" in page and "missing.csv" in page and "The data of this run is not here" in page
