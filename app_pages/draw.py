@@ -26,5 +26,6 @@ with right:
         dp.prediction_panel(result, picked.checkpoint.classes, settings, ms)
 
 if outcome is not None:
-    dp.steps_panel(prepared, rule)
-    dp.inside_panel(prepared, result, picked.checkpoint.classes, settings)
+    with dp.figures_in_turn():  # the answer above is already on its way; the rest queues fairly
+        dp.steps_panel(prepared, rule)
+        dp.inside_panel(prepared, result, picked.checkpoint.classes, settings)

@@ -8,7 +8,9 @@ removes its hooks, and Captum works on a private copy).
 from __future__ import annotations
 
 import html
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +25,7 @@ from nnviz.figures.preprocess import steps_strip
 from nnviz.preprocess import ImageError, NoInkError, Prepared, Result, Rule
 from nnviz.ui.pickers import PickedModel
 
+_FIGURES = threading.Lock()  # the figures under the answer are built by one session at a time (figures_in_turn)
 CANVAS_PX = 280  # 10 canvas px per input px of a 28x28 model
 PEN_DEFAULT = 20  # px on the 280 px canvas: ~2 px strokes after the 20 px fit, like MNIST
 ROUND_KEY = "draw_canvas_round"  # not a widget: bumping it gives the canvas a new key, i.e. a clean canvas
@@ -152,8 +155,9 @@ def prediction_panel(result: Result, classes: tuple[str, ...], settings: Setting
                 f'<div style="font-size:1.6rem;font-weight:600">{p:.0%} <span style="font-weight:400;'
                 f'opacity:.7">{verdict}</span></div></div>', unsafe_allow_html=True)
     labels = classes if len(classes) == len(result.probs) else tuple(str(i) for i in range(len(result.probs)))
-    st.plotly_chart(top_k_bar(result.probs, labels, settings.k, title=f"Top-{settings.k} probabilities",
-                              height=70 + 34 * settings.k), key="draw_topk", width="stretch")
+    with figures_in_turn():  # the answer above is sent; its chart takes its turn
+        st.plotly_chart(top_k_bar(result.probs, labels, settings.k, title=f"Top-{settings.k} probabilities",
+                                  height=70 + 34 * settings.k), key="draw_topk", width="stretch")
     st.caption(f"Preprocessed, classified{' and explained' if result.method else ''} in {ms:.0f} ms on the server.")
 
 
@@ -163,6 +167,18 @@ def waiting_panel(source: str) -> None:
             "upload": "Upload an image: the prediction appears here.",
             "camera": "Take a photo: the prediction appears here."}[source]
     st.info(hint, icon=":material/arrow_back:")
+
+
+@contextmanager
+def figures_in_turn():
+    """Build the figures under the answer (steps, attribution, feature maps) one session at a time.
+
+    Under the GIL, a classroom's sessions building figures at once all slow down together, and a
+    new drawing's answer (preprocess + one forward: tens of ms) waits behind every one of them.
+    Taking turns, the answer competes with at most one figure builder; the total work is the same.
+    """
+    with _FIGURES:
+        yield
 
 
 def steps_panel(prepared: Prepared, rule: Rule) -> None:
