@@ -187,8 +187,10 @@ def training_panel() -> None:
     right.selectbox("K-fold cross-validation", rs.KFOLDS, key="rg_kfold",
                     format_func=lambda k: "off" if k == 0 else f"{k} folds",
                     help="Train one model per fold of train+validation; shows the spread of the K fits.")
-    left.number_input("Seed", 0, 1_000_000, key="rg_seed", help="Initial weights, shuffling, dropout.")
-    right.selectbox("Device", rs.devices(), key="rg_device", format_func=lambda d: d.upper() if d != "auto" else d)
+    with presenter.advanced("Seed and device"):  # folded in presenter view: not lecture material
+        left, right = st.columns(2)
+        left.number_input("Seed", 0, 1_000_000, key="rg_seed", help="Initial weights, shuffling, dropout.")
+        right.selectbox("Device", rs.devices(), key="rg_device", format_func=lambda d: d.upper() if d != "auto" else d)
 
 
 # --- run controls -----------------------------------------------------------------------------

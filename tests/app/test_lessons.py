@@ -156,3 +156,14 @@ def test_presenter_view_from_the_url_adds_shortcuts_and_its_style(quick):
     assert "presenter" not in dict(at.query_params)
     assert at.button(key="cls_start").proto.shortcut == ""
     assert not any("font-size: 18px" in h.proto.body for h in at.get("html"))
+
+
+def test_presenter_view_folds_advanced_controls_and_keeps_their_values(quick):
+    at = _app(lesson="sigmoid_mlp", presenter="1")
+    assert [e.label for e in at.expander if e.label == "Seed and device"], "folded in presenter view"
+    assert at.number_input(key="rg_seed").value == 0, "still rendered, so its value is kept"
+    assert _run(at, "regression").wait(120)
+    at.run()
+    at.toggle(key="presenter_toggle").set_value(False).run()
+    assert not [e for e in at.expander if e.label == "Seed and device"]
+    assert at.number_input(key="rg_seed").value == 0
