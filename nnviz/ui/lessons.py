@@ -18,17 +18,17 @@ import streamlit as st
 from nnviz import lessons, search, search_jobs, sweeps
 from nnviz.config import ConfigError
 from nnviz.data import DatasetMissing
+from nnviz.lessons import Lesson
 from nnviz.params import quick_base
-from nnviz.lessons import Lesson, Step
+from nnviz.ui import access, experiments_search, experiments_sweeps, live, pickers, presenter
 from nnviz.ui import classification_config as cc
 from nnviz.ui import classification_panels as cls_panels
-from nnviz.ui import access, experiments_search, experiments_sweeps, live, pickers, presenter
 from nnviz.ui import regression_panels as rg_panels
 from nnviz.ui import regression_settings as rs
 
 ACTIVE = "lesson:active"  # {'id', 'step'}: the lesson this session follows
 APPLIED = "lesson:applied"  # (id, step) last applied, so a URL's lesson is applied once per session
-PENDING = "lesson:start"  # {'page', 'config'}: started when its page runs (after the switch)
+PENDING = "lesson:start"  # what to start (a run, a sweep or a search) when its page runs, after the switch
 PAGE_FILES = {name: f"app_pages/{name}.py" for name in lessons.PAGES}
 SLOTS = {"regression": rg_panels.SLOT, "classification": cls_panels.SLOT}
 INSIDE_TAB = "inside_tab"  # the inside page's tab widget key
