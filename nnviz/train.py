@@ -32,6 +32,7 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {  # (params, cfg,
     "adagrad": lambda p, c, **kw: torch.optim.Adagrad(p, lr=c.lr, weight_decay=c.weight_decay, **kw),
 }
 EVAL_BATCH_CPU, EVAL_BATCH_GPU = 256, 2048  # predict()'s chunk sizes
+CHANNELS_LAST_MIN_CHANNELS = 16  # CPU: narrower convs run slower in NHWC (oneDNN pads channels to vectors)
 FUSED_OPTIMIZERS = ("adam", "adamw")  # one fused kernel per parameter on CPU and CUDA (torch >= 2.4)
 _INIT_LOCK = threading.Lock()  # model init uses torch's global RNG: one seeded init at a time
 
@@ -193,9 +194,21 @@ def _record(state: TrainState, epoch: int, train: dict[str, float], seconds: flo
     return row
 
 
-def uses_channels_last(model: nn.Module, data: TaskData) -> bool:
-    """CNNs on images train in channels-last memory format (NHWC), on CPU and CUDA alike."""
-    return len(data.input_shape) == 3 and any(isinstance(m, nn.Conv2d) for m in model.modules())
+def uses_channels_last(model: nn.Module, data: TaskData, device: torch.device | None = None) -> bool:
+    """Whether this CNN trains in channels-last memory format (NHWC) on `device`.
+
+    CUDA: every image CNN (cuDNN's fast kernels, tensor cores under autocast). CPU: only
+    batch-normalised CNNs whose convs all have >= 16 channels, where oneDNN gains; measured
+    on 2 threads, NHWC / NCHW samples/s: fast_cnn 1.2-1.5x, pytorch_example (no BN) ~1.0x,
+    lenet (6 and 16 channels, no BN) 0.5x.
+    """
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    if len(data.input_shape) != 3 or not convs:
+        return False
+    if device is not None and device.type == "cuda":
+        return True
+    has_bn = any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    return has_bn and min(c.out_channels for c in convs) >= CHANNELS_LAST_MIN_CHANNELS
 
 
 def data_on(data: TaskData, device: torch.device, channels_last: bool = False) -> TaskData:
@@ -252,7 +265,7 @@ def _fit(model: nn.Module, data: TaskData, cfg: TrainConfig, callbacks: Iterable
     device = resolve_device(cfg.device)
     callbacks = list(callbacks) + ([EarlyStopping(cfg.early_stopping)] if cfg.early_stopping else [])
     model.to(device)
-    channels_last = uses_channels_last(model, data)
+    channels_last = uses_channels_last(model, data, device)
     if channels_last:  # oneDNN (CPU) and cuDNN (CUDA) convolutions run fastest on NHWC tensors
         model.to(memory_format=torch.channels_last)
     data = data_on(data, device, channels_last)

@@ -54,10 +54,21 @@ class TestCpuPath:
         assert probe.weight_nhwc == [True, True, True]  # NHWC while training
         assert all(p.is_contiguous() for p in model.parameters())  # plain tensors handed back
 
-    def test_channels_last_only_for_image_cnns(self, digits, regression):
-        assert uses_channels_last(init_model(PRESETS["fast_cnn"].model, digits, 0), digits)
-        assert not uses_channels_last(init_model(PRESETS["mlp_dropout"].model, digits, 0), digits)
-        assert not uses_channels_last(init_model(ModelConfig(hidden=(8,)), regression, 0), regression)
+    def test_channels_last_where_it_was_measured_faster(self, digits, regression):
+        def nhwc(preset: str, device: torch.device) -> bool:
+            return uses_channels_last(init_model(PRESETS[preset].model, digits, 0), digits, device)
+
+        assert nhwc("fast_cnn", CPU) and nhwc("bn_cnn", CPU)  # batch-normalised, >= 16 channels
+        assert not nhwc("lenet", CPU) and not nhwc("pytorch_example", CPU)  # no BN (lenet: 6 channels)
+        assert nhwc("lenet", CUDA) and nhwc("pytorch_example", CUDA)  # every CNN on a GPU
+        assert not nhwc("mlp_dropout", CUDA)
+        assert not uses_channels_last(init_model(ModelConfig(hidden=(8,)), regression, 0), regression, CUDA)
+
+    def test_other_cnns_train_in_the_default_layout(self, digits):
+        probe = FormatProbe()
+        fit(init_model(PRESETS["lenet"].model, digits, 0), digits,
+            replace(PRESETS["lenet"].train, device="cpu", epochs=1, max_steps=2), [probe])
+        assert probe.weight_nhwc == [False, False]
 
     def test_channels_last_gives_the_same_training_as_contiguous(self, digits):
         """NHWC is a memory layout, not a different computation: same losses to float tolerance."""
