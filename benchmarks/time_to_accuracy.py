@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -29,10 +30,15 @@ def run_cli(dataset: str, data_dir: str, device: str, runs_dir: str) -> list[dic
            "--epochs", str(EPOCHS[dataset]), "--device", device, "--runs-dir", runs_dir, "--json"]
     if dataset != "digits":
         cmd += ["--data-dir", data_dir]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-2000:]}")
-    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    # CPU the process got (start-up included): on a shared machine, how much of it the run received
+    rows[-1]["cpu_seconds"] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return rows
 
 
 def summarise(dataset: str, rows: list[dict]) -> dict:
@@ -50,7 +56,9 @@ def summarise(dataset: str, rows: list[dict]) -> dict:
             "training_loop_seconds": round(train_s, 2),
             "evaluation_seconds": round(last["elapsed"] - train_s, 2),
             "samples_per_s_last_epoch": round(last["samples_per_s"]),
-            "wall_seconds_with_startup": summary["wall_seconds"]}
+            "wall_seconds_with_startup": summary["wall_seconds"],
+            "process_cpu_seconds": round(summary["cpu_seconds"], 2),
+            "cores_received": round(summary["cpu_seconds"] / max(summary["wall_seconds"], 1e-9), 2)}
 
 
 def main() -> int:
