@@ -153,10 +153,14 @@ def iter_sweep(key: str, base: RunConfig | str | None = None, stop_event: thread
 
 def run_sweep(key: str, base: RunConfig | str | None = None, on_result: Callable[[dict], None] | None = None,
               stop_event: threading.Event | None = None, epochs: int | None = None,
-              folder: str | os.PathLike | None = None) -> list[dict]:
-    """Run sweep `key` to the end (or the stop) in this thread; results also go to `folder` if given."""
+              folder: str | os.PathLike | None = None,
+              on_epoch: Callable[[str, dict], None] | None = None) -> list[dict]:
+    """Run sweep `key` to the end (or the stop) in this thread; results also go to `folder` if given.
+
+    `on_result(result)` gets each finished point, `on_epoch(label, row)` each epoch of the point in flight.
+    """
     out = []
-    for result in iter_sweep(key, base, stop_event, epochs):
+    for result in iter_sweep(key, base, stop_event, epochs, on_epoch):
         if folder is not None:
             append_jsonl(Path(folder) / "results.jsonl", [result])
         if on_result is not None:
@@ -234,7 +238,7 @@ def _work(job: SweepJob) -> None:
 
     try:
         job._set("running")
-        run_sweep(job.key, job.base, on_result, job.stop_event, folder=job.dir)
+        run_sweep(job.key, job.base, on_result, job.stop_event, folder=job.dir, on_epoch=on_epoch)
         stopped = job.stop_event.is_set() and len(job.results) < job.total
         note = f"Stopped after {len(job.results)} of {job.total} points; finished points are kept."
         job._set("stopped" if stopped else "finished", note if stopped else "")

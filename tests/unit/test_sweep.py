@@ -122,3 +122,21 @@ def test_cli_sweep_runs_a_grid_in_process_and_prints_a_summary(tmp_path, capsys)
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
     assert [row["state"] for row in lines[:-1]] == ["complete", "complete"]
     assert lines[-1]["states"]["complete"] == 2 and lines[-1]["checkpoint"].endswith("search-g-best.pt")
+
+
+def test_a_background_sweep_shows_the_point_in_flight_epoch_by_epoch(nnviz_dirs):
+    import time
+
+    job = sweeps.start_sweep("optimizers", sweeps.base_config("digits", epochs=30))
+    seen: list[tuple[str, int]] = []
+    deadline = time.time() + 120
+    while time.time() < deadline and len(seen) < 3:
+        view = job.view()
+        if view["current_rows"] and (view["current"], len(view["current_rows"])) not in seen:
+            seen.append((view["current"], len(view["current_rows"])))
+        time.sleep(0.01)
+    asked = time.perf_counter()
+    job.stop()
+    assert job.wait(5) and time.perf_counter() - asked < 2.0
+    assert len(seen) >= 3 and seen[0][0] == "SGD"  # the live view grows while the first point trains
+    assert [n for _, n in seen] == sorted(n for _, n in seen)
