@@ -17,7 +17,7 @@ import streamlit as st
 
 from nnviz import lessons, search, search_jobs, sweeps
 from nnviz.config import ConfigError
-from nnviz.data import DatasetMissing
+from nnviz.data import DATASETS, DatasetMissing
 from nnviz.lessons import Lesson
 from nnviz.params import quick_base
 from nnviz.ui import access, experiments_search, experiments_sweeps, live, pickers, presenter
@@ -30,6 +30,8 @@ ACTIVE = "lesson:active"  # {'id', 'step'}: the lesson this session follows
 APPLIED = "lesson:applied"  # (id, step) last applied, so a URL's lesson is applied once per session
 PENDING = "lesson:start"  # what to start (a run, a sweep or a search) when its page runs, after the switch
 PAGE_FILES = {name: f"app_pages/{name}.py" for name in lessons.PAGES}
+PAGE_TITLES = {"regression": "Regression lab", "classification": "Classification lab", "inside": "Inside",
+               "experiments": "Experiments"}
 SLOTS = {"regression": rg_panels.SLOT, "classification": cls_panels.SLOT}
 INSIDE_TAB = "inside_tab"  # the inside page's tab widget key
 INSIDE_MODEL = "inside_model"  # the inside page's model select box key
@@ -251,13 +253,16 @@ def card(lesson: Lesson) -> None:
         st.markdown(f"#### {lesson.title}")
         st.markdown(f"{lesson.look_for[0]}  \n{lesson.look_for[1]}")
         steps = f"{len(lesson.steps)} steps" if len(lesson.steps) > 1 else "1 step"
-        st.caption(f"{steps} · opens {' → '.join(p.capitalize() for p in pages)} · "
-                   f"data: {lesson.dataset.replace('_', '-')}")
+        st.caption(f"{steps} · opens {' → '.join(PAGE_TITLES[p] for p in pages)} · data: {_data_title(lesson.dataset)}")
         if resolved.note:
             st.caption(f":material/cloud_off: {resolved.note}", help=lessons.DOWNLOAD_HINT)
         if st.button("Open lesson", key=f"lesson_open_{lesson.id}", type="primary", icon=":material/play_arrow:"):
             open_step(lesson.id)
         st.caption(f"Slide link: `{link(lesson, _base_url())}`")
+
+
+def _data_title(dataset: str) -> str:
+    return "synthetic 1-D function" if dataset == "regression" else DATASETS[dataset].title.split(" (")[0]
 
 
 def _base_url() -> str:

@@ -233,4 +233,5 @@ def test_presenter_view_lessons_page(fresh_url, browser, size):
     page.goto(f"{fresh_url}/lessons")
     wait_idle(page)
     assert page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)") < root_px
+    screenshot(page, f"lessons_{size[0]}")
     context.close()
