@@ -6,11 +6,15 @@ Pages guard an action with `if control_allowed("start training"): ...`; the side
 """
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from nnviz import security
 
 _UNLOCKED = "presenter_unlocked"  # session key: this browser session entered the passcode
+_FAILS = "presenter_failures"  # session key: (wrong attempts, time of the last one)
+MAX_TRIES, PAUSE_S = 5, 30.0  # after 5 wrong passcodes a session waits 30 s per further try
 
 
 def presenter_mode() -> bool:
@@ -34,11 +38,17 @@ def control_allowed(action: str) -> bool:
 def _try_unlock() -> None:
     attempt = st.session_state.get("presenter_passcode_input", "")
     st.session_state["presenter_passcode_input"] = ""  # never keep the passcode in the session
+    fails, last = st.session_state.get(_FAILS, (0, 0.0))
+    if fails >= MAX_TRIES and time.time() - last < PAUSE_S:  # guessing from the audience is slowed down
+        st.session_state["presenter_passcode_error"] = f"Too many wrong passcodes: wait {PAUSE_S:.0f} s."
+        return
     if security.passcode_matches(attempt):
         st.session_state[_UNLOCKED] = True
         st.session_state.pop("presenter_passcode_error", None)
+        st.session_state.pop(_FAILS, None)
     else:
-        st.session_state["presenter_passcode_error"] = True
+        st.session_state[_FAILS] = (fails + 1, time.time())
+        st.session_state["presenter_passcode_error"] = "Wrong passcode."
 
 
 def render_unlock() -> None:
@@ -56,4 +66,4 @@ def render_unlock() -> None:
                       help="Training, sweeps, saving and deleting are reserved to the presenter; everyone can "
                            "explore, draw and predict.")
         if st.session_state.get("presenter_passcode_error"):
-            st.error("Wrong passcode.")
+            st.error(st.session_state["presenter_passcode_error"])

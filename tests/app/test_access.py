@@ -113,3 +113,17 @@ def test_the_audience_cannot_save_checkpoints_or_type_server_paths(presenter):
     at = _page("app_pages/classification.py")
     assert at.button(key="cls_save").disabled and at.text_input(key="cls_data_dir").disabled
     assert "Only the presenter can save checkpoints here." in [c.value for c in at.caption]
+
+
+def test_guessing_is_slowed_down_after_five_wrong_passcodes(presenter):
+    at = _page("app_pages/regression.py")
+    for _ in range(5):
+        _unlock(at, "guess")
+    _unlock(at, CODE)  # even the right one waits now
+    assert [e.value for e in at.sidebar.error] == ["Too many wrong passcodes: wait 30 s."]
+    assert at.button(key="rg_start").disabled
+    fails, _ = at.session_state["presenter_failures"]
+    at.session_state["presenter_failures"] = (fails, 0.0)  # ... 30 s later
+    at.run()
+    _unlock(at, CODE)
+    assert not at.button(key="rg_start").disabled
