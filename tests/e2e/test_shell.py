@@ -7,7 +7,7 @@ from tests.e2e.conftest import assert_no_exception, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 
-PAGES = {"home": "", "regression": "regression", "classification": "classification", "inside": "inside",
+PAGES = {"home": "", "lessons": "lessons", "regression": "regression", "classification": "classification", "inside": "inside",
          "explain": "explain", "draw": "draw", "experiments": "experiments"}
 
 
