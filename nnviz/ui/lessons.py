@@ -47,17 +47,22 @@ def _forget_run(slot: str) -> None:
 
 
 def apply_step(lesson: Lesson, index: int, start: bool = True) -> None:
-    """Put step `index` of `lesson` into the session: its page's settings, and a pending start."""
+    """Put step `index` of `lesson` into the session: its page's settings, and a pending start.
+
+    `start=False` (a refreshed tab that follows the lesson's run through the URL) keeps that run.
+    """
     step = lesson.steps[index]
     st.session_state.pop(PENDING, None)
     config = step.config  # started as the page builds it (same run, the page's name): the page sees no change
     if step.page == "regression":
-        _forget_run(rg_panels.SLOT)
+        if start:
+            _forget_run(rg_panels.SLOT)
         settings = rs.settings_from_config(step.config)
         rg_panels.apply_settings(settings)
         config = rs.run_config(settings)
     elif step.page == "classification":
-        _forget_run(cls_panels.SLOT)
+        if start:
+            _forget_run(cls_panels.SLOT)
         settings = cc.settings_from_config(step.config)
         cls_panels.apply_settings(settings)
         config = cc.run_config(settings)
@@ -134,10 +139,7 @@ def _from_url(page_path: str) -> None:
         run = live.current(SLOTS[step.page])
         following = run is not None and dataclasses.replace(run.config, name="") == \
             dataclasses.replace(step.config, name="")
-    if following:
-        st.session_state[ACTIVE] = {"id": lesson.id, "step": index}
-    else:
-        apply_step(lesson, index)
+    apply_step(lesson, index, start=not following)
     if page_path != step.page:
         st.switch_page(PAGE_FILES[step.page], query_params=query_params(lesson, index))
 

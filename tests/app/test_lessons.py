@@ -79,6 +79,17 @@ def test_url_opens_a_given_lesson_step_on_its_page(quick):
     assert run.wait(120)
 
 
+def test_a_refreshed_tab_follows_the_lessons_run_instead_of_training_again(quick):
+    at = _app(lesson="sigmoid_mlp")
+    run = _run(at, "regression")
+    assert run.wait(120)
+    refreshed = _app(**dict(at.query_params))  # a new session with the same URL
+    assert refreshed.session_state["run_id:regression"] == run.id
+    assert refreshed.session_state["rg_model"] == "mlp1_sigmoid", "the lesson's settings, not the defaults"
+    assert "settings changed since this run" not in _texts(refreshed)
+    assert lessons.get("sigmoid_mlp").look_for[0] in _texts(refreshed)
+
+
 def test_the_untrained_first_screen_waits_for_start(quick):
     at = _app(lesson="linear_regression")
     assert at.session_state["rg_model"] == "linear"
