@@ -8,7 +8,6 @@ raises them (the UI must show that sentence, in its frame), or are spelled out.
 from __future__ import annotations
 
 import io
-import os
 import pickle
 
 import numpy as np
@@ -18,7 +17,6 @@ from streamlit.testing.v1 import AppTest
 
 from nnviz import checkpoints, preprocess
 from nnviz.data import DATASETS
-from nnviz.data.regression import CsvError, read_xy_csv
 from tests.app.conftest import APP
 from tests.unit.test_bad_checkpoints import CASES as BAD_CHECKPOINTS
 from tests.unit.test_bad_checkpoints import RunsCode, _good_bytes
