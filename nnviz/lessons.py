@@ -129,7 +129,7 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
                  "Hyper-parameter search tab.", dataset="regression", kfold=3,
                  space='{"lr": [0.001, 0.01, 0.1], "epochs": [50, 150, 300]}'))),
     Lesson("fashion_cnn", "A CNN on Fashion-MNIST and its confusion matrix",
-           ("Accuracy climbs fast and levels off near 90%: the hard cases are the tops.",
+           ("Accuracy climbs fast, then levels off at 85–90%: the hard cases are the tops.",
             "In the confusion matrix, Shirt is mistaken for T-shirt/top, Pullover and Coat; Trouser and Bag "
             "almost never."),
            (Step("classification", "The fast CNN, 10 epochs on Fashion-MNIST.",
