@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from nnviz import checkpoints, preprocess
+from nnviz.figures.attributions import SIGNS
 from tests.app.conftest import APP
 from tests.unit.test_bad_images import header_only_png
 
@@ -232,3 +233,20 @@ def test_models_of_other_sets_work_without_their_data(nnviz_env, dataset, rule_w
     assert any(rule_words in c.value for c in at.caption)
     steps = next(s for s in _charts(at) if s["layout"].get("annotations"))
     assert any(input_size in a["text"] for a in steps["layout"]["annotations"])
+
+
+def test_reruns_that_keep_the_drawing_redo_no_work(nnviz_env, monkeypatch):
+    calls = []
+    real = preprocess.prepare
+    monkeypatch.setattr(preprocess, "prepare", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    at = _open()
+    _stroke(at, canvas_png())
+    assert len(calls) == 1
+    first = _prediction(at)
+    at.slider(key="draw_k").set_value(3).run()  # the chart changes, the drawing does not
+    at.selectbox(key="draw_sign").select(list(SIGNS)[1]).run()
+    assert not at.exception, at.exception
+    assert len(calls) == 1 and _prediction(at) == first
+    assert len(_values(_charts(at)[0]["data"][0]["y"])) == 3
+    _stroke(at, canvas_png(ONE))  # a new drawing is classified afresh
+    assert len(calls) == 2
