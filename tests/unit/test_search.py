@@ -195,7 +195,7 @@ def test_stopping_a_background_search_keeps_every_finished_trial_and_stops_fast(
 
     from nnviz import search_jobs
 
-    base = quick_base("digits", epochs=4)
+    base = quick_base("digits", epochs=8)
     spec = search.SearchSpec(base=base, space={"lr": {"low": 1e-3, "high": 1e-2, "log": True}}, sampler="random",
                              kfold=2, pruning=False)
     url = f"sqlite:///{tmp_path / 'bg.db'}"
@@ -207,13 +207,13 @@ def test_stopping_a_background_search_keeps_every_finished_trial_and_stops_fast(
         if states.count(optuna.trial.TrialState.COMPLETE) == 2 and optuna.trial.TrialState.RUNNING in states:
             break
         time.sleep(0.05)
-    time.sleep(0.2)
     asked = time.perf_counter()
     job.stop()
     assert job.wait(5)
     latency = time.perf_counter() - asked
     assert job.status == "stopped", job.message
     assert latency < 2.0  # fit() checks the stop event every batch
-    states = [t.state for t in study.trials]
-    assert states[:2] == [optuna.trial.TrialState.COMPLETE] * 2
-    assert states[2:] == [optuna.trial.TrialState.FAIL] and study.trials[2].user_attrs["status"] == "stopped by the user"
+    trials = study.trials
+    assert len(trials) >= 3 and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials[:-1])
+    assert trials[-1].state == optuna.trial.TrialState.FAIL  # only the trial in flight is lost
+    assert trials[-1].user_attrs["status"] == "stopped by the user"
