@@ -77,6 +77,12 @@ def get_search(job_id: str) -> SearchJob | None:
         return _jobs.get(job_id)
 
 
+def active_searches() -> list[SearchJob]:
+    """Searches running now in this process (for the sidebar's indicator)."""
+    with _jobs_lock:
+        return [j for j in _jobs.values() if j.active]
+
+
 def stop_all(timeout: float = 5.0) -> None:
     with _jobs_lock:
         jobs = list(_jobs.values())

@@ -269,6 +269,12 @@ def get_sweep(job_id: str) -> SweepJob | None:
         return _jobs.get(job_id)
 
 
+def active_sweeps() -> list[SweepJob]:
+    """Sweeps training now in this process (for the sidebar's indicator)."""
+    with _jobs_lock:
+        return [j for j in _jobs.values() if j.active]
+
+
 def stop_all(timeout: float = 5.0) -> None:
     with _jobs_lock:
         jobs = list(_jobs.values())

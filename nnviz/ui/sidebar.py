@@ -1,10 +1,13 @@
-"""The sidebar every page shares: compute device and the runs training now."""
+"""The sidebar every page shares: compute device and the runs, sweeps and searches training now."""
 from __future__ import annotations
+
+import sys
 
 import streamlit as st
 import torch
 
-from nnviz import runs
+from nnviz import runs, sweeps
+from nnviz.sweeps import SWEEPS
 from nnviz.ui import access
 from nnviz.train import resolve_device
 from nnviz.ui import presenter
@@ -21,10 +24,29 @@ def device_label() -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
+def _active_searches() -> list:
+    # No search can run before the experiments page imported its module: do not load Optuna for the sidebar.
+    search_jobs = sys.modules.get("nnviz.search_jobs")
+    return search_jobs.active_searches() if search_jobs is not None else []
+
+
+def _busy() -> bool:
+    return bool(runs.active_runs() or sweeps.active_sweeps() or _active_searches())
+
+
 def _active_runs() -> None:
     active = runs.active_runs()
-    if not active:
+    sweeping, searching = sweeps.active_sweeps(), _active_searches()
+    if not (active or sweeping or searching):
         st.caption("No run is training.")
+    for job in sweeping:
+        view = job.view()
+        title = SWEEPS[job.key].title if job.key in SWEEPS else job.key
+        st.progress(len(view["results"]) / max(1, view["total"]),
+                    text=f":material/science: {title}: {len(view['results'])}/{view['total']} points")
+    for job in searching:
+        st.progress(job.done / max(1, job.n_trials), text=f":material/search: search {job.study}: "
+                                                         f"{job.done}/{job.n_trials} trials")
     for run in active:
         view = run.view()
         p = view["progress"]
@@ -41,6 +63,6 @@ def render() -> None:
     with st.sidebar:
         presenter.toggle()
         st.caption(f"Device: **{device_label()}**")
-        poll = 1.0 if runs.active_runs() else None
+        poll = 1.0 if _busy() else None
         st.fragment(_active_runs, run_every=poll)()
         access.render_unlock()

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import pytest
+
+from nnviz import sweeps
+
 PAGES = ["app_pages/home.py", "app_pages/regression.py", "app_pages/classification.py", "app_pages/inside.py",
          "app_pages/explain.py", "app_pages/draw.py", "app_pages/experiments.py"]
 
@@ -22,3 +25,14 @@ def test_every_page_renders(app, page):
     app.switch_page(page).run()
     assert not app.exception, app.exception
     assert app.title, f"{page} has no title"
+
+
+def test_sidebar_shows_a_sweep_training(app):
+    job = sweeps.start_sweep("optimizers", "digits", epochs=50)  # long enough to be training when the page runs
+    try:
+        app.run()
+        texts = [p.proto.text for p in app.sidebar.get("progress")]
+        assert any(sweeps.SWEEPS["optimizers"].title in t and f"0/{job.total} points" in t for t in texts), texts
+    finally:
+        job.stop()
+        job.wait(10)
