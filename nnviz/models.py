@@ -185,12 +185,15 @@ PRESETS: dict[str, Preset] = {
     "pytorch_example": Preset("classification", "PyTorch-example CNN (conv32-conv64-dropout-fc128)",
                               _cnn(ConvBlock(32, 3, False, "none"), ConvBlock(64, 3, False, "max", dropout=0.25),
                                    hidden=(128,), dropout=0.5),
+                              # cpu_amp (2-core AVX512-BF16 CPU, 10 epochs, seed 0): 1.5x faster; test accuracy
+                              # digits 97.5% both, Fashion-MNIST sample 84.4% vs 85.2% in float32
                               TrainConfig(optimizer="adadelta", lr=1.0, batch_size=64, epochs=10,
-                                          scheduler="step", step_size=1, gamma=0.7)),
+                                          scheduler="step", step_size=1, gamma=0.7, cpu_amp=True)),
     "bn_cnn": Preset("classification", "Batch-norm CNN (conv32-bn-conv64-bn-fc128)",
                      _cnn(ConvBlock(32, 3, True, "max", batch_norm=True), ConvBlock(64, 3, True, "max", batch_norm=True),
                           hidden=(128,), dropout=0.3),
-                     TrainConfig(optimizer="adam", lr=2e-3, batch_size=64, epochs=10)),
+                     # cpu_amp (as above): 1.4x faster; digits 98.6% vs 98.3%, Fashion-MNIST 86.7% vs 85.4%
+                     TrainConfig(optimizer="adam", lr=2e-3, batch_size=64, epochs=10, cpu_amp=True)),
     "fast_cnn": Preset("classification", "Fast default CNN (conv16-bn-conv32-bn-conv64-bn, GAP)",
                        _cnn(ConvBlock(16, 3, True, "max", batch_norm=True), ConvBlock(32, 3, True, "max", batch_norm=True),
                             ConvBlock(64, 3, True, "none", batch_norm=True), global_pool=True),

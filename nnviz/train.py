@@ -6,6 +6,7 @@ device and are read once per `log_every` batches, so CUDA never syncs per step.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import threading
 import time
@@ -222,15 +223,33 @@ def data_on(data: TaskData, device: torch.device) -> TaskData:
                                x_test=to_device(data.x_test, device), y_test=to_device(data.y_test, device))
 
 
-def autocast_for(device: torch.device, cfg: TrainConfig, task: str) -> Any:
-    """bf16 autocast for classification on CUDA GPUs with bf16, else a no-op context.
+@functools.cache
+def cpu_has_native_bf16() -> bool:
+    """Whether oneDNN runs bf16 natively on this CPU (AVX512-BF16 or AMX); elsewhere it emulates, slower."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
-    bf16 keeps float32's range, so no GradScaler is needed (fp16 would need one, and its
-    per-step inf check reads the device from the host). Regression nets are tiny, so
-    there is nothing to gain, and bf16's 8-bit mantissa would show in the fitted curve.
+
+def autocast_for(device: torch.device, cfg: TrainConfig, task: str, model: nn.Module | None = None) -> Any:
+    """bf16 autocast for classification where it pays, else a no-op context.
+
+    CUDA (`cfg.amp`): GPUs with bf16. CPU (`cfg.cpu_amp`, on in the presets where it was measured
+    to keep accuracy): CNNs on CPUs with native bf16, where the convolutions run up to ~2x faster
+    (2 AVX512-BF16 cores, bf16 / fp32 samples/s: pytorch_example 1.9x, bn_cnn 1.4x); it was no
+    gain for lenet and fast_cnn, and 0.8x for an MLP's small matmuls. bf16 keeps float32's range, so
+    no GradScaler is needed (fp16 would need one, and its per-step inf check reads the device
+    from the host). Regression nets are tiny, so there is nothing to gain, and bf16's 8-bit
+    mantissa would show in the fitted curve.
     """
-    if device.type == "cuda" and cfg.amp and task == "classification" and torch.cuda.is_bf16_supported():
+    if task != "classification":
+        return nullcontext()
+    if device.type == "cuda" and cfg.amp and torch.cuda.is_bf16_supported():
         return torch.autocast("cuda", dtype=torch.bfloat16)
+    has_conv = model is not None and any(isinstance(m, nn.Conv2d) for m in model.modules())
+    if device.type == "cpu" and cfg.cpu_amp and has_conv and cpu_has_native_bf16():
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     return nullcontext()
 
 
@@ -269,7 +288,7 @@ def _fit(model: nn.Module, data: TaskData, cfg: TrainConfig, callbacks: Iterable
         model.to(memory_format=torch.channels_last)
     data = data_on(data, device)
     step_model = torch.compile(model) if (cfg.compile and device.type == "cuda") else model
-    autocast = autocast_for(device, cfg, data.task)
+    autocast = autocast_for(device, cfg, data.task, model)
     generator = torch.Generator().manual_seed(cfg.seed)
     with _INIT_LOCK:  # dropout draws from the global RNG; seed it for a reproducible single run
         torch.manual_seed(cfg.seed)
@@ -315,11 +334,11 @@ def _fit(model: nn.Module, data: TaskData, cfg: TrainConfig, callbacks: Iterable
             if per_batch_schedule:
                 scheduler.step()
             detached = loss.detach()
-            loss_sum += detached * len(idx)
-            window_sum += detached
+            loss_sum.add_(detached, alpha=len(idx))  # one op, not a product and a sum: tiny nets feel each op
+            window_sum.add_(detached)
             window_n += 1
             if task == "classification":
-                correct += (out.detach().argmax(1) == yb).sum()
+                correct.add_(out.detach().argmax(1).eq_(yb).sum())
             seen += len(idx)
             state.batch += 1
             if window_n == cfg.log_every or state.batch == steps:

@@ -14,8 +14,8 @@ from nnviz.config import DataConfig, ModelConfig, TrainConfig, replace
 from nnviz.data import load
 from nnviz.data.batching import augment_shift, batches, to_device
 from nnviz.models import PRESETS
-from nnviz.train import (Callback, TrainState, autocast_for, data_on, fit, init_model, optimizer_flags,
-                         uses_channels_last)
+from nnviz.train import (Callback, TrainState, autocast_for, cpu_has_native_bf16, data_on, fit, init_model,
+                         optimizer_flags, uses_channels_last)
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
@@ -73,7 +73,7 @@ class TestCpuPath:
     def test_channels_last_gives_the_same_training_as_contiguous(self, digits):
         """NHWC is a memory layout, not a different computation: same losses to float tolerance."""
         p = PRESETS["bn_cnn"]
-        cfg = replace(p.train, device="cpu", epochs=1, max_steps=4, log_every=1)
+        cfg = replace(p.train, device="cpu", epochs=1, max_steps=4, log_every=1, cpu_amp=False)  # layout only
         nhwc = fit(init_model(p.model, digits, 0), digits, cfg)
         model = init_model(p.model, digits, 0)
         plain = [], []
@@ -194,3 +194,22 @@ class TestCudaPath:
         model = init_model(p.model, digits, 0)
         history = fit(model, digits, replace(p.train, device="cuda", epochs=1, max_steps=3, compile=True))
         assert history.status == "finished"
+
+
+def test_cpu_bf16_only_for_opted_in_cnns(digits):
+    cnn = init_model(PRESETS["pytorch_example"].model, digits, seed=0)
+    mlp = init_model(PRESETS["mlp_dropout"].model, digits, seed=0)
+    on = TrainConfig(cpu_amp=True)
+    ctx = autocast_for(CPU, on, "classification", cnn)
+    assert isinstance(ctx, torch.autocast) == cpu_has_native_bf16()
+    assert not isinstance(autocast_for(CPU, TrainConfig(), "classification", cnn), torch.autocast)  # off by default
+    assert not isinstance(autocast_for(CPU, on, "classification", mlp), torch.autocast)  # no convs: no gain
+    assert not isinstance(autocast_for(CPU, on, "regression", cnn), torch.autocast)
+    assert PRESETS["pytorch_example"].train.cpu_amp and not PRESETS["fast_cnn"].train.cpu_amp
+
+
+def test_a_cpu_bf16_fit_learns(digits):
+    cfg = replace(PRESETS["bn_cnn"].train, epochs=1, max_steps=20, snapshot_every=0)
+    history = fit(init_model(PRESETS["bn_cnn"].model, digits, seed=0), digits, cfg)
+    assert history.status == "finished"
+    assert history.epochs[0]["val_acc"] < 0.3 < 0.8 < history.epochs[-1]["val_acc"]
