@@ -35,11 +35,16 @@ def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _column_names(records: Sequence[RunRecord]) -> list[str]:
+    """Run labels, with the id's tail added where two runs share one (e.g. a lesson run twice)."""
+    labels = [run_label(r) for r in records]
+    return [f"{label} · {r.id[-6:]}" if labels.count(label) > 1 else label for label, r in zip(labels, records)]
+
+
 def config_table(records: Sequence[RunRecord]) -> tuple[pd.DataFrame, list[str]]:
     """(fields x runs table of every config value, the fields whose values differ between the runs)."""
-    columns = {}
-    for r in records:
-        columns[run_label(r)] = _flatten(to_dict(r.config)) if r.config is not None else {}
+    columns = {name: _flatten(to_dict(r.config)) if r.config is not None else {}
+               for name, r in zip(_column_names(records), records)}
     frame = pd.DataFrame(columns).astype(str)
     frame.index.name = "field"
     differing = [f for f in frame.index if frame.loc[f].nunique() > 1] if len(records) > 1 else []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nnviz.config import ConfigError, ConvBlock, DataConfig, ModelConfig, RunConfig, TrainConfig
+from nnviz.config import ConfigError, ConvBlock, DataConfig, ModelConfig, RunConfig, TrainConfig, replace
 from nnviz.models import DEFAULT_PRESET, presets_for
 
 CLASSIFIER_PRESETS = presets_for("classification")
@@ -116,7 +116,10 @@ def train_config(s: dict[str, Any]) -> TrainConfig:
 def run_config(s: dict[str, Any]) -> RunConfig:
     """The full RunConfig the page starts; ConfigError names the bad field."""
     choice = s["cls_model"]
-    return RunConfig(data=data_config(s), model=model_config(s), train=train_config(s),
+    train = train_config(s)
+    if choice in CLASSIFIER_PRESETS:  # bf16 on CPU only where the preset was measured to keep its accuracy
+        train = replace(train, cpu_amp=CLASSIFIER_PRESETS[choice].train.cpu_amp)
+    return RunConfig(data=data_config(s), model=model_config(s), train=train,
                      preset=choice if choice in CLASSIFIER_PRESETS else "",
                      name=f"{model_choices().get(choice, choice)} on {s['cls_dataset']}")
 

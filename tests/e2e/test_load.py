@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,11 @@ def test_sessions_draw_and_predict_while_a_run_trains(tmp_path):
     port = lt.free_port()
     server = lt.serve(port, tmp_path)
     try:
-        result = asyncio.run(lt.run_load(port, SESSIONS, DURATION_S, (1.0, 3.0), True, tmp_path / "runs",
-                                         server_pid=server.pid))
+        # In its own thread: Playwright's sync API (other e2e tests, same process) keeps an event loop
+        # running in this one, and asyncio.run refuses to start inside it.
+        with ThreadPoolExecutor(1) as pool:
+            result = pool.submit(asyncio.run, lt.run_load(port, SESSIONS, DURATION_S, (1.0, 3.0), True,
+                                                          tmp_path / "runs", server_pid=server.pid)).result()
     finally:
         server.terminate()
         server.wait(15)

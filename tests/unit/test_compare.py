@@ -1,6 +1,7 @@
 """Run comparison: differing settings, final metrics and the overlay figure."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -26,6 +27,15 @@ def test_config_table_marks_exactly_the_fields_that_differ():
     assert table.loc["train.lr"].tolist() == ["0.001", "0.01"]
     assert "model.hidden" in table.index and table.loc["model.hidden"].tolist() == ["64", "64"]
     assert config_table([a])[1] == []
+
+
+def test_runs_with_the_same_name_keep_a_column_and_a_label_each():
+    a, b = _run(), _run()  # e.g. one lesson run twice: the same name
+    named = [dataclasses.replace(r, config=replace(r.config, name="lesson")) for r in (a, b)]
+    table, _ = config_table(named)
+    assert table.shape[1] == 2
+    labels = distinct_labels(named)
+    assert len(labels) == len(set(labels)) == 2 and len(final_metrics(named)) == 2
 
 
 def test_final_metrics_are_the_last_epoch_of_each_run():
