@@ -34,10 +34,11 @@ from nnviz.crossval import cross_validate
 from nnviz.data import TaskData, load
 from nnviz.data.regression import DOMAIN
 from nnviz.diagnostics import GradNormRecorder
+from nnviz.jobs import BackgroundJob, Registry
 from nnviz.storage import append_jsonl, atomic_write, atomic_write_json, read_json, read_jsonl
 from nnviz.train import Callback, History, TrainState, fit, init_model, predict
 
-ACTIVE_STATES = ("queued", "running")
+ACTIVE_STATES = BackgroundJob.ACTIVE_STATES
 SNAPSHOT_MAX_PARAMS = 250_000  # per-epoch weight snapshots only for models this small
 MAX_SNAPSHOTS = 200  # per run; the interval grows for long runs
 FIT_GRID_POINTS = 200  # x positions of the recorded regression fit
@@ -45,8 +46,7 @@ TRAIN_SWITCH_INTERVAL_S = 0.001  # sys.setswitchinterval while runs exist: see s
 MAX_CONCURRENT = int(os.environ.get("NNVIZ_MAX_CONCURRENT_RUNS", "2"))  # beyond this, runs queue
 
 _slots = threading.BoundedSemaphore(MAX_CONCURRENT)
-_registry: dict[str, "Run"] = {}
-_registry_lock = threading.Lock()
+_registry: Registry["Run"] = Registry()
 
 
 def runs_dir(path: str | os.PathLike | None = None) -> Path:
@@ -89,7 +89,7 @@ class Progress:
 
 
 @dataclass
-class Run:
+class Run(BackgroundJob):
     """A background training job; read it through `view()` from any thread."""
 
     id: str
@@ -107,21 +107,6 @@ class Run:
     stop_event: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     thread: threading.Thread | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.status in ACTIVE_STATES
-
-    def stop(self) -> None:
-        """Ask the run to stop; the loop sees it within one batch."""
-        self.stop_event.set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until the thread ends; True if it did."""
-        if self.thread is not None:
-            self.thread.join(timeout)
-            return not self.thread.is_alive()
-        return True
 
     def view(self) -> dict[str, Any]:
         """A consistent copy of what the UI shows, taken under the lock."""
@@ -297,8 +282,7 @@ def start(config: RunConfig, root: str | os.PathLike | None = None) -> Run:
     (folder / "config.json").write_text(config.to_json())
     run = Run(run_id, folder, config)
     run._set_status("queued", "Waiting for a free training slot." if _slots._value == 0 else "")  # noqa: SLF001
-    with _registry_lock:
-        _registry[run_id] = run
+    _registry.add(run_id, run)
     run.thread = threading.Thread(target=_work, args=(run,), name=f"nnviz-run-{run_id}", daemon=True)
     run.thread.start()
     return run
@@ -306,23 +290,16 @@ def start(config: RunConfig, root: str | os.PathLike | None = None) -> Run:
 
 def get(run_id: str) -> Run | None:
     """The live Run with this id in this process, if any."""
-    with _registry_lock:
-        return _registry.get(run_id)
+    return _registry.get(run_id)
 
 
 def active_runs() -> list[Run]:
-    with _registry_lock:
-        return [r for r in _registry.values() if r.active]
+    return _registry.active()
 
 
 def stop_all(timeout: float = 5.0) -> None:
     """Stop every run of this process and wait for the threads (tests, shutdown)."""
-    with _registry_lock:
-        runs = list(_registry.values())
-    for r in runs:
-        r.stop()
-    for r in runs:
-        r.wait(timeout)
+    _registry.stop_all(timeout)
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 import optuna
 
 from nnviz import search
+from nnviz.jobs import BackgroundJob, Registry
 from nnviz.search import SearchSpec
 
 
 @dataclass
-class SearchJob:
+class SearchJob(BackgroundJob):
     """A search worker in a background thread of the app; the study storage holds its results."""
 
     id: str
@@ -30,22 +31,8 @@ class SearchJob:
     stop_event: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
-    @property
-    def active(self) -> bool:
-        return self.status == "running"
 
-    def stop(self) -> None:
-        self.stop_event.set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        if self.thread is not None:
-            self.thread.join(timeout)
-            return not self.thread.is_alive()
-        return True
-
-
-_jobs: dict[str, SearchJob] = {}
-_jobs_lock = threading.Lock()
+_jobs: Registry[SearchJob] = Registry()
 
 
 def start_search(url: str, name: str, n_trials: int, spec: SearchSpec | None = None) -> SearchJob:
@@ -65,28 +52,20 @@ def start_search(url: str, name: str, n_trials: int, spec: SearchSpec | None = N
         except Exception as exc:  # shown on the page; the thread must not die silently
             job.status, job.message = "failed", str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
 
-    with _jobs_lock:
-        _jobs[job.id] = job
+    _jobs.add(job.id, job)
     job.thread = threading.Thread(target=work, name=f"nnviz-search-{job.id}", daemon=True)
     job.thread.start()
     return job
 
 
 def get_search(job_id: str) -> SearchJob | None:
-    with _jobs_lock:
-        return _jobs.get(job_id)
+    return _jobs.get(job_id)
 
 
 def active_searches() -> list[SearchJob]:
     """Searches running now in this process (for the sidebar's indicator)."""
-    with _jobs_lock:
-        return [j for j in _jobs.values() if j.active]
+    return _jobs.active()
 
 
 def stop_all(timeout: float = 5.0) -> None:
-    with _jobs_lock:
-        jobs = list(_jobs.values())
-    for j in jobs:
-        j.stop()
-    for j in jobs:
-        j.wait(timeout)
+    _jobs.stop_all(timeout)

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator
 from nnviz import runs
 from nnviz.config import RunConfig
 from nnviz.data import TaskData, load
+from nnviz.jobs import BackgroundJob, Registry
 from nnviz.params import apply_params, quick_base
 from nnviz.storage import append_jsonl, atomic_write_json, read_json, read_jsonl
 from nnviz.train import Callback, TrainState, evaluate, fit, init_model
@@ -176,7 +177,7 @@ def sweeps_dir(root: str | os.PathLike | None = None) -> Path:
 
 
 @dataclass
-class SweepJob:
+class SweepJob(BackgroundJob):
     """A sweep in a background thread; the page reads it through `view()`."""
 
     id: str
@@ -193,19 +194,6 @@ class SweepJob:
     lock: threading.Lock = field(default_factory=threading.Lock)
     thread: threading.Thread | None = None
 
-    @property
-    def active(self) -> bool:
-        return self.status in ("queued", "running")
-
-    def stop(self) -> None:
-        self.stop_event.set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        if self.thread is not None:
-            self.thread.join(timeout)
-            return not self.thread.is_alive()
-        return True
-
     def view(self) -> dict[str, Any]:
         with self.lock:
             return {"id": self.id, "key": self.key, "status": self.status, "message": self.message,
@@ -220,8 +208,7 @@ class SweepJob:
                                                      "updated": time.time()})
 
 
-_jobs: dict[str, SweepJob] = {}
-_jobs_lock = threading.Lock()
+_jobs: Registry[SweepJob] = Registry()
 
 
 def _work(job: SweepJob) -> None:
@@ -257,31 +244,23 @@ def start_sweep(key: str, base: RunConfig | str | None = None, root: str | os.Pa
     atomic_write_json(folder / "spec.json", {"key": key, "base": cfg.to_json(), "total": len(points)})
     job = SweepJob(job_id, folder, key, cfg, len(points))
     job._set("queued")
-    with _jobs_lock:
-        _jobs[job_id] = job
+    _jobs.add(job_id, job)
     job.thread = threading.Thread(target=_work, args=(job,), name=f"nnviz-sweep-{job_id}", daemon=True)
     job.thread.start()
     return job
 
 
 def get_sweep(job_id: str) -> SweepJob | None:
-    with _jobs_lock:
-        return _jobs.get(job_id)
+    return _jobs.get(job_id)
 
 
 def active_sweeps() -> list[SweepJob]:
     """Sweeps training now in this process (for the sidebar's indicator)."""
-    with _jobs_lock:
-        return [j for j in _jobs.values() if j.active]
+    return _jobs.active()
 
 
 def stop_all(timeout: float = 5.0) -> None:
-    with _jobs_lock:
-        jobs = list(_jobs.values())
-    for j in jobs:
-        j.stop()
-    for j in jobs:
-        j.wait(timeout)
+    _jobs.stop_all(timeout)
 
 
 def read_sweep(folder: str | os.PathLike) -> dict[str, Any]:

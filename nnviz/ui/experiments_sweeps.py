@@ -57,7 +57,8 @@ def _settings() -> tuple[str, str, int]:
     return key, dataset, int(epochs)
 
 
-def _start(key: str, dataset: str, epochs: int) -> None:
+def start(key: str, dataset: str, epochs: int) -> None:
+    """Start sweep `key` in the background and follow it on the experiments page (also used by lessons)."""
     if dataset not in ("digits", "regression") and not is_present(dataset):
         st.error(f"{dataset_title(dataset)} is not in the data folder. Fetch it with "
                  f"`python -m nnviz download {dataset}`, or pick the embedded digits set.")
@@ -118,7 +119,7 @@ def render() -> None:
     c1, c2, _ = st.columns([1, 1, 4], vertical_alignment="center")
     if c1.button("Run sweep", key="exp_sweep_start", type="primary", icon=":material/play_arrow:",
                  disabled=running) and allowed("run sweeps"):
-        _start(key, dataset, epochs)
+        start(key, dataset, epochs)
         job = sweeps.get_sweep(st.session_state.get(JOB_KEY, ""))
         running = job is not None and job.active
     if c2.button("Stop", key="exp_sweep_stop", icon=":material/stop:", disabled=not running) and job is not None:

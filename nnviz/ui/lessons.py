@@ -15,9 +15,9 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from nnviz import lessons, search, search_jobs, sweeps
+from nnviz import lessons, search, search_jobs
 from nnviz.config import ConfigError
-from nnviz.data import DATASETS, DatasetMissing
+from nnviz.data import DATASETS
 from nnviz.lessons import Lesson
 from nnviz.params import quick_base
 from nnviz.ui import access, experiments_search, experiments_sweeps, live, pickers, presenter
@@ -159,16 +159,8 @@ def _start_pending(page_path: str) -> None:
 
 def _start_sweep(key: str, dataset: str, epochs: int) -> None:
     """Start the sweep as the experiments page's Run sweep button does, and let the page follow it."""
-    if not access.unlocked():  # presenter passcode: only the presenter trains
-        return
-    live.freeze_startup_heap()
-    live.leave_a_core_for_the_ui()
-    try:
-        job = sweeps.start_sweep(key, sweeps.base_config(dataset, epochs))
-    except (ConfigError, DatasetMissing, ValueError, OSError) as exc:
-        st.error(f"The lesson's sweep could not start: {exc}", icon=":material/error:")
-        return
-    st.session_state[experiments_sweeps.JOB_KEY] = job.id
+    if access.unlocked():  # presenter passcode: only the presenter trains
+        experiments_sweeps.start(key, dataset, epochs)
 
 
 def _start_search(pending: dict) -> None:

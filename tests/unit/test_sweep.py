@@ -82,8 +82,7 @@ def test_a_sweep_whose_process_died_reads_as_interrupted(nnviz_dirs):
     assert job.wait(60)
     status = job.dir / "status.json"
     status.write_text(status.read_text().replace('"finished"', '"running"'))
-    with sweeps._jobs_lock:  # as after a restart: the folder is all that is left
-        sweeps._jobs.pop(job.id)
+    sweeps._jobs.forget(job.id)  # as after a restart: the folder is all that is left
     assert sweeps.read_sweep(job.dir)["status"] == "interrupted"
     assert len(sweeps.read_sweep(job.dir)["results"]) == 4
 

@@ -1,0 +1,74 @@
+"""What every background job shares (training runs, sweeps, searches): stop, wait, and a
+per-process registry to find, list and stop them."""
+from __future__ import annotations
+
+import threading
+from typing import ClassVar, Generic, Protocol, TypeVar
+
+
+class BackgroundJob:
+    """Mixin for a job that trains in `self.thread` and stops when `self.stop_event` is set."""
+
+    ACTIVE_STATES: ClassVar[tuple[str, ...]] = ("queued", "running")
+    status: str
+    stop_event: threading.Event
+    thread: threading.Thread | None
+
+    @property
+    def active(self) -> bool:
+        return self.status in self.ACTIVE_STATES
+
+    def stop(self) -> None:
+        """Ask the job to stop; its loop sees it within one batch."""
+        self.stop_event.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the thread ends; True if it did."""
+        if self.thread is not None:
+            self.thread.join(timeout)
+            return not self.thread.is_alive()
+        return True
+
+
+class _Job(Protocol):
+    @property
+    def active(self) -> bool: ...
+    def stop(self) -> None: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+J = TypeVar("J", bound=_Job)
+
+
+class Registry(Generic[J]):
+    """The jobs of one kind started in this process, by id; safe to use from any thread."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, J] = {}
+        self._lock = threading.Lock()
+
+    def add(self, job_id: str, job: J) -> None:
+        with self._lock:
+            self._jobs[job_id] = job
+
+    def get(self, job_id: str) -> J | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def forget(self, job_id: str) -> None:
+        """Drop a job from the registry (its folder stays): what a server restart does."""
+        with self._lock:
+            self._jobs.pop(job_id, None)
+
+    def active(self) -> list[J]:
+        with self._lock:
+            return [j for j in self._jobs.values() if j.active]
+
+    def stop_all(self, timeout: float = 5.0) -> None:
+        """Stop every job and wait for their threads (tests, shutdown)."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.stop()
+        for job in jobs:
+            job.wait(timeout)
