@@ -13,6 +13,7 @@ validation MSE for regression), and `cv_results` has `cv_results_`'s columns.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import math
 import os
@@ -352,6 +353,23 @@ _HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "ela
 
 # --- workers -------------------------------------------------------------------------------------------
 
+def fail_unstarted_trials(study: optuna.Study) -> list[int]:
+    """Mark failed the 'running' trials that never reached their objective: a worker killed between
+    Optuna creating a trial and its first heartbeat. Optuna never judges a trial without a heartbeat
+    stale, so such a trial would stay 'running' for ever. Nothing was sampled, so nothing is retried.
+    Returns the trial numbers marked."""
+    grace = datetime.timedelta(seconds=3 * HEARTBEAT_S)
+    now = datetime.datetime.now()
+    dead = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+            if not t.params and t.datetime_start is not None and now - t.datetime_start > grace]
+    for t in dead:
+        try:
+            study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)  # noqa: SLF001
+        except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):  # another worker got there first
+            continue
+    return [t.number for t in dead]
+
+
 def run_worker(url: str, name: str, n_trials: int, spec: SearchSpec | None = None,
                stop_event: threading.Event | None = None, seed_offset: int = 0, timeout: float | None = None,
                on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None,
@@ -366,6 +384,7 @@ def run_worker(url: str, name: str, n_trials: int, spec: SearchSpec | None = Non
         data = cfg_replace(spec.base.data, data_dir=data_dir)
         spec = dataclasses.replace(spec, base=cfg_replace(spec.base, data=data))
     objective = make_objective(spec, name, stop_event)
+    fail_unstarted_trials(study)
     mine: list[int] = []
 
     def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:

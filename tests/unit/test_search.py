@@ -217,3 +217,17 @@ def test_stopping_a_background_search_keeps_every_finished_trial_and_stops_fast(
     assert len(trials) >= 3 and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials[:-1])
     assert trials[-1].state == optuna.trial.TrialState.FAIL  # only the trial in flight is lost
     assert trials[-1].user_attrs["status"] == "stopped by the user"
+
+
+def test_a_trial_that_never_reached_its_objective_is_failed(tmp_path, monkeypatch):
+    """A worker killed between Optuna creating a trial and its first heartbeat leaves a 'running'
+    trial that Optuna never judges stale; the next worker marks it failed."""
+    study = optuna.create_study(study_name="s", storage=search.storage(f"sqlite:///{tmp_path / 's.db'}"))
+    orphan = study.ask()  # created, nothing sampled, no heartbeat: as after a kill
+    sampled = study.ask()
+    sampled.suggest_float("lr", 1e-3, 1e-1)  # a worker that got this far beat first: Optuna's own check
+    assert search.fail_unstarted_trials(study) == []  # within the grace period: maybe still starting
+    monkeypatch.setattr(search, "HEARTBEAT_S", 0)  # the grace period is over
+    assert search.fail_unstarted_trials(study) == [orphan.number]
+    states = {t.number: t.state for t in study.trials}
+    assert states == {orphan.number: optuna.trial.TrialState.FAIL, sampled.number: optuna.trial.TrialState.RUNNING}
