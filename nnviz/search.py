@@ -312,7 +312,8 @@ def make_objective(spec: SearchSpec, study_name: str, stop_event: threading.Even
         test_scores, train_scores, started, fold1 = [], [], time.perf_counter(), None
         best_fold: tuple[float, Any, dict] | None = None
         with acquire_slot(stop_event) as got:
-            if not got:
+            if not got:  # stopped while waiting for a training slot
+                trial.set_user_attr("status", "stopped by the user")
                 raise SearchStopped()
             for i, (fold_set, _) in enumerate(folds):
                 train_cfg = cfg_replace(cfg.train, seed=cfg.train.seed + i + 1, kfold=0)
