@@ -46,6 +46,25 @@ def check_name(name: str, what: str = "name") -> str:
     return name
 
 
+def check_page_storage(url: str, runs_root: str | os.PathLike) -> str:
+    """A study storage URL typed on a page, or UnsafeName when it is a SQLite file outside the runs folder.
+
+    A SQLite URL names a file the server would create or open: from the page it must stay under
+    `runs_root` (no arbitrary paths from the UI). Database servers (postgresql://, mysql://) are not
+    files and pass. The CLI (`nnviz sweep --storage`) is not limited: whoever runs it owns the machine.
+    """
+    url = url.strip()
+    if not url.lower().startswith("sqlite"):
+        return url
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    root = os.path.realpath(runs_root)
+    if not path or path.startswith(":memory:") or "?" in path or \
+            os.path.commonpath([os.path.realpath(path), root]) != root:
+        raise UnsafeName(f"From the page, a SQLite study lives in a file under the runs folder ({root}), e.g. "
+                         f"sqlite:///{root}/studies.db; to share a study, use a database URL such as postgresql://.")
+    return url
+
+
 def presenter_passcode() -> str | None:
     """The presenter passcode from the environment, or None when presenter mode is off."""
     code = os.environ.get(PASSCODE_ENV, "")

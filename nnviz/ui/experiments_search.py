@@ -8,12 +8,12 @@ import time
 import optuna
 import streamlit as st
 
-from nnviz import search, search_jobs
+from nnviz import runs, search, search_jobs, security
 from nnviz.config import ConfigError
 from nnviz.figures.search import VIEWS, study_view
 from nnviz.params import PARAMS, quick_base
 from nnviz.search_results import results_frame, state_counts, trial_rows
-from nnviz.ui import live
+from nnviz.ui import access, live
 from nnviz.ui.experiments_common import DATASET_CHOICES, allowed, dataset_title
 
 JOB_KEY, STUDY_KEY = "exp_search_job", "exp_search_open"
@@ -132,10 +132,17 @@ def _study_panel(url: str, name: str, job: search_jobs.SearchJob | None) -> None
 
 def render() -> None:
     url = st.text_input("Study storage", value=search.default_storage_url(), key="exp_search_storage",
-                        help="A SQLite file by default; any SQLAlchemy URL, e.g. postgresql://user:pass@host/db, "
-                             "shares one study between machines. See docs/distributed-search.md.")
+                        disabled=not access.unlocked(),  # the audience cannot point the server elsewhere
+                        help="A SQLite file under the runs folder by default; any SQLAlchemy URL, e.g. "
+                             "postgresql://user:pass@host/db, shares one study between machines. "
+                             "See docs/distributed-search.md.")
     try:
+        if url != search.default_storage_url():  # the server's own setting is trusted; a typed one is checked
+            url = security.check_page_storage(url, runs.runs_dir())
         names = search.study_names(url)
+    except security.UnsafeName as exc:
+        st.error(str(exc))
+        return
     except ConfigError as exc:
         st.error(str(exc))
         return

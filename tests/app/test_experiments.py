@@ -5,6 +5,7 @@ run_every does not fire in AppTest: after a click starts a background job we wai
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -142,6 +143,9 @@ def test_a_bad_space_or_storage_is_a_message_not_a_traceback(env):
     assert not at.exception and "unknown parameter 'learning'" in _texts(at)
     at.text_input(key="exp_search_storage").set_value("nosuchdb://x").run()
     assert not at.exception and "cannot open the study storage" in _texts(at)
+    at.text_input(key="exp_search_storage").set_value("sqlite:////tmp/elsewhere/studies.db").run()
+    assert not at.exception and "under the runs folder" in _texts(at)
+    assert not Path("/tmp/elsewhere/studies.db").exists()  # nothing was created there
 
 
 def test_presenter_lock_keeps_the_audience_from_starting_sweeps(env, monkeypatch):
@@ -150,6 +154,7 @@ def test_presenter_lock_keeps_the_audience_from_starting_sweeps(env, monkeypatch
     at.button(key="exp_sweep_start").click().run()
     assert not at.exception
     assert "exp_sweep_job" not in at.session_state and "Only the presenter can run sweeps" in _texts(at)
+    assert at.text_input(key="exp_search_storage").disabled  # nor point the server at another database
 
 
 def test_choosing_a_sampler_brings_its_default_space_name_and_trials(env):

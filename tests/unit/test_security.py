@@ -11,7 +11,7 @@ import torch
 
 from nnviz import checkpoints, security
 from nnviz.checkpoints import CheckpointError
-from nnviz.security import UnsafeName, check_name
+from nnviz.security import UnsafeName, check_name, check_page_storage
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,3 +112,16 @@ def test_server_settings_keep_uploads_small_and_xsrf_on():
 def test_torch_is_new_enough_for_safe_weights_only_loading():
     major, minor = (int(p) for p in torch.__version__.split(".")[:2])
     assert (major, minor) >= (2, 10)
+
+
+@pytest.mark.parametrize("url", ["sqlite:////etc/studies.db", "sqlite:///../../studies.db", "sqlite:///:memory:",
+                                 "sqlite://", "sqlite:///{root}/../outside.db"])
+def test_a_page_cannot_put_a_sqlite_study_outside_the_runs_folder(tmp_path, url):
+    with pytest.raises(UnsafeName, match="under the runs folder"):
+        check_page_storage(url.format(root=tmp_path), tmp_path)
+
+
+def test_a_page_may_use_the_runs_folder_or_a_database_server(tmp_path):
+    inside = f"sqlite:///{tmp_path}/sub/studies.db"
+    assert check_page_storage(inside, tmp_path) == inside
+    assert check_page_storage("postgresql://u:p@db/nnviz", tmp_path) == "postgresql://u:p@db/nnviz"
