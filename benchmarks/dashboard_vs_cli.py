@@ -25,31 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, _free_port, wait_idle  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, serve_dashboard, wait_idle  # noqa: E402
 
 TARGET = 1.15  # dashboard seconds / CLI seconds, from the issue
 IDLE_WINDOW_S = 3.0  # the open page's CPU use is sampled this long before Start
-
-
-def _server(runs_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = dict(os.environ, NNVIZ_RUNS_DIR=str(runs_dir))
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--browser.gatherUsageStats", "false",
-                             "--server.fileWatcherType", "none"], cwd=ROOT, env=env,
-                            stdout=log.open("w"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    import urllib.request
-
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"streamlit did not become healthy:\n{log.read_text()[-2000:]}")
 
 
 def _finished_run(runs_dir: Path, timeout: float) -> Path:
@@ -116,9 +95,8 @@ def dashboard_run(dataset: str, data_dir: str, work: Path, screenshot: Path | No
     """Start the run from the page and keep the page open on its live view until it ends."""
     from playwright.sync_api import sync_playwright
 
-    runs_dir = work / "dash_runs"
-    proc, url = _server(runs_dir, work / "streamlit.log")
-    try:
+    runs_dir = work / "runs"  # serve_dashboard puts the server's folders under `work`
+    with serve_dashboard(work, timeout_s=120) as url:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             page = browser.new_page(viewport={"width": 1280, "height": 720})
@@ -145,12 +123,6 @@ def dashboard_run(dataset: str, data_dir: str, work: Path, screenshot: Path | No
             folder = _finished_run(runs_dir, 600)
             browser_cpu = (_browser_cpu_seconds() - browser_cpu) / (time.perf_counter() - started)
             browser.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
     out = dict(_summary(folder), live_charts_seen=live_charts, browser_cores_training=browser_cpu,
                browser_cores_idle=idle_cpu)
     os.rename(folder, work / f"dash-{time.time_ns()}")  # the next repeat looks for a new folder

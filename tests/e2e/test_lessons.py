@@ -6,18 +6,12 @@ lessons' models, data and optimizers are their own.
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from nnviz import lessons
-from tests.e2e.conftest import ROOT, _free_port, assert_no_exception, screenshot, wait_idle
+from tests.e2e.conftest import assert_no_exception, screenshot, serve_dashboard, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -29,32 +23,8 @@ CHARTS = '[data-testid="stMain"] [data-testid="stPlotlyChart"]'
 @pytest.fixture(scope="module")
 def fresh_url(tmp_path_factory: pytest.TempPathFactory):
     """A dashboard nobody has opened yet, with nothing downloaded (fresh clone, offline)."""
-    work = tmp_path_factory.mktemp("lessons_e2e")
-    port = _free_port()
-    env = dict(os.environ, NNVIZ_RUNS_DIR=str(work / "runs"), NNVIZ_CHECKPOINT_DIR=str(work / "checkpoints"),
-               NNVIZ_DATA_DIR=str(work / "data"), **{lessons.EPOCH_CAP_ENV: EPOCH_CAP})
-    with open(work / "streamlit.log", "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
-                                 "true", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-                                 "--server.fileWatcherType", "none"], cwd=ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 90
-        while time.time() < deadline and proc.poll() is None:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            proc.kill()
-            raise RuntimeError(Path(work / "streamlit.log").read_text())
+    with serve_dashboard(tmp_path_factory.mktemp("lessons_e2e"), **{lessons.EPOCH_CAP_ENV: EPOCH_CAP}) as url:
         yield url
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _params(page) -> dict[str, str]:
