@@ -36,6 +36,18 @@ class CourseImages(Dataset):
         return self.transform(img), self.labels[i]
 
 
+def as_course_model(model: nn.Module) -> nn.Module:
+    """`model` with torch's own layers where nnviz has faster twins (its CPU Dropout): the course's model."""
+    from nnviz.dropout import Dropout
+
+    for name, child in model.named_children():
+        if isinstance(child, Dropout):
+            setattr(model, name, nn.Dropout(child.p))
+        else:
+            as_course_model(child)
+    return model
+
+
 def loader(dataset: Dataset, batch_size: int = 64, seed: int = 0) -> DataLoader:
     """The course's DataLoader: shuffled, main-process loading (the notebooks' default)."""
     return DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))

@@ -3,9 +3,10 @@
 Same preset model with the same initial weights, same data, same batch size (64), same
 optimizer and the same number of steps on both sides. The reference is
 benchmarks/course_reference.py (per-sample ToTensor/Normalize, DataLoader, float32,
-loss.item() per batch); nnviz is `nnviz.train.fit` on its tensor-resident data. Epochs of
-the two sides alternate (a warm-up round first); samples/s is each side's best epoch, and
-the ratio of the median epochs is printed too.
+loss.item() per batch, torch's own layers); nnviz is one `nnviz.train.fit` run on its
+tensor-resident data. Epochs of the two sides alternate (a reference epoch runs after each
+nnviz epoch, a warm-up round first); samples/s is each side's best epoch, and the ratio of
+the median epochs is printed too.
 
 Also printed per model: training FLOP/s achieved by nnviz (FLOPs of one forward+backward
 counted with torch.utils.flop_counter) as a fraction of this machine's dense matmul FLOP/s,
@@ -30,11 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import nnviz  # noqa: E402,F401  (first: sets the OpenMP wait policy before torch loads)
 import torch  # noqa: E402
-from course_reference import CourseImages, loader, train_epochs  # noqa: E402
+from course_reference import CourseImages, as_course_model, loader, train_epochs  # noqa: E402
 from nnviz.config import DataConfig, replace  # noqa: E402
 from nnviz.data import DATASETS, is_present, load, load_raw  # noqa: E402
 from nnviz.models import PRESETS  # noqa: E402
-from nnviz.train import OPTIMIZERS, fit, init_model, resolve_device  # noqa: E402
+from nnviz.train import OPTIMIZERS, Callback, TrainState, fit, init_model, resolve_device  # noqa: E402
 
 TARGETS = {"mlp_dropout": 5.0, "pytorch_example": 1.2}  # nnviz / reference samples/s, from the issue
 MODELS = ("mlp_dropout", "pytorch_example", "lenet", "bn_cnn", "fast_cnn")
@@ -80,15 +81,15 @@ def rss_peak_mb() -> float:
 
 
 def measure(name: str, data_cfg: DataConfig, device: torch.device, rounds: int) -> dict:
-    """Reference epochs and nnviz epochs interleaved (a warm-up round, then `rounds` rounds).
+    """One nnviz run of `rounds` + 1 epochs with a reference epoch after each (the first pair warms up).
 
-    Interleaving gives both sides the same share of a shared machine's quiet and busy
+    Alternating gives both sides the same share of a shared machine's quiet and busy
     moments; each side's best and median epoch rate are reported.
     """
     preset = PRESETS[name]
     data = load(data_cfg)
-    cfg = replace(preset.train, batch_size=BATCH, epochs=1, device=device.type, snapshot_every=0,
-                  augment=False, early_stopping=0)
+    cfg = replace(preset.train, batch_size=BATCH, epochs=rounds + 1, device=device.type, snapshot_every=0,
+                  augment=False, early_stopping=0, scheduler="none")
     info = DATASETS[data_cfg.dataset]
 
     # reference: the same raw images (nnviz's training split), transformed per sample
@@ -96,23 +97,14 @@ def measure(name: str, data_cfg: DataConfig, device: torch.device, rounds: int) 
     keep = _train_indices(labels, data, data_cfg.val_fraction)
     ref_set = CourseImages(pixels[keep], labels[keep], info.mean, info.std)
     assert torch.allclose(ref_set[0][0], data.x_train[0], atol=1e-5), "both sides must see the same numbers"
-    ref_model = init_model(preset.model, data, seed=0)
-    ref_opt = OPTIMIZERS[cfg.optimizer](ref_model.parameters(), cfg)
-    ref_loader = loader(ref_set, BATCH)
-    model = init_model(preset.model, data, seed=0)
+    reference = _ReferenceEpochs(as_course_model(init_model(preset.model, data, seed=0)), ref_set, cfg, device)
     flops = train_flops_per_sample(init_model(preset.model, data, seed=0).to(device), data.input_shape, device)
+    _reset_cuda_peak(device)
+    history = fit(init_model(preset.model, data, seed=0), data, cfg, callbacks=[reference])
+    assert history.status == "finished", history.reason
+    nn_rates = [row["samples_per_s"] for row in history.epochs[2:]]  # epoch 0: untrained, epoch 1: warm-up
+    ref_rates = reference.rates[1:]
     n = len(ref_set)
-    ref_rates, nn_rates, ref_mb, nn_mb = [], [], 0.0, 0.0
-    for r in range(rounds + 1):
-        _reset_cuda_peak(device)
-        seconds = train_epochs(ref_model, ref_loader, ref_opt, 1, device)[0]
-        ref_mb = max(ref_mb, _cuda_peak_mb(device))
-        _reset_cuda_peak(device)
-        row = fit(model, data, cfg).epochs[-1]  # one epoch; its `seconds` exclude the evaluations
-        nn_mb = max(nn_mb, _cuda_peak_mb(device))
-        if r:  # round 0 warms both up (allocator, oneDNN kernels, CUDA context)
-            ref_rates.append(n / seconds)
-            nn_rates.append(row["samples_per_s"])
     best_ref, best_nn = max(ref_rates), max(nn_rates)
     med_ref, med_nn = statistics.median(ref_rates), statistics.median(nn_rates)
     return {"model": name, "device": device.type, "train_samples": n, "batch_size": BATCH,
@@ -125,8 +117,26 @@ def measure(name: str, data_cfg: DataConfig, device: torch.device, rounds: int) 
             "nnviz_gflop_per_s": round(flops * best_nn / 1e9, 2),
             "reference_gflop_per_s": round(flops * best_ref / 1e9, 2),
             "rss_peak_mb": round(rss_peak_mb(), 1),
-            **({"cuda_peak_mb_reference": round(ref_mb, 1), "cuda_peak_mb_nnviz": round(nn_mb, 1)}
+            **({"cuda_peak_mb_reference": round(reference.peak_mb, 1), "cuda_peak_mb_nnviz": round(reference.nnviz_peak_mb, 1)}
                if device.type == "cuda" else {})}
+
+
+class _ReferenceEpochs(Callback):
+    """Trains the reference model for one epoch after each nnviz epoch (outside nnviz's epoch timing)."""
+
+    def __init__(self, model: torch.nn.Module, images: CourseImages, cfg, device: torch.device) -> None:  # noqa: ANN001
+        self.model, self.device, self.rates = model, device, []
+        self.optimizer = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg)
+        self.loader, self.n = loader(images, BATCH), len(images)
+        self.peak_mb = self.nnviz_peak_mb = 0.0  # CUDA only: each side's peak allocated memory
+
+    def on_epoch_end(self, state: TrainState, record: dict[str, float]) -> None:
+        self.nnviz_peak_mb = max(self.nnviz_peak_mb, _cuda_peak_mb(self.device))
+        if record["epoch"] < state.cfg.epochs:  # one reference epoch per nnviz epoch, the first as warm-up
+            _reset_cuda_peak(self.device)
+            self.rates.append(self.n / train_epochs(self.model, self.loader, self.optimizer, 1, self.device)[0])
+            self.peak_mb = max(self.peak_mb, _cuda_peak_mb(self.device))
+            _reset_cuda_peak(self.device)
 
 
 def _reset_cuda_peak(device: torch.device) -> None:

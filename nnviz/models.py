@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from nnviz.config import ConvBlock, ModelConfig, TrainConfig
+from nnviz.dropout import Dropout
 
 ACTIVATION_MODULES: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "gelu": nn.GELU,
@@ -56,7 +57,7 @@ def _assemble(cfg: ModelConfig, input_shape: tuple[int, ...], n_outputs: int) ->
             layers[f"bn_fc{i}"] = nn.BatchNorm1d(hidden)
         layers[f"act_fc{i}"] = ACTIVATION_MODULES[cfg.activation]()
         if cfg.dropout:
-            layers[f"drop_fc{i}"] = nn.Dropout(cfg.dropout)
+            layers[f"drop_fc{i}"] = Dropout(cfg.dropout)
         width = hidden
     layers["out"] = nn.Linear(width, n_outputs)
     return nn.Sequential(layers)
