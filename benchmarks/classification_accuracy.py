@@ -2,13 +2,11 @@
 
 The config is built exactly as the page builds it (nnviz.ui.classification_config: the
 default settings, then the dataset choice with its epoch suggestion), and trained with
-nnviz.runs.start on the threads the page leaves to training (all CPU cores but one,
-nnviz.ui.live.leave_a_core_for_the_ui), as the Start button does. Prints test accuracy, seconds and the ratio
+nnviz.runs.start, as the Start button does (on every core: nnviz.threads). Prints test accuracy, seconds and the ratio
 of the seconds to the floor of the issue (digits >= 98% within 20 s, Fashion-MNIST >= 84%
 within 60 s on a 2-core CPU).
 
     .venv/bin/python benchmarks/classification_accuracy.py [--fashion-dir ../shared/datasets] [--repeat N]
-        [--all-cores]   (the CLI's setting: no core left for a browser)
 """
 from __future__ import annotations
 
@@ -65,11 +63,7 @@ def main() -> int:
     parser.add_argument("--fashion-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets"),
                         help="a data folder holding FashionMNIST/raw (default ../shared/datasets)")
     parser.add_argument("--repeat", type=int, default=1, help="measure each set this many times")
-    parser.add_argument("--all-cores", action="store_true", help="train on every core, as the CLI does")
     args = parser.parse_args()
-    if not args.all_cores:
-        from nnviz.ui.live import leave_a_core_for_the_ui
-        leave_a_core_for_the_ui()
     import torch
     print(f"# cpu count {os.cpu_count()}, torch threads {torch.get_num_threads()}, "
           f"load average {os.getloadavg()[0]:.2f} (1 min)", flush=True)

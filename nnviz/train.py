@@ -23,6 +23,7 @@ from nnviz.config import ModelConfig, TrainConfig
 from nnviz.data import TaskData
 from nnviz.data.batching import augment_shift, batches, eval_batches, n_batches, to_device
 from nnviz.models import build_model
+from nnviz.threads import CoreShare, training_share
 
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {  # (params, cfg, **implementation flags)
     "sgd": lambda p, c, **kw: torch.optim.SGD(p, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay, **kw),
@@ -268,20 +269,13 @@ def fit(model: nn.Module, data: TaskData, cfg: TrainConfig, callbacks: Iterable[
     Honours `stop_event` within one batch; a NaN/inf loss ends the run with status
     'diverged'. Epoch 0 records the untrained model so "before" is always visible.
     """
-    threads = torch.get_num_threads()
-    if resolve_device(cfg.device).type == "cpu" and data.task == "regression":
-        # 1-D regression nets are tiny: intra-op threads only add OpenMP barriers, which stall for
-        # seconds when the UI thread or other processes hold the cores (measured: 100 epochs 0.4 s
-        # on one thread, 0.5-34 s on two). The count is per calling thread, restored below.
-        torch.set_num_threads(1)
-    try:
-        return _fit(model, data, cfg, callbacks, stop_event)
-    finally:
-        torch.set_num_threads(threads)
+    tiny = resolve_device(cfg.device).type == "cpu" and data.task == "regression"
+    with training_share(single_thread=tiny) as cores:  # every core, shared with the other runs training now
+        return _fit(model, data, cfg, callbacks, stop_event, cores)
 
 
 def _fit(model: nn.Module, data: TaskData, cfg: TrainConfig, callbacks: Iterable[Callback],
-         stop_event: threading.Event | None) -> History:
+         stop_event: threading.Event | None, cores: CoreShare) -> History:
     device = resolve_device(cfg.device)
     callbacks = list(callbacks) + ([EarlyStopping(cfg.early_stopping)] if cfg.early_stopping else [])
     model.to(device)
@@ -319,6 +313,7 @@ def _fit(model: nn.Module, data: TaskData, cfg: TrainConfig, callbacks: Iterable
         for idx in batches(n_train, cfg.batch_size, generator, device):
             if state.batch >= steps:
                 break
+            cores.update()
             if stop_event is not None and stop_event.is_set():
                 return _finish(state, callbacks, "stopped", "Stopped by the user.")
             # index_select, not x[idx]: same rows, ~6x less time on CPU (42 -> 7 us for a 64 x 784 batch)

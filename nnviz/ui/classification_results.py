@@ -155,6 +155,12 @@ def predictions(source: Source, split: str, epoch: int) -> tuple[np.ndarray, np.
 
 # ---------------------------------------------------------------- live view
 
+# One refresh a second. Each refresh costs the browser ~0.2 s of CPU on this page (Streamlit
+# re-renders the page, plotly redraws two charts), and the run trains on every core: on a 2-core
+# laptop showing the page, dashboard / CLI training time was ~1.0 refreshing every 1 s, 1.25-1.4
+# every 0.7 s (benchmarks/dashboard_vs_cli.py). Epochs of the default run take ~0.4 s.
+LIVE_POLL_S = 1.0
+
 def _strip(cfg: DataConfig, pred: np.ndarray, conf: np.ndarray, classes: tuple[str, ...], title: str) -> Any:
     y = _labels(cfg, "test")
     idx = metrics.strip_indices(y, len(classes), STRIP_PER_CLASS)

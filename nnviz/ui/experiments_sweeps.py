@@ -64,7 +64,6 @@ def start(key: str, dataset: str, epochs: int) -> None:
                  f"`python -m nnviz download {dataset}`, or pick the embedded digits set.")
         return
     live.freeze_startup_heap()
-    live.leave_a_core_for_the_ui()
     try:
         job = sweeps.start_sweep(key, sweeps.base_config(dataset, epochs))
     except (ConfigError, DatasetMissing, ValueError, OSError) as exc:

@@ -171,7 +171,6 @@ def _start_search(pending: dict) -> None:
     spec = search.SearchSpec(base=quick_base(pending["dataset"]), space=space, sampler="grid",
                              kfold=pending["kfold"], pruning=False)
     live.freeze_startup_heap()
-    live.leave_a_core_for_the_ui()
     try:
         job = search_jobs.start_search(search.default_storage_url(), pending["name"],
                                        len(search.grid_points(space)), spec)

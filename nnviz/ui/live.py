@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import gc
 import math
-import os
 import sys
 import threading
 import time
 from typing import Callable
 
 import streamlit as st
-import torch
 
 from nnviz import runs
 from nnviz.config import RunConfig
@@ -57,7 +55,6 @@ def start(slot: str, config: RunConfig) -> runs.Run | None:
         st.warning(f"You already have {len(mine)} runs training. Stop one before starting another.")
         return None
     freeze_startup_heap()  # before the run, so its one full collection does not slow the first epoch
-    leave_a_core_for_the_ui()
     try:
         run = runs.start(config)
     except ModelTooLarge as exc:  # would exhaust memory: refused before it starts, with the estimate
@@ -91,24 +88,6 @@ def stop(run: runs.Run, timeout: float = 1.0) -> None:
         time.sleep(0.02)
 
 
-def leave_a_core_for_the_ui() -> None:
-    """Train on all CPU cores but one while a page is open, once per process.
-
-    The browser drawing the live charts and the server answering its polls need CPU while
-    a run trains. When torch's intra-op threads take every core, each parallel region
-    waits for whichever thread the OS has lent to the browser. The worst of it was OpenMP's
-    default spin-waiting (threads burning the core their partner needed: the default CNN on
-    digits took 40-53 s with the page open on 2 threads, 8-9 s on 1); nnviz now makes them
-    wait passively (nnviz/__init__.py), but a spare core still wins. Measured with
-    benchmarks/dashboard_vs_cli.py on a shared 2-core machine (load 5-7), dashboard / CLI
-    training time: 0.81-0.85 on 1 thread, 1.26-1.88 on 2. The CLI and scripts keep every
-    core (they have no page to draw).
-    """
-    cores = os.cpu_count() or 1
-    if cores > 1 and torch.get_num_threads() >= cores:
-        torch.set_num_threads(cores - 1)
-
-
 _frozen_at_modules = 0  # len(sys.modules) when the heap was last frozen
 _freeze_lock = threading.Lock()
 
@@ -135,8 +114,8 @@ def freeze_startup_heap() -> None:
             _frozen_at_modules = len(sys.modules)
 
 
-def watch(run: runs.Run, render: Callable[[dict], None], slot: str) -> None:
-    """Render `render(view)` now and, while the run is active, every POLL_S seconds.
+def watch(run: runs.Run, render: Callable[[dict], None], slot: str, every: float = POLL_S) -> None:
+    """Render `render(view)` now and, while the run is active, every `every` seconds.
 
     When the run ends, the whole page reruns once so its after-training panels appear.
     """
@@ -151,7 +130,7 @@ def watch(run: runs.Run, render: Callable[[dict], None], slot: str) -> None:
         elif st.session_state.pop(flag, False):
             st.rerun(scope="app")
 
-    st.fragment(body, run_every=POLL_S if run.active else None)()
+    st.fragment(body, run_every=every if run.active else None)()
 
 
 def status_line(view: dict) -> str:

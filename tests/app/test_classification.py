@@ -19,7 +19,7 @@ PAGE = "app_pages/classification.py"
 
 @pytest.fixture(autouse=True)
 def _restore_torch_threads():
-    """Start leaves a core for the UI (torch.set_num_threads): give later tests the process as it was."""
+    """A run sets torch's thread count (nnviz.threads): give later tests the process as it was."""
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
@@ -268,13 +268,18 @@ def test_a_run_survives_widget_clicks_and_stops(page):
     page.number_input(key="cls_epochs").set_value(200).run()
     page.button(key="cls_start").click().run()
     run = runs.get(page.session_state["run_id:classification"])
-    import os
     import threading
+    import time
+
+    from nnviz import threads
+    deadline = time.time() + 60
+    while run.active and not run.view()["epochs"] and time.time() < deadline:
+        time.sleep(0.05)  # epoch 0 is recorded once fit() has claimed its cores
     seen: list[int] = []  # torch's thread count is per OS thread; a new thread (like a run's) reads the global
     probe = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
     probe.start()
     probe.join()
-    assert seen == [max(1, (os.cpu_count() or 1) - 1)]  # a core is left for the browser
+    assert seen == [threads.CORES]  # a lone run trains on every core
     page.select_slider(key="cls_lr").set_value(3e-3).run()  # a click reruns the page, not the run
     assert not page.exception, page.exception
     assert run.active and not page.button(key="cls_stop").disabled

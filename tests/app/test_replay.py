@@ -19,7 +19,7 @@ from tests.app.conftest import APP
 
 @pytest.fixture(autouse=True)
 def _restore_torch_threads():
-    threads = torch.get_num_threads()  # Start leaves a core for the UI: give later tests the process back
+    threads = torch.get_num_threads()  # a run sets torch's thread count: give later tests the process back
     yield
     torch.set_num_threads(threads)
 

@@ -10,6 +10,7 @@ import math
 import pytest
 import torch
 
+from nnviz import dropout
 from nnviz.config import DataConfig, ModelConfig, TrainConfig, replace
 from nnviz.data import load
 from nnviz.data.batching import augment_shift, batches, to_device
@@ -79,7 +80,8 @@ class TestCpuPath:
         plain = [], []
         gen = torch.Generator().manual_seed(cfg.seed)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)  # fit's optimizer: only the layout differs
-        torch.manual_seed(cfg.seed)  # fit seeds dropout the same way
+        torch.manual_seed(cfg.seed)  # fit seeds dropout the same way: torch's RNG and nnviz's CPU masks
+        dropout.seed(cfg.seed)
         model.train()
         for i, idx in enumerate(batches(len(digits.x_train), cfg.batch_size, gen, CPU)):
             if i == 4:

@@ -1,0 +1,74 @@
+"""Training threads: a lone run takes every core, concurrent runs share them, regression takes one."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+
+from nnviz import threads
+from nnviz.config import DataConfig, ModelConfig, TrainConfig
+from nnviz.data import load
+from nnviz.train import Callback, fit, init_model
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load(DataConfig(dataset="digits"))
+
+
+@pytest.fixture(autouse=True)
+def four_cores(monkeypatch):
+    """Pretend the machine has 4 cores, so the shares differ from 1 on any machine."""
+    before = torch.get_num_threads()
+    monkeypatch.setattr(threads, "CORES", 4)
+    yield
+    torch.set_num_threads(before)
+
+
+class ThreadsSeen(Callback):
+    """Records torch's thread count at every batch; optionally meets a partner run at its first batch."""
+
+    def __init__(self, meet: threading.Barrier | None = None) -> None:
+        self.meet, self.seen = meet, []
+
+    def on_batch_end(self, state) -> None:  # noqa: ANN001
+        if self.meet is not None and state.epoch == 1 and state.batch == 1:
+            self.meet.wait(timeout=30)  # both runs are training from here on
+        self.seen.append(torch.get_num_threads())
+
+
+def _cfg(epochs: int = 2) -> TrainConfig:
+    return TrainConfig(device="cpu", epochs=epochs, batch_size=128, snapshot_every=0)
+
+
+def test_a_lone_classification_run_trains_on_every_core_and_hands_them_back(digits):
+    seen = ThreadsSeen()
+    fit(init_model(ModelConfig(hidden=(16,)), digits, 0), digits, _cfg(), [seen])
+    assert set(seen.seen) == {4}
+    assert torch.get_num_threads() == 4
+
+
+def test_regression_trains_on_one_thread():
+    data = load(DataConfig(dataset="regression"))
+    seen = ThreadsSeen()
+    fit(init_model(ModelConfig(hidden=(8,)), data, 0), data, _cfg(), [seen])
+    assert set(seen.seen) == {1}
+    assert torch.get_num_threads() == 4
+
+
+def test_two_runs_at_once_share_the_cores_and_the_survivor_takes_them_back(digits):
+    meet = threading.Barrier(2)
+    short, long = ThreadsSeen(meet), ThreadsSeen(meet)
+
+    def train(callback: ThreadsSeen, epochs: int) -> None:
+        fit(init_model(ModelConfig(hidden=(16,)), digits, 0), digits, _cfg(epochs=epochs), [callback])
+
+    runs = [threading.Thread(target=train, args=(short, 1)), threading.Thread(target=train, args=(long, 6))]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(timeout=120)
+    # after the meeting both were registered: every later batch of the short run saw the half share
+    assert short.seen[1:] and set(short.seen[1:]) == {2}
+    assert long.seen[-1] == 4  # the short run ended long before: the long one took all cores back
