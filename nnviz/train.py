@@ -23,6 +23,7 @@ from nnviz.config import ModelConfig, TrainConfig
 from nnviz.data import TaskData
 from nnviz.data.batching import augment_shift, batches, eval_batches, n_batches, to_device
 from nnviz.models import build_model
+from nnviz.optim_step import step_function
 from nnviz.threads import CoreShare, training_share
 
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {  # (params, cfg, **implementation flags)
@@ -291,6 +292,7 @@ def _fit(model: nn.Module, data: TaskData, cfg: TrainConfig, callbacks: Iterable
     n_train = len(data.x_train)
     steps = n_batches(n_train, cfg.batch_size, cfg.max_steps)
     optimizer = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg, **optimizer_flags(cfg.optimizer, device))
+    optimizer_step = step_function(optimizer)  # fused Adam/AdamW without torch.optim's per-step Python
     scheduler = _scheduler(optimizer, cfg, steps)
     per_batch_schedule = cfg.scheduler in ("cosine", "onecycle")
     state = TrainState(model, data, cfg, History(), device, batches_per_epoch=steps)
@@ -327,7 +329,7 @@ def _fit(model: nn.Module, data: TaskData, cfg: TrainConfig, callbacks: Iterable
             loss.backward()
             if cfg.grad_clip:
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
+            optimizer_step()
             if per_batch_schedule:
                 scheduler.step()
             # no arithmetic per step: small nets feel every op (~5 us each on a CPU)
