@@ -78,7 +78,7 @@ def _browser_cpu_seconds() -> float:
 def _wait_for_live_charts(page, runs_dir: Path) -> bool:  # noqa: ANN001
     """True once the live curves are drawn while the run still trains (the view the user watches)."""
     try:
-        _appears(page, '.st-key-cls_live_loss [data-testid="stPlotlyChart"] .main-svg', 300_000)
+        _appears(page, '.st-key-cls_live_loss img', 300_000)
     except Exception:  # noqa: BLE001  (Playwright's timeout): reported as not seen
         return False
     return _status(runs_dir) == "running"

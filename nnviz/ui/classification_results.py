@@ -24,6 +24,7 @@ from nnviz.config import DataConfig, RunConfig, to_dict
 from nnviz.data import DATASETS, DatasetMissing, denormalise
 from nnviz.figures.classification import confusion_heatmap, per_class_bars, training_curves
 from nnviz.figures.images import gallery, prediction_strip, to_rgb_uint8
+from nnviz.figures.svg_curves import training_curves_svg
 from nnviz.models import build_model
 from nnviz.storage import inside, read_jsonl, safe_name
 from nnviz.figures.diagnostics import annotate
@@ -155,10 +156,11 @@ def predictions(source: Source, split: str, epoch: int) -> tuple[np.ndarray, np.
 
 # ---------------------------------------------------------------- live view
 
-# One refresh a second. Each refresh costs the browser ~0.2 s of CPU on this page (Streamlit
-# re-renders the page, plotly redraws two charts), and the run trains on every core: on a 2-core
-# laptop showing the page, dashboard / CLI training time was ~1.0 refreshing every 1 s, 1.25-1.4
-# every 0.7 s (benchmarks/dashboard_vs_cli.py). Epochs of the default run take ~0.4 s.
+# One refresh a second. Each refresh costs the browser CPU (Streamlit re-renders the page: ~0.1 s
+# here with the curves as SVG, ~0.2 s as plotly charts) while the run trains on every core: on a
+# 2-core laptop showing the page, dashboard / CLI training time with plotly curves was ~1.0
+# refreshing every 1 s, 1.25-1.4 every 0.7 s (benchmarks/dashboard_vs_cli.py). Epochs of the
+# default run take ~0.4 s.
 LIVE_POLL_S = 1.0
 
 def _strip(cfg: DataConfig, pred: np.ndarray, conf: np.ndarray, classes: tuple[str, ...], title: str) -> Any:
@@ -185,12 +187,12 @@ def live_view(view: dict) -> None:
         st.info("Loading the data and scoring the untrained network…", icon=":material/hourglass_top:")
         return
     c, total, n = st.columns(2), cfg.train.epochs, (view["id"], len(epochs))
-    loss = _memo("loss", (*n, len(view["batch_losses"])), lambda: training_curves(
-        epochs, "loss", total, view["batch_losses"], ("train", "val"), title="Loss", uirevision="cls_live"))
-    acc = _memo("acc", n, lambda: training_curves(epochs, "acc", total, splits=("train", "val"), title="Accuracy",
-                                                  uirevision="cls_live"))
-    c[0].plotly_chart(loss, key="cls_live_loss", width="stretch")
-    c[1].plotly_chart(acc, key="cls_live_acc", width="stretch")
+    # static SVG while training (a few ms for the browser to draw, against ~45 ms per changed plotly chart)
+    loss = _memo("loss", (*n, len(view["batch_losses"])), lambda: training_curves_svg(
+        epochs, "loss", total, view["batch_losses"], ("train", "val"), title="Loss"))
+    acc = _memo("acc", n, lambda: training_curves_svg(epochs, "acc", total, splits=("train", "val"), title="Accuracy"))
+    c[0].container(key="cls_live_loss").image(loss, width="stretch")
+    c[1].container(key="cls_live_acc").image(acc, width="stretch")
     if view["snapshots"]:
         epoch = max(view["snapshots"])
         snap = view["snapshots"][epoch]

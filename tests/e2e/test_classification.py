@@ -31,7 +31,10 @@ def test_default_cnn_trains_live_then_shows_confusion_and_mistakes(page, app_url
     # live: the progress line, loss and accuracy curves and the strip of test images
     page.wait_for_function(  # a few epochs in, so the curves have a shape
         f"(document.querySelector('{PROGRESS}')?.innerText || '').match(/epoch [3-9]\\d*\\//)", timeout=120_000)
-    _charts_drawn(page, 3)
+    page.wait_for_function(  # the curves are SVG images while training
+        "['cls_live_loss', 'cls_live_acc'].every(k => { const i = document.querySelector(`.st-key-${k} img`);"
+        " return i && i.complete && i.naturalWidth > 0; })", timeout=60_000)
+    _charts_drawn(page, 1)  # the strip of test images
     assert_no_exception(page)
     screenshot(page, "classification_live")
 
