@@ -1,7 +1,7 @@
 """Training throughput: nnviz's fit() against the course reference loop, in one process run.
 
 Same preset model with the same initial weights, same data, same batch size (64), same
-optimizer and the same number of steps on both sides. The reference is
+optimizer (no learning-rate schedule on either side) and the same number of steps. The reference is
 benchmarks/course_reference.py (per-sample ToTensor/Normalize, DataLoader, float32,
 loss.item() per batch, torch's own layers); nnviz is one `nnviz.train.fit` run on its
 tensor-resident data. Epochs of the two sides alternate (a reference epoch runs after each
