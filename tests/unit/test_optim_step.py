@@ -64,3 +64,20 @@ def test_after_the_first_step_torchs_step_is_not_called():
     opt.step = lambda *a, **k: (calls.append(1), original(*a, **k))[1]
     _train(model, opt, step_function(opt), steps=6)
     assert len(calls) == 1  # the first, which creates the state
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_same_update_as_torch_on_cuda():
+    ref, lean = _model().cuda(), _model().cuda()
+    ref_opt = torch.optim.AdamW(ref.parameters(), lr=1e-2, weight_decay=0.1, fused=True)
+    lean_opt = torch.optim.AdamW(lean.parameters(), lr=1e-2, weight_decay=0.1, fused=True)
+    lean_step = step_function(lean_opt)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(6):
+        x, y = torch.randn(8, 12, generator=gen).cuda(), torch.randint(0, 3, (8,), generator=gen).cuda()
+        for model, opt, step in ((ref, ref_opt, ref_opt.step), (lean, lean_opt, lean_step)):
+            opt.zero_grad(set_to_none=True)
+            nn.functional.cross_entropy(model(x), y).backward()
+            step()
+    for a, b in zip(ref.parameters(), lean.parameters()):
+        assert torch.equal(a, b)
