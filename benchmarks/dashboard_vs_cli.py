@@ -111,7 +111,7 @@ def dashboard_run(dataset: str, data_dir: str, work: Path, screenshot: Path | No
             page.goto(f"{url}/classification")
             wait_idle(page, 120_000)
             if dataset != "digits":
-                box = page.get_by_label("Data folder")
+                box = page.get_by_role("textbox", name="Data folder")
                 box.fill(data_dir)
                 box.press("Enter")
                 wait_idle(page, 120_000)
