@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from nnviz import checkpoints, runs
+from nnviz import checkpoints, runs, threads
 from nnviz.config import ConfigError, DataConfig, RunConfig, replace
 from nnviz.data import DATASETS, CsvError, DatasetMissing, load
 from nnviz.data.images import download
@@ -69,7 +69,8 @@ def _summary(run: runs.Run, view: dict, wall: float) -> dict:
 
 def cmd_train(args: argparse.Namespace) -> int:
     cfg = build_config(args)
-    load(cfg.data)  # fail fast, before a run folder exists, with the data's own message
+    with threads.serial():  # this thread only waits and prints: no OpenMP pool beside the training thread's
+        load(cfg.data)  # fail fast, before a run folder exists, with the data's own message
     started = time.perf_counter()
     run = runs.start(cfg, args.runs_dir)
     printed = 0

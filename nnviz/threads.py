@@ -12,6 +12,13 @@ add barriers (measured: 100 epochs 0.4 s on one thread, 0.5-34 s on two beside a
 
 torch's thread count is process-wide in effect (a set in one thread is what the others read),
 so every fit computes the same share and the last one to finish restores the full count.
+
+Every thread that runs parallel torch ops gets its own OpenMP thread pool, and while more
+pooled threads live than there are cores, libgomp lets idle pool threads spin only ~100 rounds
+before sleeping, so each parallel op pays a wake-up. Measured on 2 cores: an element-wise op on
+400k floats took 24 us from the only pool, 60-70 us once a second pool lived; the command line,
+which loaded its data on the main thread and trained on another, trained the default CNN ~1.5x
+slower than with one pool. `serial()` keeps a thread's torch work off OpenMP altogether.
 """
 from __future__ import annotations
 
@@ -42,6 +49,17 @@ class CoreShare:
 def fair_share() -> int:
     """Threads for each of the fits running now."""
     return max(1, CORES // max(1, _training))
+
+
+@contextmanager
+def serial() -> Iterator[None]:
+    """Run the block's torch ops on this thread alone, so it never opens an OpenMP pool of its own."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @contextmanager

@@ -72,3 +72,11 @@ def test_two_runs_at_once_share_the_cores_and_the_survivor_takes_them_back(digit
     # after the meeting both were registered: every later batch of the short run saw the half share
     assert short.seen[1:] and set(short.seen[1:]) == {2}
     assert long.seen[-1] == 4  # the short run ended long before: the long one took all cores back
+
+
+def test_serial_runs_the_block_on_one_thread_and_restores_the_count():
+    torch.set_num_threads(3)
+    with threads.serial():
+        assert torch.get_num_threads() == 1
+        torch.ones(300_000).add_(1)  # large enough to be split across threads outside `serial`
+    assert torch.get_num_threads() == 3
