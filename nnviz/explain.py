@@ -24,6 +24,7 @@ from captum.attr import (DeepLift, GradientShap, GuidedBackprop, InputXGradient,
 from torch import nn
 
 from nnviz import baselines
+from nnviz.threads import capped
 from nnviz.baselines import parametric_layers, randomized_copy, rank_correlation  # noqa: F401  (sanity check)
 
 # Captum announces the hooks it sets (and removes) on every DeepLift / Guided Backprop call.
@@ -239,19 +240,15 @@ def _session(seed: int, device: torch.device, threads: int | None) -> Iterator[N
     other (IG-50 on a 28x28 image: 15-60 ms on 1 thread, 0.05-1.2 s on 2), hence 1 by default.
     OpenMP's thread count belongs to the calling thread, so other threads (training runs) keep theirs.
     """
-    state, before = np.random.get_state(), torch.get_num_threads()
+    state = np.random.get_state()
     devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.inference_mode(False), torch.enable_grad(), torch.random.fork_rng(devices=devices):
+    with torch.inference_mode(False), torch.enable_grad(), torch.random.fork_rng(devices=devices), capped(threads):
         torch.manual_seed(seed)
         np.random.seed(seed % 2**32)
-        if threads:
-            torch.set_num_threads(threads)
         try:
             yield
         finally:
             np.random.set_state(state)
-            if threads:
-                torch.set_num_threads(before)
 
 
 def _targets(target: int | Sequence[int] | torch.Tensor, n: int, n_classes: int) -> int | list[int]:

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from nnviz.threads import capped
+
 ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.Tanh, nn.Sigmoid)
 POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
 SATURATING = {"Sigmoid": (0.01, 0.99), "Tanh": (-0.97, 0.97)}  # outside these the gradient is < ~6%
@@ -90,15 +92,8 @@ def _one_thread_if_small(n: int, device: torch.device):
     op to an OpenMP worker and the worker spinning afterwards made a page action 2-3× slower.
     With OpenMP the setting is per thread, so a training thread keeps its threads.
     """
-    if not _OPENMP or n > SMALL_BATCH or device.type != "cpu":
+    with capped(1 if _OPENMP and n <= SMALL_BATCH and device.type == "cpu" else None):
         yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _eval_forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -30,6 +30,7 @@ from torch import nn
 from nnviz import explain
 from nnviz.data.images import DATASETS
 from nnviz.inspect import ACTIVATIONS, capture
+from nnviz.threads import capped
 
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")  # decoders allowed for uploads (smaller attack surface)
 FORMAT_NAMES = "PNG, JPEG, WebP, BMP or GIF"
@@ -379,16 +380,10 @@ def classify(model: nn.Module, x: torch.Tensor, *, mean: Sequence[float] = (), s
     The shared model is only read: hooks are removed, Captum works on a private copy.
     """
     layer = first_layer(model) if layer == "auto" else layer
-    before = torch.get_num_threads()
-    if threads:  # one tiny forward: on a busy 2-core CPU two OpenMP threads stall each other (~4x slower)
-        torch.set_num_threads(threads)
-    try:
-        with capture(model, x, [layer] if layer else []) as cap:  # eval mode, no_grad
-            probs = torch.softmax(cap.output.float(), 1)[0].numpy()  # (K,)
-            maps = cap.outputs[layer][0].float().numpy() if layer in cap.outputs else None
-    finally:
-        if threads:
-            torch.set_num_threads(before)
+    # one tiny forward: on a busy 2-core CPU two OpenMP threads stall each other (~4x slower)
+    with capped(threads), capture(model, x, [layer] if layer else []) as cap:  # eval mode, no_grad
+        probs = torch.softmax(cap.output.float(), 1)[0].numpy()  # (K,)
+        maps = cap.outputs[layer][0].float().numpy() if layer in cap.outputs else None
     attribution = None
     if method:
         target = int(probs.argmax())

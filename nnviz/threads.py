@@ -22,6 +22,7 @@ slower than with one pool. `serial()` keeps a thread's torch work off OpenMP alt
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 from contextlib import contextmanager
 from typing import Iterator
@@ -52,14 +53,22 @@ def fair_share() -> int:
 
 
 @contextmanager
-def serial() -> Iterator[None]:
-    """Run the block's torch ops on this thread alone, so it never opens an OpenMP pool of its own."""
+def capped(n: int | None) -> Iterator[None]:
+    """At most `n` intra-op threads for the block's torch ops (None: leave the count), restored after."""
+    if not n:
+        yield
+        return
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(n)
     try:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def serial() -> contextlib.AbstractContextManager[None]:
+    """Run the block's torch ops on this thread alone, so it never opens an OpenMP pool of its own."""
+    return capped(1)
 
 
 @contextmanager

@@ -163,6 +163,7 @@ def predictions(source: Source, split: str, epoch: int) -> tuple[np.ndarray, np.
 # default run take ~0.4 s.
 LIVE_POLL_S = 1.0
 
+
 def _strip(cfg: DataConfig, pred: np.ndarray, conf: np.ndarray, classes: tuple[str, ...], title: str) -> Any:
     y = _labels(cfg, "test")
     idx = metrics.strip_indices(y, len(classes), STRIP_PER_CLASS)
