@@ -33,7 +33,7 @@ with st.expander("Set-up: data, model, training, checkpoints", expanded=not busy
 panels.controls(settings, run, ready=data is not None and model_ok)
 
 if busy:
-    live.watch(run, results.live_view, panels.SLOT, every=results.LIVE_POLL_S)
+    results.live_view(run)
 elif source is not None:
     results.render(source)
 else:

@@ -78,7 +78,7 @@ def _browser_cpu_seconds() -> float:
 def _wait_for_live_charts(page, runs_dir: Path) -> bool:  # noqa: ANN001
     """True once the live curves are drawn while the run still trains (the view the user watches)."""
     try:
-        _appears(page, '.st-key-cls_live_loss img', 300_000)
+        _appears(page, '.nnviz-chart-loss svg', 300_000)
     except Exception:  # noqa: BLE001  (Playwright's timeout): reported as not seen
         return False
     return _status(runs_dir) == "running"
@@ -124,7 +124,7 @@ def dashboard_run(dataset: str, data_dir: str, work: Path, screenshot: Path | No
             idle_cpu = (browser_cpu - idle_cpu) / IDLE_WINDOW_S
             started = time.perf_counter()
             page.get_by_role("button", name="Start training").click()
-            _appears(page, '[data-testid="stProgress"]', 60_000)  # the live view is up
+            _appears(page, '.nnviz-live-run', 60_000)  # the live view is up
             live_charts = _wait_for_live_charts(page, runs_dir)
             if screenshot is not None and live_charts:
                 page.screenshot(path=str(screenshot), full_page=True)

@@ -118,7 +118,7 @@ def page(repeats: int) -> tuple[float, float]:
     tmp = tempfile.mkdtemp()
     for name in ("RUNS", "CHECKPOINT", "DATA"):
         os.environ[f"NNVIZ_{name}_DIR"] = os.path.join(tmp, name.lower())
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
     at.run()
     at.switch_page("app_pages/draw.py").run()
     strokes = [((62, 50), (218, 50), (120, 240)), ((150, 30), (150, 250)), ((70, 60), (210, 60), (140, 240))]

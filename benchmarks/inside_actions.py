@@ -137,7 +137,7 @@ def apptest(repeats: int) -> list[tuple[str, float, float, float]]:
 
     tmp = tempfile.mkdtemp(prefix="nnviz-bench-app-")
     os.environ.update(NNVIZ_RUNS_DIR=f"{tmp}/runs", NNVIZ_CHECKPOINT_DIR=f"{tmp}/ckpt", NNVIZ_DATA_DIR=f"{tmp}/data")
-    app = str(ROOT / "streamlit_app.py")
+    app = str(ROOT / "dashboard.py")
     at = AppTest.from_file(app, default_timeout=300)
     at.run()
     at.switch_page("app_pages/inside.py").run()

@@ -6,8 +6,9 @@ BackMsg / ForwardMsg protobufs), exactly what the browser sends: a first `rerun_
 the Draw page (a page view), then, per stroke, a `rerun_script` whose widget states hold the
 canvas's value (its JSON and PNG, as the canvas component sends on mouse-up). Latency is the
 time from sending that rerun to receiving the ForwardMsg that carries the prediction. The
-clients also honour the server's `auto_rerun` requests (the sidebar's run indicator polls
-every second while a run trains), as a browser would.
+clients also poll the live feed as a browser's live views do (the sidebar's run list fetches
+/nnviz/live/activity every second while a run trains) and honour `auto_rerun` requests
+(fragments with run_every).
 
 Optionally (default on) one training run is started first through the Classification lab's
 own Start button, and must still be training at the end.
@@ -83,6 +84,7 @@ class Stats:
     errors: list[str] = field(default_factory=list)
     page_views: int = 0
     auto_reruns: int = 0
+    feed_polls: int = 0  # live-feed requests answered (nnviz.ui.live_feed)
 
 
 class LightSession:
@@ -98,6 +100,7 @@ class LightSession:
         self._states: dict[str, tuple[str, object]] = {}  # widget id -> (proto field, value), sent with every rerun
         self._lock = asyncio.Lock()  # one full rerun at a time per session, like a user
         self._full_run_in_flight = False
+        self._feeds: set[str] = set()  # live-feed paths this session polls
 
     async def open(self) -> None:
         self.ws = await websockets.connect(f"ws://127.0.0.1:{self.port}/_stcore/stream", subprotocols=["streamlit"],
@@ -123,6 +126,11 @@ class LightSession:
                     self.widgets[wid] = el
                 if el.WhichOneof("type") == "exception":
                     self.stats.errors.append(f"exception: {el.exception.type}: {el.exception.message[:200]}")
+                if el.WhichOneof("type") == "bidi_component" and el.bidi_component.component_name == "nnviz_live":
+                    data = json.loads(el.bidi_component.json)
+                    if data["feed"] not in self._feeds:
+                        self._feeds.add(data["feed"])
+                        self._tasks.append(asyncio.create_task(self._poll_feed(data["feed"], data["every_ms"] / 1000)))
             elif kind == "auto_rerun":
                 fid = msg.auto_rerun.fragment_id
                 if fid not in self.auto:
@@ -134,6 +142,25 @@ class LightSession:
                 self.stats.auto_reruns += 1
                 continue  # a fragment's own run ending: not what a full rerun waits for
             await self.inbox.put(msg)
+
+    async def _poll_feed(self, path: str, interval: float) -> None:
+        """A live view's timer in the browser (nnviz/ui/live_panel.js): fetch its feed until it says done."""
+        def fetch() -> dict:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=30) as response:
+                return json.loads(response.read())
+        try:
+            while True:
+                try:
+                    frame = await asyncio.to_thread(fetch)
+                except OSError as exc:
+                    self.stats.errors.append(f"live feed {path}: {exc}")
+                    return
+                self.stats.feed_polls += 1
+                if not frame.get("active"):
+                    return
+                await asyncio.sleep(interval)
+        finally:
+            self._feeds.discard(path)
 
     async def _auto_rerun(self, fragment_id: str, interval: float) -> None:
         """The browser's timer for a `st.fragment(run_every=...)`: rerun just that fragment, unless the whole
@@ -304,7 +331,7 @@ async def run_load(port: int, sessions: int, duration: float, think: tuple[float
     active = any(v["status"] in ("running", "queued") for v in after.values())
     return {"sessions": sessions, "duration_s": round(wall, 1), "think_s": list(think), "page_views": stats.page_views,
             "predictions": len(lat), "errors": len(stats.errors), "error_samples": stats.errors[:5],
-            "auto_reruns": stats.auto_reruns,
+            "auto_reruns": stats.auto_reruns, "feed_polls": stats.feed_polls,
             "p50_ms": round(q(0.5), 1), "p95_ms": round(q(0.95), 1), "max_ms": round(lat[-1] * 1000, 1) if lat else None,
             "mean_ms": round(statistics.fmean(lat) * 1000, 1) if lat else None,
             "server_cpu_s": round(server_cpu, 1), "client_cpu_s": round(client_cpu, 1),

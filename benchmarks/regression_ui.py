@@ -70,7 +70,7 @@ def apptest_part(rounds: int) -> float:
 
     from nnviz import runs
 
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
     at.run()
     at.switch_page("app_pages/regression.py").run()
     at.run()  # warm the caches (data, untrained fit, architecture)

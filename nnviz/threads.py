@@ -10,6 +10,13 @@ cores // (fits running now), re-read every batch, and hands the cores back when 
 1-D regression nets train on one thread: their ops are so small that intra-op threads only
 add barriers (measured: 100 epochs 0.4 s on one thread, 0.5-34 s on two beside a busy UI).
 
+Other programs on the machine take cores too: on a laptop, the browser showing the dashboard
+renders for ~0.5 s on one core when a run starts. A team of OpenMP threads then waits at every
+barrier for the thread the OS parked, so each fit() also watches how busy the rest of the machine
+is (Linux: /proc/stat minus this process) and leaves the cores it takes to them: on 2 cores,
+2 threads train ~1.3x faster than 1 when the cores are free, and several times slower than 1
+while a browser burst holds a core.
+
 torch's thread count is process-wide in effect (a set in one thread is what the others read),
 so every fit computes the same share and the last one to finish restores the full count.
 
@@ -23,7 +30,10 @@ slower than with one pool. `serial()` keeps a thread's torch work off OpenMP alt
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import threading
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -34,14 +44,56 @@ _lock = threading.Lock()
 _training = 0  # fit() calls running in this process
 
 
+CONTENTION_WINDOW_S = 0.1  # how often a fit looks at the rest of the machine's CPU use
+BUSY_CORE = 0.4  # others using this much of a core (or more) take that core from training
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+class OtherLoad:
+    """Cores the rest of the machine kept busy over the last window (Linux; elsewhere always 0)."""
+
+    def __init__(self) -> None:
+        self.last = self._sample()
+        self.cores_busy = 0.0
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float] | None:
+        """(wall s, CPU s of all processes, CPU s of this one), or None where /proc is missing."""
+        try:
+            with open("/proc/stat") as f:
+                cpu = f.readline().split()[1:]
+            with open("/proc/self/stat") as f:
+                mine = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        busy = sum(int(v) for v in cpu[:8]) - int(cpu[3]) - int(cpu[4])  # all but idle and iowait
+        return time.monotonic(), busy / _TICK, (int(mine[11]) + int(mine[12])) / _TICK
+
+    def update(self) -> float:
+        """Re-measure when a window has passed; the latest estimate."""
+        if self.last is None or time.monotonic() - self.last[0] < CONTENTION_WINDOW_S:
+            return self.cores_busy
+        now = self._sample()
+        if now is not None:
+            wall = now[0] - self.last[0]
+            self.cores_busy = max(0.0, ((now[1] - self.last[1]) - (now[2] - self.last[2])) / wall)
+            self.last = now
+        return self.cores_busy
+
+
 class CoreShare:
-    """One fit's claim on the cores; `update()` (every batch) follows the number of fits running."""
+    """One fit's claim on the cores; `update()` (every batch) follows the number of fits running
+    and leaves to other programs the cores they keep busy."""
 
     def __init__(self, single_thread: bool) -> None:
         self.single_thread, self.threads = single_thread, 0
+        self.others = OtherLoad()
 
     def update(self) -> None:
         want = 1 if self.single_thread else fair_share()
+        if want > 1:
+            taken = math.floor(self.others.update() + 1 - BUSY_CORE + 1e-9)  # 0.4 -> 1 core, 1.4 -> 2 cores
+            want = max(1, min(want, CORES - taken))
         if want != self.threads:
             torch.set_num_threads(want)
             self.threads = want

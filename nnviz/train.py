@@ -263,6 +263,17 @@ def optimizer_flags(name: str, device: torch.device) -> dict[str, bool]:
     return {"foreach": True} if device.type == "cuda" else {}
 
 
+def warm_up() -> None:
+    """Do once, ahead of the first run, what a process's first fit() would spend its first second on.
+
+    Building the first torch.optim optimizer imports torch._dynamo (and sympy with it): ~1 s of
+    imports holding the GIL. A long-lived process (the dashboard's server) calls this at start-up
+    so a run begins training when its Start is pressed. Nothing is computed: the calling thread
+    opens no OpenMP pool and its thread count is left alone.
+    """
+    OPTIMIZERS["adamw"]([nn.Parameter(torch.zeros(1))], TrainConfig(), **optimizer_flags("adamw", torch.device("cpu")))
+
+
 def fit(model: nn.Module, data: TaskData, cfg: TrainConfig, callbacks: Iterable[Callback] = (),
         stop_event: threading.Event | None = None) -> History:
     """Train `model` on `data` (moved to cfg's device) and return its History.

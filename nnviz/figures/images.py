@@ -41,7 +41,8 @@ def _hex_rgb(color: str) -> tuple[int, int, int]:
     return int(color[0:2], 16), int(color[2:4], 16), int(color[4:6], 16)
 
 
-def _png_uri(mosaic: np.ndarray) -> str:
+def png_uri(mosaic: np.ndarray) -> str:
+    """An (H, W, 3) uint8 image as a PNG data URI."""
     buf = io.BytesIO()
     Image.fromarray(mosaic).save(buf, format="PNG", optimize=False)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
@@ -78,7 +79,7 @@ def image_grid(images: np.ndarray, ncols: int = 10, *, captions: Sequence[str] |
             mosaic[top:top + h + 2 * frame, left:left + w + 2 * frame] = _hex_rgb(borders[i])
         mosaic[top + frame:top + frame + h, left + frame:left + frame + w] = rgb[i]
         centers.append((left + frame + w / 2, top + frame + h / 2))
-    fig = go.Figure(go.Image(source=_png_uri(mosaic), hoverinfo="skip"))
+    fig = go.Figure(go.Image(source=png_uri(mosaic), hoverinfo="skip"))
     if n and hover is not None:
         xs, ys = zip(*centers)
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", marker=dict(size=tile_px * 0.8, opacity=0),

@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,11 +24,10 @@ from nnviz.config import DataConfig, RunConfig, to_dict
 from nnviz.data import DATASETS, DatasetMissing, denormalise
 from nnviz.figures.classification import confusion_heatmap, per_class_bars, training_curves
 from nnviz.figures.images import gallery, prediction_strip, to_rgb_uint8
-from nnviz.figures.svg_curves import training_curves_svg
 from nnviz.models import build_model
 from nnviz.storage import inside, read_jsonl, safe_name
 from nnviz.figures.diagnostics import annotate
-from nnviz.ui import live, replay, report_panel
+from nnviz.ui import live, live_panel, replay, report_panel
 from nnviz.ui.classification_panels import CHECKPOINT_KEY, SLOT
 from nnviz.ui.resources import checkpoint_model, task_data
 
@@ -156,13 +155,23 @@ def predictions(source: Source, split: str, epoch: int) -> tuple[np.ndarray, np.
 
 # ---------------------------------------------------------------- live view
 
-# One refresh a second. Each refresh costs the browser CPU (Streamlit re-renders the page: ~0.1 s
-# here with the curves as SVG, ~0.2 s as plotly charts) while the run trains on every core: on a
-# 2-core laptop showing the page, dashboard / CLI training time with plotly curves was ~1.0
-# refreshing every 1 s, 1.25-1.4 every 0.7 s (benchmarks/dashboard_vs_cli.py). Epochs of the
-# default run take ~0.4 s.
+# The live view polls the live feed (nnviz.ui.live_feed) once a second without rerunning the page: a
+# refresh costs the browser a fetch and a few DOM changes. Twice a second measured dashboard / CLI
+# 1.19 on the Fashion-MNIST sample against 1.07 once a second (benchmarks/dashboard_vs_cli.py).
 LIVE_POLL_S = 1.0
 
+
+def live_view(run: runs.Run) -> None:
+    """The run training now: progress, curves, and test images with their current predictions,
+    redrawn in the browser until the run ends (then the page reruns into the results)."""
+    cfg = run.config.data
+    y = _labels(cfg, "test")
+    idx = metrics.strip_indices(y, len(DATASETS[cfg.dataset].classes), STRIP_PER_CLASS)
+    live_panel.run_view(run, _pixels(_data_json(cfg), "test")[idx], idx, y[idx], DATASETS[cfg.dataset].classes,
+                        every_s=LIVE_POLL_S)
+
+
+# ---------------------------------------------------------------- results
 
 def _strip(cfg: DataConfig, pred: np.ndarray, conf: np.ndarray, classes: tuple[str, ...], title: str) -> Any:
     y = _labels(cfg, "test")
@@ -170,41 +179,6 @@ def _strip(cfg: DataConfig, pred: np.ndarray, conf: np.ndarray, classes: tuple[s
     return prediction_strip(_pixels(_data_json(cfg), "test")[idx], y[idx], pred[idx], conf[idx], classes,
                             ncols=len(classes), title=title)
 
-
-def _memo(name: str, key: tuple, build: Callable[[], Any]) -> Any:
-    """Rebuild a live figure only when its data changed: building plotly figures holds the GIL,
-    which the training thread in this process needs too."""
-    cache = st.session_state.setdefault("cls:live_figures", {})
-    if name not in cache or cache[name][0] != key:
-        cache[name] = (key, build())
-    return cache[name][1]
-
-
-def live_view(view: dict) -> None:
-    """One frame of a training run: progress, curves, and test images with their current predictions."""
-    p, cfg, epochs = view["progress"], view["config"], view["epochs"]
-    st.progress(p.fraction, text=live.status_line(view))
-    if not epochs:
-        st.info("Loading the data and scoring the untrained network…", icon=":material/hourglass_top:")
-        return
-    c, total, n = st.columns(2), cfg.train.epochs, (view["id"], len(epochs))
-    # static SVG while training (a few ms for the browser to draw, against ~45 ms per changed plotly chart)
-    loss = _memo("loss", (*n, len(view["batch_losses"])), lambda: training_curves_svg(
-        epochs, "loss", total, view["batch_losses"], ("train", "val"), title="Loss"))
-    acc = _memo("acc", n, lambda: training_curves_svg(epochs, "acc", total, splits=("train", "val"), title="Accuracy"))
-    c[0].container(key="cls_live_loss").image(loss, width="stretch")
-    c[1].container(key="cls_live_acc").image(acc, width="stretch")
-    if view["snapshots"]:
-        epoch = max(view["snapshots"])
-        snap = view["snapshots"][epoch]
-        classes = DATASETS[cfg.data.dataset].classes
-        strip = _memo("strip", (*n, epoch), lambda: _strip(
-            cfg.data, np.asarray(snap["test_pred"]), np.asarray(snap["test_conf"]), classes,
-            f"Test images after epoch {epoch}: green right, red wrong"))
-        st.plotly_chart(strip, key="cls_live_strip", width="stretch", config={"displayModeBar": False})
-
-
-# ---------------------------------------------------------------- results
 
 def _status(source: Source) -> None:
     text = live.status_line({"status": source.status, "message": source.message, "progress": runs.Progress()})

@@ -138,6 +138,8 @@ def status_line(view: dict) -> str:
     p = view["progress"]
     if view["status"] == "queued":
         return "Queued: waiting for a free training slot."
+    if view["status"] == "running" and not p.epochs:
+        return "Starting: loading the data…"
     if view["status"] == "running":
         eta_s = p.eta_s  # computed from the clock on every read: read it once (two reads never compare equal)
         eta = f" · ETA {eta_s:.0f} s" if math.isfinite(eta_s) else ""

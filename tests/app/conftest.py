@@ -1,12 +1,24 @@
 """Shared AppTest set-up: the app's path and an isolated runs/checkpoints/data folder per test."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")  # AppTest resolves paths from the caller
+APP = str(Path(__file__).resolve().parents[2] / "dashboard.py")  # AppTest resolves paths from the caller
+
+
+def live_data(container: Any, key: str) -> dict | None:
+    """The data a live view (nnviz.ui.live_panel) was mounted with, found by its key; AppTest shows
+    the custom component as an unknown element and runs none of its JavaScript."""
+    for element in container:
+        proto = getattr(element, "proto", None)
+        if type(element).__name__ == "UnknownElement" and key in getattr(proto, "id", ""):
+            return json.loads(proto.json)
+    return None
 
 
 @pytest.fixture

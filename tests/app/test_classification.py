@@ -13,6 +13,7 @@ from nnviz import checkpoints, runs
 from nnviz.config import ConvBlock, DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.data import DatasetMissing
 from nnviz.ui import classification_config as cc
+from tests.app.conftest import live_data
 
 PAGE = "app_pages/classification.py"
 
@@ -280,6 +281,14 @@ def test_a_run_survives_widget_clicks_and_stops(page):
     probe.start()
     probe.join()
     assert seen == [threads.CORES]  # a lone run trains on every core
+    page.run()
+    view = live_data(page.main, f"nnviz-live-run-{run.id}")  # drawn by the browser from the live feed
+    assert view["kind"] == "run" and view["feed"] == f"/nnviz/live/run/{run.id}"
+    assert len(view["tiles"]) == 20 and {t["label"] for t in view["tiles"]} == set(range(10))
+    assert all(t["src"].startswith("data:image/png;base64,") for t in view["tiles"])
+    assert view["frame"]["active"] and view["frame"]["epochs"] >= 1 and "loss" in view["frame"]
+    sidebar = live_data(page.sidebar, "nnviz-live-activity")["frame"]["items"]
+    assert [i["text"].split(":")[0] for i in sidebar] == ["digits · fast_cnn"]
     page.select_slider(key="cls_lr").set_value(3e-3).run()  # a click reruns the page, not the run
     assert not page.exception, page.exception
     assert run.active and not page.button(key="cls_stop").disabled

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from nnviz import runs
-from tests.app.conftest import APP
+from tests.app.conftest import APP, live_data
 
 LAB = "app_pages/regression.py"
 
@@ -54,8 +54,9 @@ def test_a_run_beyond_the_cap_queues_and_everyone_sees_it(one_slot):
     time.sleep(0.5)
     assert run1.status == "running" and run2.status == "queued"
     second.run()
-    sidebar = " ".join(c.value for c in second.sidebar.caption)
-    assert "queued for a free slot" in sidebar
+    sidebar = live_data(second.sidebar, "nnviz-live-activity")
+    assert any("queued for a free slot" in item["text"] and item["fraction"] is None
+               for item in sidebar["frame"]["items"]), sidebar["frame"]
     assert run1.id != run2.id and run1.dir != run2.dir  # runs are isolated: own folders
     first.button(key="rg_stop").click().run()  # the first one stops: the queued one gets the slot
     assert run1.wait(5)

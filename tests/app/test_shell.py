@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from nnviz import sweeps
+from tests.app.conftest import live_data
 
 PAGES = ["app_pages/home.py", "app_pages/regression.py", "app_pages/classification.py", "app_pages/inside.py",
          "app_pages/explain.py", "app_pages/draw.py", "app_pages/experiments.py"]
@@ -31,8 +32,9 @@ def test_sidebar_shows_a_sweep_training(app):
     job = sweeps.start_sweep("optimizers", "digits", epochs=50)  # long enough to be training when the page runs
     try:
         app.run()
-        texts = [p.proto.text for p in app.sidebar.get("progress")]
-        assert any(sweeps.SWEEPS["optimizers"].title in t and f"0/{job.total} points" in t for t in texts), texts
+        items = live_data(app.sidebar, "nnviz-live-activity")["frame"]["items"]
+        assert any(sweeps.SWEEPS["optimizers"].title in i["text"] and f"0/{job.total} points" in i["text"]
+                   and i["fraction"] == 0 for i in items), items
     finally:
         job.stop()
         job.wait(10)

@@ -10,7 +10,7 @@ from tests.e2e.conftest import assert_no_exception, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 
-PROGRESS = '[data-testid="stMain"] [data-testid="stProgress"]'
+LIVE = '[data-testid="stMain"] .nnviz-live-run'
 CHARTS = '[data-testid="stMain"] [data-testid="stPlotlyChart"]'
 
 
@@ -27,20 +27,42 @@ def test_default_cnn_trains_live_then_shows_confusion_and_mistakes(page, app_url
     wait_idle(page)
     assert_no_exception(page)
 
+    page.get_by_role("tab", name="Training").click()  # long enough to watch it redraw a few times
+    epochs = page.get_by_role("spinbutton", name="Epochs", exact=True)
+    epochs.fill("15")
+    epochs.press("Enter")
+    wait_idle(page)
+    frames: list[str] = []  # websocket messages from the server: a Streamlit rerun sends several
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append("frame")))
     page.get_by_role("button", name="Start training", exact=True).click()
     # live: the progress line, loss and accuracy curves and the strip of test images
     page.wait_for_function(  # a few epochs in, so the curves have a shape
-        f"(document.querySelector('{PROGRESS}')?.innerText || '').match(/epoch [3-9]\\d*\\//)", timeout=120_000)
-    page.wait_for_function(  # the curves are SVG images while training
-        "['cls_live_loss', 'cls_live_acc'].every(k => { const i = document.querySelector(`.st-key-${k} img`);"
-        " return i && i.complete && i.naturalWidth > 0; })", timeout=60_000)
-    _charts_drawn(page, 1)  # the strip of test images
+        f"(document.querySelector('{LIVE} .nnviz-progress-text')?.innerText || '').match(/epoch [3-9]\\d*\\//)",
+        timeout=120_000)
+    page.wait_for_function(f"document.querySelector('{LIVE} .nnviz-chart-loss svg') && "
+                           f"document.querySelector('{LIVE} .nnviz-chart-acc svg')", timeout=60_000)
+    tiles = page.locator(f"{LIVE} .nnviz-tile[data-right]")
+    assert tiles.count() == 20  # two test images per digit, each framed right or wrong
+    assert "green right, red wrong" in page.locator(f"{LIVE} .nnviz-strip-title").inner_text()
+    sidebar = page.locator('[data-testid="stSidebar"] .nnviz-live-activity').inner_text()
+    assert re.search(r"digits · fast_cnn: epoch \d+/", sidebar), sidebar
     assert_no_exception(page)
     screenshot(page, "classification_live")
+
+    # the view redraws in place from the live feed: same element, newer epoch, no page rerun
+    page.evaluate(f"window.nnvizLive = document.querySelector('{LIVE}')")
+    text = page.locator(f"{LIVE} .nnviz-progress-text").inner_text()
+    frames.clear()
+    page.wait_for_function(f"document.querySelector('{LIVE} .nnviz-progress-text').innerText !== {text!r}",
+                           timeout=30_000)
+    assert page.evaluate(f"document.querySelector('{LIVE}') === window.nnvizLive")
+    assert len(frames) <= 1, frames  # at most the end of the run's own rerun, never a refresh per second
 
     # finished: the results replace the live view
     page.wait_for_selector('h3:has-text("Results")', timeout=180_000)
     wait_idle(page)
+    assert "No run is training." in page.locator('[data-testid="stSidebar"]').inner_text()
+    assert not page.locator(LIVE).count()
     main = page.locator('[data-testid="stMain"]').inner_text()
     accuracy = re.search(r"test accuracy\s+([\d.]+)\s*%", main, re.IGNORECASE)
     assert accuracy, main[:2000]

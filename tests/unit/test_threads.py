@@ -1,7 +1,11 @@
 """Training threads: a lone run takes every core, concurrent runs share them, regression takes one."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,11 +21,16 @@ def digits():
     return load(DataConfig(dataset="digits"))
 
 
+MEASURED_LOAD = threads.OtherLoad.update  # the real reading, which the fixture below replaces
+
+
 @pytest.fixture(autouse=True)
 def four_cores(monkeypatch):
-    """Pretend the machine has 4 cores, so the shares differ from 1 on any machine."""
+    """Pretend the machine has 4 cores, so the shares differ from 1 on any machine, and that
+    nothing else runs on it (unless a test says otherwise)."""
     before = torch.get_num_threads()
     monkeypatch.setattr(threads, "CORES", 4)
+    monkeypatch.setattr(threads.OtherLoad, "update", lambda self: 0.0)
     yield
     torch.set_num_threads(before)
 
@@ -80,3 +89,47 @@ def test_serial_runs_the_block_on_one_thread_and_restores_the_count():
         assert torch.get_num_threads() == 1
         torch.ones(300_000).add_(1)  # large enough to be split across threads outside `serial`
     assert torch.get_num_threads() == 3
+
+
+@pytest.mark.parametrize(("others", "threads_left"), [(0.0, 4), (0.3, 4), (0.4, 3), (1.2, 3), (1.5, 2), (3.9, 1)])
+def test_a_run_leaves_the_cores_other_programs_keep_busy(monkeypatch, others, threads_left):
+    monkeypatch.setattr(threads.OtherLoad, "update", lambda self: others)
+    with threads.training_share() as share:
+        assert share.threads == threads_left == torch.get_num_threads()
+
+
+def test_regression_stays_on_one_thread_whatever_the_load(monkeypatch):
+    monkeypatch.setattr(threads.OtherLoad, "update", lambda self: 3.0)
+    with threads.training_share(single_thread=True) as share:
+        assert share.threads == 1
+
+
+def test_the_share_follows_the_load_batch_by_batch(monkeypatch):
+    load = iter([1.0, 1.0, 0.0])
+    monkeypatch.setattr(threads.OtherLoad, "update", lambda self: next(load))
+    with threads.training_share() as share:
+        assert share.threads == 3  # a browser burst holds a core
+        share.update()
+        assert share.threads == 3
+        share.update()
+        assert share.threads == 4  # it ended: every core again
+
+
+@pytest.mark.skipif(not Path("/proc/stat").is_file(), reason="the load is read from Linux's /proc")
+def test_other_load_sees_a_busy_process_and_not_this_one():
+    other = threads.OtherLoad()
+    spinner = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 1.5\nwhile time.time() < end: pass"])
+    try:
+        time.sleep(0.3)  # the spinner is running
+        MEASURED_LOAD(other)
+        time.sleep(0.6)
+        busy = MEASURED_LOAD(other)  # over the last 0.6 s: the spinner's whole core
+    finally:
+        spinner.wait(5)
+    assert busy >= 0.6, busy
+    mine = threads.OtherLoad()
+    time.sleep(0.15)
+    end = time.time() + 0.5
+    while time.time() < end:  # this process spinning is not "others"
+        pass
+    assert MEASURED_LOAD(mine) < 0.5

@@ -1,0 +1,155 @@
+"""The live feed: small JSON frames that the live views in the browser poll while runs train.
+
+A Streamlit refresh (a fragment rerun) re-renders the page in the browser: measured on a 2-core
+laptop, 60 ms of browser CPU for a bare progress bar and ~200 ms for the classification live
+view, every refresh. A run training on both cores stalls for about that long each time (one of
+its OpenMP threads is descheduled, the other waits at the next barrier), so the live view made
+training ~1.4x slower than from the command line. The live views (nnviz.ui.live_panel) poll
+these routes instead and redraw in place: a fetch and a few DOM changes per refresh.
+
+Routes (served beside Streamlit's own, see streamlit_app.py):
+    GET /nnviz/live/run/{run_id}?loss=KEY&acc=KEY&picks=3,17,...   one run's frame
+    GET /nnviz/live/activity                                         what trains in this process
+Charts come as SVG (nnviz.figures.svg_curves), each with a key; a chart the client already
+holds (its key sent back) is not sent again. Handlers are plain functions, run by Starlette in
+its worker threads; they do Python work only (no torch op, so no OpenMP pool is opened there).
+"""
+from __future__ import annotations
+
+import sys
+import threading
+from collections import OrderedDict
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from nnviz import runs, sweeps
+from nnviz.figures.svg_curves import training_curves_svg
+
+RUN_PATH = "/nnviz/live/run/"
+ACTIVITY_PATH = "/nnviz/live/activity"
+NO_STORE = {"Cache-Control": "no-store"}
+MAX_PICKS = 100  # strip images one frame reports predictions for
+_CHARTS_KEPT = 32  # SVGs memoised across runs and clients
+
+
+class _Charts:
+    """SVGs by key, built once per change of their data however many clients poll."""
+
+    def __init__(self) -> None:
+        self._svgs: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, build: Callable[[], str]) -> str:
+        with self._lock:
+            if key in self._svgs:
+                self._svgs.move_to_end(key)
+                return self._svgs[key]
+        svg = build()
+        with self._lock:
+            self._svgs[key] = svg
+            while len(self._svgs) > _CHARTS_KEPT:
+                self._svgs.popitem(last=False)
+        return svg
+
+
+_charts = _Charts()
+
+
+def run_frame(view: dict, have: dict[str, str], picks: list[int]) -> dict[str, Any]:
+    """One refresh of the classification live view: progress, the loss and accuracy curves (those
+    whose key differs from `have`), and the current predictions for the test images `picks`."""
+    from nnviz.ui.live import status_line  # the same words as the rest of the UI
+
+    p, epochs, status = view["progress"], view["epochs"], view["status"]
+    frame: dict[str, Any] = {"status": status, "active": status in runs.ACTIVE_STATES,
+                             "text": status_line(view), "fraction": round(p.fraction, 4), "epochs": len(epochs)}
+    if not epochs:
+        return frame
+    total, losses, run_id = view["config"].train.epochs, view["batch_losses"], view["id"]
+    charts = {
+        "loss": (f"{run_id}/loss/{len(epochs)}/{len(losses)}", lambda: training_curves_svg(
+            epochs, "loss", total, losses, ("train", "val"), title="Loss")),
+        "acc": (f"{run_id}/acc/{len(epochs)}", lambda: training_curves_svg(
+            epochs, "acc", total, splits=("train", "val"), title="Accuracy")),
+    }
+    for name, (key, build) in charts.items():
+        frame[name] = {"key": key} if have.get(name) == key else {"key": key, "svg": _charts.get(key, build)}
+    if view["snapshots"] and picks:
+        epoch = max(view["snapshots"])
+        snap = view["snapshots"][epoch]
+        pred, conf = snap.get("test_pred") or [], snap.get("test_conf") or []
+        shown = [i for i in picks if 0 <= i < min(len(pred), len(conf))]
+        frame["strip"] = {"epoch": epoch, "pred": [int(pred[i]) for i in shown],
+                          "conf": [float(conf[i]) for i in shown], "picks": shown}
+    return frame
+
+
+def activity() -> list[dict[str, Any]]:
+    """What trains in this process now: sweeps, searches and runs, each a line and a fraction done
+    (None while queued). The sidebar's indicator."""
+    from nnviz.sweeps import SWEEPS
+
+    items: list[dict[str, Any]] = []
+    for job in sweeps.active_sweeps():
+        view = job.view()
+        title = SWEEPS[job.key].title if job.key in SWEEPS else job.key
+        items.append({"icon": "science", "fraction": len(view["results"]) / max(1, view["total"]),
+                      "text": f"{title}: {len(view['results'])}/{view['total']} points"})
+    for job in _active_searches():
+        items.append({"icon": "search", "fraction": job.done / max(1, job.n_trials),
+                      "text": f"search {job.study}: {job.done}/{job.n_trials} trials"})
+    for run in runs.active_runs():
+        view = run.view()
+        p = view["progress"]
+        label = f"{run.config.data.dataset} · {run.config.preset or 'custom'}"
+        if view["status"] == "queued":
+            items.append({"icon": "hourglass_top", "fraction": None, "text": f"{label}: queued for a free slot"})
+        else:
+            items.append({"icon": "play_arrow", "fraction": round(p.fraction, 4),
+                          "text": f"{label}: epoch {p.epoch}/{p.epochs}"})
+    return items
+
+
+def _active_searches() -> list:
+    # No search can run before the experiments page imported its module: do not load Optuna here.
+    search_jobs = sys.modules.get("nnviz.search_jobs")
+    return search_jobs.active_searches() if search_jobs is not None else []
+
+
+def _picks(text: str) -> list[int]:
+    out = []
+    for part in text.split(",")[:MAX_PICKS]:
+        if part.strip().isdigit():
+            out.append(int(part))
+    return out
+
+
+def _run_route(request: Request) -> JSONResponse:
+    run = runs.get(request.path_params["run_id"])
+    if run is None:  # never started here, or forgotten (a restarted server): the page reads its folder
+        return JSONResponse({"status": "unknown", "active": False}, status_code=404, headers=NO_STORE)
+    q = request.query_params
+    frame = run_frame(run.view(), {"loss": q.get("loss", ""), "acc": q.get("acc", "")}, _picks(q.get("picks", "")))
+    return JSONResponse(frame, headers=NO_STORE)
+
+
+def _activity_route(request: Request) -> JSONResponse:  # noqa: ARG001  (Starlette passes the request)
+    items = activity()
+    return JSONResponse({"items": items, "active": bool(items)}, headers=NO_STORE)
+
+
+ROUTES = [Route(RUN_PATH + "{run_id:str}", _run_route, methods=["GET"]),
+          Route(ACTIVITY_PATH, _activity_route, methods=["GET"])]
+
+
+@asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:  # noqa: ARG001  (st.App passes itself)
+    """Server start-up: warm the first run's imports in the background (~1 s that Start would wait)."""
+    from nnviz.train import warm_up
+
+    threading.Thread(target=warm_up, name="nnviz-warm-up", daemon=True).start()
+    yield

@@ -1,0 +1,136 @@
+// nnviz live views: poll the live feed (nnviz/ui/live_feed.py) and redraw in place, with no
+// Streamlit rerun while a run trains. When the run (or all activity) ends, a trigger reruns the page.
+
+function el(tag, cls, parent) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (parent) parent.appendChild(node);
+  return node;
+}
+
+function progressBar(parent) {
+  const box = el("div", "nnviz-progress", parent);
+  const text = el("p", "nnviz-progress-text", box);
+  const fill = el("div", "nnviz-progress-fill", el("div", "nnviz-progress-track", box));
+  return {
+    box,
+    set(fraction, line) {
+      text.textContent = line;
+      fill.style.width = fraction === null ? "0%" : `${(100 * Math.max(0, Math.min(1, fraction))).toFixed(1)}%`;
+    },
+  };
+}
+
+function shortName(name) {  // class names fit under a tile: 'T-shirt/top' -> 'T-shirt'
+  const first = name.split("/")[0];
+  return first.length <= 8 ? first : `${first.slice(0, 7)}…`;
+}
+
+// One training run: progress line, loss and accuracy curves, test images with their predictions.
+function runView(root, data) {
+  const bar = progressBar(root);
+  const hint = el("p", "nnviz-hint", root);
+  hint.textContent = "Loading the data and scoring the untrained network…";
+  const charts = el("div", "nnviz-charts", root);
+  const chart = { loss: el("div", "nnviz-chart nnviz-chart-loss", charts), acc: el("div", "nnviz-chart nnviz-chart-acc", charts) };
+  const strip = el("div", "nnviz-strip", root);
+  const title = el("p", "nnviz-strip-title", strip);
+  const row = el("div", "nnviz-tiles", strip);
+  const tiles = data.tiles.map((t) => {
+    const tile = el("figure", "nnviz-tile", row);
+    const img = el("img", "", tile);
+    img.src = t.src;
+    img.alt = `test image #${t.index}: ${data.classes[t.label]}`;
+    const caption = el("figcaption", "", tile);
+    return { ...t, tile, img, caption };
+  });
+  strip.hidden = true;
+  const have = { loss: "", acc: "" };
+  const picks = data.tiles.map((t) => t.index).join(",");
+  return {
+    url: () => `${data.feed}?loss=${encodeURIComponent(have.loss)}&acc=${encodeURIComponent(have.acc)}&picks=${picks}`,
+    update(frame) {
+      bar.set(frame.fraction, frame.text);
+      hint.hidden = frame.epochs > 0 || !frame.active;
+      for (const name of ["loss", "acc"]) {
+        const c = frame[name];
+        if (c && c.svg !== undefined) {
+          chart[name].innerHTML = c.svg;
+          have[name] = c.key;
+        }
+      }
+      if (frame.strip) {
+        strip.hidden = false;
+        title.textContent = `Test images after epoch ${frame.strip.epoch}: green right, red wrong`;
+        const byIndex = new Map(frame.strip.picks.map((i, k) => [i, k]));
+        for (const t of tiles) {
+          const k = byIndex.get(t.index);
+          if (k === undefined) continue;
+          const pred = frame.strip.pred[k];
+          const ok = pred === t.label;
+          t.tile.dataset.right = ok ? "1" : "0";
+          t.caption.textContent = `${shortName(data.classes[pred])} ${Math.round(100 * frame.strip.conf[k])}%`;
+          t.tile.title = `true: ${data.classes[t.label]}\npredicted: ${data.classes[pred]} (${(100 * frame.strip.conf[k]).toFixed(1)}%)`;
+        }
+      }
+    },
+    lost() { bar.set(null, "Lost contact with the server; retrying…"); },
+  };
+}
+
+// Everything training in the server: one line and bar per run, sweep or search (the sidebar).
+function activityView(root, data) {
+  const list = el("div", "nnviz-activity", root);
+  return {
+    url: () => data.feed,
+    update(frame) {
+      list.replaceChildren();
+      if (!frame.items.length) el("p", "nnviz-progress-text", list).textContent = "No run is training.";
+      for (const item of frame.items) {
+        progressBar(list).set(item.fraction, item.text);
+      }
+    },
+    lost() {},
+  };
+}
+
+export default function (component) {
+  const { data, parentElement, setTriggerValue } = component;
+  parentElement.querySelector(":scope > .nnviz-live")?.remove();  // a previous render's (not Streamlit's <style>)
+  const root = el("div", `nnviz-live nnviz-live-${data.kind}`, parentElement);
+  for (const [name, color] of Object.entries(data.colors || {})) root.style.setProperty(`--nnviz-${name}`, color);
+  const view = data.kind === "run" ? runView(root, data) : activityView(root, data);
+  let timer = null;
+  let gone = false;
+
+  async function poll() {
+    let frame = null;
+    let status = 0;
+    try {
+      const response = await fetch(view.url(), { cache: "no-store" });
+      status = response.status;
+      frame = await response.json();
+    } catch (err) {
+      frame = null;  // the server is restarting or the network dropped: keep trying
+    }
+    if (gone) return;
+    const unknown = status === 404 && frame !== null && frame.status === "unknown";  // this server's own answer
+    if (frame !== null && (status === 200 || unknown)) {
+      if (status === 200) view.update(frame);
+      if (!frame.active) {  // a run ended (or is unknown to the server): the page reruns and shows what is on disk
+        if (data.kind === "run") setTriggerValue("ended", true);
+        return;
+      }
+    } else {
+      view.lost();
+    }
+    timer = setTimeout(poll, data.every_ms);
+  }
+
+  if (data.frame) view.update(data.frame);  // drawn at once; the feed takes over from the next refresh
+  timer = setTimeout(poll, data.every_ms);
+  return () => {
+    gone = true;
+    clearTimeout(timer);
+  };
+}

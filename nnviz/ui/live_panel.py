@@ -1,0 +1,43 @@
+"""Live views that redraw from the live feed (nnviz.ui.live_feed) instead of rerunning the page.
+
+One custom component (live_panel.js / .css) in two kinds: a training run's view (progress, loss and
+accuracy curves, test images with their current predictions) and the sidebar's list of what
+trains now. Each polls its feed route and changes the page in place; when a run ends, the
+component's `ended` trigger reruns the page so its results appear.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import streamlit as st
+
+from nnviz import runs
+from nnviz.figures.images import RIGHT, WRONG, png_uri, to_rgb_uint8
+from nnviz.ui import live_feed
+
+_HERE = Path(__file__).parent
+_component = st.components.v2.component(
+    "nnviz_live", js=(_HERE / "live_panel.js").read_text(), css=(_HERE / "live_panel.css").read_text(),
+    isolate_styles=False)  # plain DOM: the page's tests and theme reach it; every class is nnviz- prefixed
+
+
+def run_view(run: runs.Run, images: np.ndarray, indices: Sequence[int], labels: Sequence[int],
+             classes: Sequence[str], every_s: float) -> None:
+    """Show `run` live until it ends, refreshing every `every_s` s; the strip shows `images`
+    (test images number `indices`, true classes `labels`). Its end reruns the page."""
+    tiles = [{"index": int(i), "label": int(y), "src": png_uri(img)}
+             for i, y, img in zip(indices, labels, to_rgb_uint8(images))]
+    frame = live_feed.run_frame(run.view(), {}, [int(i) for i in indices])  # drawn at once, before the first poll
+    _component(key=f"nnviz-live-run-{run.id}", on_ended_change=lambda: None, data={
+        "kind": "run", "feed": live_feed.RUN_PATH + run.id, "every_ms": int(every_s * 1000), "frame": frame,
+        "tiles": tiles, "classes": list(classes), "colors": {"right": RIGHT, "wrong": WRONG}})
+
+
+def activity_view(items: list[dict], every_s: float) -> None:
+    """The sidebar's list of runs, sweeps and searches training now (`items`, from
+    live_feed.activity()), redrawn until none is."""
+    _component(key="nnviz-live-activity", data={"kind": "activity", "feed": live_feed.ACTIVITY_PATH,
+                                                "every_ms": int(every_s * 1000),
+                                                "frame": {"items": items, "active": bool(items)}})
