@@ -270,9 +270,8 @@ def controls(s: dict[str, Any], run: runs.Run | None, ready: bool) -> None:
     active = run is not None and run.active
     allowed = access.control_allowed("start or stop training")  # presenter mode: the audience watches
     c = st.columns([2, 1.3, 5], vertical_alignment="center")
-    if c[0].button("Start training", key="cls_start", type="primary", disabled=active or not ready or not allowed,
-                   icon=":material/play_arrow:", width="stretch", shortcut=presenter.shortcut("start")):
-        _start(s)
+    c[0].button("Start training", key="cls_start", type="primary", disabled=active or not ready or not allowed,
+                icon=":material/play_arrow:", width="stretch", shortcut=presenter.shortcut("start"), on_click=_start)
     c[1].button("Stop", key="cls_stop", disabled=not active or not allowed, icon=":material/stop:", width="stretch",
                 on_click=lambda: live.stop(run) if run is not None else None, shortcut=presenter.shortcut("stop"))
     if run is None:
@@ -294,7 +293,12 @@ def _offer_active_runs() -> None:
         st.button("Follow it here", key="cls_follow", on_click=live.follow, args=(SLOT, r))
 
 
-def _start(s: dict[str, Any]) -> None:
+def _start() -> None:
+    """Start's callback: it runs before the page does, so the one rerun a press causes already draws
+    the page training (set-up folded, live view) and the browser renders it once, not twice, while
+    the run's first epoch competes with it for the cores."""
+    s = settings()
+    s.update({key: st.session_state[key] for key in s if key in st.session_state})  # this press's values
     try:
         cfg = cc.run_config(s)
         resolve_device(cfg.train.device)
@@ -304,4 +308,3 @@ def _start(s: dict[str, Any]) -> None:
     if live.start(SLOT, cfg) is not None:
         st.session_state.pop(CHECKPOINT_KEY, None)
         st.session_state.pop("cls_replay", None)
-        st.rerun()
