@@ -36,6 +36,7 @@ function runView(root, data) {
   const strip = el("div", "nnviz-strip", root);
   const title = el("p", "nnviz-strip-title", strip);
   const row = el("div", "nnviz-tiles", strip);
+  row.style.setProperty("--nnviz-columns", data.classes.length);  // a row per image of each class
   const tiles = data.tiles.map((t) => {
     const tile = el("figure", "nnviz-tile", row);
     const img = el("img", "", tile);
