@@ -28,6 +28,8 @@ from starlette.routing import Route
 
 from nnviz import runs, sweeps
 from nnviz.figures.svg_curves import training_curves_svg
+from nnviz.sweeps import SWEEPS
+from nnviz.ui.live import status_line  # the same words as the rest of the UI
 
 RUN_PATH = "/nnviz/live/run/"
 ACTIVITY_PATH = "/nnviz/live/activity"
@@ -62,8 +64,6 @@ _charts = _Charts()
 def run_frame(view: dict, have: dict[str, str], picks: list[int]) -> dict[str, Any]:
     """One refresh of the classification live view: progress, the loss and accuracy curves (those
     whose key differs from `have`), and the current predictions for the test images `picks`."""
-    from nnviz.ui.live import status_line  # the same words as the rest of the UI
-
     p, epochs, status = view["progress"], view["epochs"], view["status"]
     frame: dict[str, Any] = {"status": status, "active": status in runs.ACTIVE_STATES,
                              "text": status_line(view), "fraction": round(p.fraction, 4), "epochs": len(epochs)}
@@ -91,8 +91,6 @@ def run_frame(view: dict, have: dict[str, str], picks: list[int]) -> dict[str, A
 def activity() -> list[dict[str, Any]]:
     """What trains in this process now: sweeps, searches and runs, each a line and a fraction done
     (None while queued). The sidebar's indicator."""
-    from nnviz.sweeps import SWEEPS
-
     items: list[dict[str, Any]] = []
     for job in sweeps.active_sweeps():
         view = job.view()

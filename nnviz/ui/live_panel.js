@@ -88,7 +88,12 @@ function activityView(root, data) {
       list.replaceChildren();
       if (!frame.items.length) el("p", "nnviz-progress-text", list).textContent = "No run is training.";
       for (const item of frame.items) {
-        progressBar(list).set(item.fraction, item.text);
+        const bar = progressBar(list);
+        bar.set(item.fraction, item.text);
+        const icon = document.createElement("span");
+        icon.className = "nnviz-icon";  // Streamlit's Material Symbols font, as its own :material/...: icons
+        icon.textContent = item.icon;
+        bar.box.firstChild.prepend(icon);
       }
     },
     lost() {},
