@@ -18,13 +18,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,71 +113,42 @@ def apptest_part(rounds: int) -> float:
     return slowest
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def browser_part(seconds: float) -> float:
     from playwright.sync_api import sync_playwright
 
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, serve_dashboard
+
     work = Path(tempfile.mkdtemp(prefix="nnviz-bench-"))
-    port = _free_port()
-    env = dict(os.environ, NNVIZ_RUNS_DIR=str(work / "runs"), NNVIZ_CHECKPOINT_DIR=str(work / "ckpt"))
-    log = open(work / "streamlit.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-                               "--server.port", str(port), "--browser.gatherUsageStats", "false",
-                               "--server.fileWatcherType", "none"], cwd=ROOT, env=env, stdout=log,
-                              stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.3)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=os.environ.get("NNVIZ_CHROMIUM", "/usr/bin/chromium"),
-                                         args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                                               "--disable-background-networking", "--disable-component-update",
-                                               "--disable-sync"])
-            page = browser.new_page(viewport={"width": 1280, "height": 720})
-            page.goto(url)
-            page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=120_000)
-            page.locator('[data-testid="stSidebarNavLink"][href$="/regression"]').click()
-            page.wait_for_selector('[data-testid="stPlotlyChart"]', timeout=120_000)
-            page.get_by_role("tab", name="Training").click()
-            epochs = page.get_by_label("Epochs")
-            epochs.fill(str(EPOCHS))
-            epochs.press("Enter")
-            time.sleep(1.5)
-            page.get_by_role("button", name="Start", exact=True).click()
-            history = None
-            for _ in range(600):  # the run's folder appears, then its first epoch
-                found = list((work / "runs").glob("*/history.jsonl"))
-                if found:
-                    history = found[0]
-                    break
-                time.sleep(0.1)
-            time.sleep(1.0)
-            page.evaluate(COUNT_UPDATES_JS)
-            n0, t0 = _lines(history), time.perf_counter()
-            time.sleep(seconds)
-            elapsed = time.perf_counter() - t0
-            epochs_per_s = (_lines(history) - n0) / elapsed
-            stamps = page.evaluate("window.__fitUpdates")
-            page.get_by_role("button", name="Stop", exact=True).click()
-            time.sleep(1.0)
-            browser.close()
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+    with serve_dashboard(work, timeout_s=120) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.goto(url)
+        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=120_000)
+        page.locator('[data-testid="stSidebarNavLink"][href$="/regression"]').click()
+        page.wait_for_selector('[data-testid="stPlotlyChart"]', timeout=120_000)
+        page.get_by_role("tab", name="Training").click()
+        epochs = page.get_by_label("Epochs")
+        epochs.fill(str(EPOCHS))
+        epochs.press("Enter")
+        time.sleep(1.5)
+        page.get_by_role("button", name="Start", exact=True).click()
+        history = None
+        for _ in range(600):  # the run's folder appears, then its first epoch
+            found = list((work / "runs").glob("*/history.jsonl"))
+            if found:
+                history = found[0]
+                break
+            time.sleep(0.1)
+        time.sleep(1.0)
+        page.evaluate(COUNT_UPDATES_JS)
+        n0, t0 = _lines(history), time.perf_counter()
+        time.sleep(seconds)
+        elapsed = time.perf_counter() - t0
+        epochs_per_s = (_lines(history) - n0) / elapsed
+        stamps = page.evaluate("window.__fitUpdates")
+        page.get_by_role("button", name="Stop", exact=True).click()
+        time.sleep(1.0)
+        browser.close()
     rate = len(stamps) / elapsed
     gaps = [(b - a) / 1000 for a, b in zip(stamps, stamps[1:])]
     longest = max(gaps) if gaps else float("nan")

@@ -114,8 +114,8 @@ def freeze_startup_heap() -> None:
             _frozen_at_modules = len(sys.modules)
 
 
-def watch(run: runs.Run, render: Callable[[dict], None], slot: str, every: float = POLL_S) -> None:
-    """Render `render(view)` now and, while the run is active, every `every` seconds.
+def watch(run: runs.Run, render: Callable[[dict], None], slot: str) -> None:
+    """Render `render(view)` now and, while the run is active, every POLL_S seconds.
 
     When the run ends, the whole page reruns once so its after-training panels appear.
     """
@@ -130,7 +130,7 @@ def watch(run: runs.Run, render: Callable[[dict], None], slot: str, every: float
         elif st.session_state.pop(flag, False):
             st.rerun(scope="app")
 
-    st.fragment(body, run_every=every if run.active else None)()
+    st.fragment(body, run_every=POLL_S if run.active else None)()
 
 
 def status_line(view: dict) -> str:
