@@ -13,7 +13,7 @@ counted with torch.utils.flop_counter) as a fraction of this machine's dense mat
 measured in the same run, and peak memory (process RSS; CUDA: max_memory_allocated).
 
     .venv/bin/python benchmarks/throughput.py [--dataset digits|fashion_mnist] [--data-dir ../shared/datasets]
-        [--device cpu|cuda] [--rounds 5] [--models mlp_dropout pytorch_example ...]
+        [--device cpu|cuda] [--rounds 5] [--models mlp_dropout pytorch_example ...] [--compile]
 """
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def rss_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
 
 
-def measure(name: str, data_cfg: DataConfig, device: torch.device, rounds: int) -> dict:
+def measure(name: str, data_cfg: DataConfig, device: torch.device, rounds: int, compile_model: bool = False) -> dict:
     """One nnviz run of `rounds` + 1 epochs with a reference epoch after each (the first pair warms up).
 
     Alternating gives both sides the same share of a shared machine's quiet and busy
@@ -89,7 +89,7 @@ def measure(name: str, data_cfg: DataConfig, device: torch.device, rounds: int) 
     preset = PRESETS[name]
     data = load(data_cfg)
     cfg = replace(preset.train, batch_size=BATCH, epochs=rounds + 1, device=device.type, snapshot_every=0,
-                  augment=False, early_stopping=0, scheduler="none")
+                  augment=False, early_stopping=0, scheduler="none", compile=compile_model)
     info = DATASETS[data_cfg.dataset]
 
     # reference: the same raw images (nnviz's training split), transformed per sample
@@ -107,7 +107,8 @@ def measure(name: str, data_cfg: DataConfig, device: torch.device, rounds: int) 
     n = len(ref_set)
     best_ref, best_nn = max(ref_rates), max(nn_rates)
     med_ref, med_nn = statistics.median(ref_rates), statistics.median(nn_rates)
-    return {"model": name, "device": device.type, "train_samples": n, "batch_size": BATCH,
+    return {"model": name, "device": device.type, "compiled": cfg.compile and device.type == "cuda",
+            "train_samples": n, "batch_size": BATCH,
             "steps_per_epoch": -(-n // BATCH), "measured_epochs_each": rounds,
             "reference_samples_per_s": round(best_ref, 1), "nnviz_samples_per_s": round(best_nn, 1),
             "ratio": round(best_nn / best_ref, 2), "ratio_of_medians": round(med_nn / med_ref, 2),
@@ -167,6 +168,7 @@ def main() -> int:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
     parser.add_argument("--rounds", type=int, default=5, help="measured epochs per side, after a warm-up round")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=sorted(PRESETS))
+    parser.add_argument("--compile", action="store_true", help="CUDA: torch.compile nnviz's model (the reference stays eager)")
     args = parser.parse_args()
     if args.dataset != "digits" and not is_present(args.dataset, args.data_dir):
         print(f"{args.dataset} is not in {args.data_dir}", file=sys.stderr)
@@ -181,7 +183,7 @@ def main() -> int:
                       "dense_matmul_gflop_per_s": round(peak / 1e9, 1)}), flush=True)
     failed, rows = False, []
     for name in args.models:
-        row = measure(name, data_cfg, device, max(1, args.rounds))
+        row = measure(name, data_cfg, device, max(1, args.rounds), args.compile)
         peak = max(peak, dense_matmul_flops(device))  # the best the machine showed so far (it is shared)
         row["nnviz_fraction_of_matmul_peak"] = round(row["nnviz_gflop_per_s"] * 1e9 / peak, 4)
         row["load_average_1min"] = round(os.getloadavg()[0], 2)

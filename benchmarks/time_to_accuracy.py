@@ -34,7 +34,7 @@ def run_cli(dataset: str, data_dir: str, device: str, runs_dir: str) -> list[dic
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-2000:]}")
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-2000:]}{out.stdout[-1000:]}")
     rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     # CPU the process got (start-up included): on a shared machine, how much of it the run received
     rows[-1]["cpu_seconds"] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
