@@ -29,13 +29,25 @@ with st.expander("Set-up: data, model, training, checkpoints", expanded=not busy
         panels.training_panel(settings)
     with tab_ckpt:
         ckpt_panel.panel(source, busy)
+ready = data is not None and model_ok
 
-panels.controls(settings, run, ready=data is not None and model_ok)
 
-if busy:
-    results.live_view(run)
-elif source is not None:
-    results.render(source)
-else:
-    st.info("Press **Start training** to train the model above, or load a shipped checkpoint in the "
-            "**Checkpoints** tab to see a trained one.", icon=":material/lightbulb:")
+@st.fragment
+def run_panel() -> None:
+    """Start / Stop, then the live view, the results or a hint. A fragment, so pressing Start redraws
+    only this part: the browser's work on a whole-page redraw would land on the run's first epoch."""
+    run = live.current(panels.SLOT)
+    busy = run is not None and run.active
+    live.rerun_page_when_ended(panels.SLOT, busy)  # the run shown live ended: redraw the whole page (set-up folds)
+    source = results.current_source(run)
+    panels.controls(settings, run, ready=ready)
+    if busy:
+        results.live_view(run)
+    elif source is not None:
+        results.render(source)
+    else:
+        st.info("Press **Start training** to train the model above, or load a shipped checkpoint in the "
+                "**Checkpoints** tab to see a trained one.", icon=":material/lightbulb:")
+
+
+run_panel()

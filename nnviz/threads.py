@@ -99,6 +99,16 @@ class CoreShare:
             self.threads = want
 
 
+_local = threading.local()  # .share: the CoreShare of the fit running on this thread
+
+
+def rebalance() -> None:
+    """Inside a fit: follow the machine's load now (between evaluation chunks, say); elsewhere nothing."""
+    share = getattr(_local, "share", None)
+    if share is not None:
+        share.update()
+
+
 def fair_share() -> int:
     """Threads for each of the fits running now."""
     return max(1, CORES // max(1, _training))
@@ -130,10 +140,12 @@ def training_share(single_thread: bool = False) -> Iterator[CoreShare]:
     with _lock:
         _training += 1
     share = CoreShare(single_thread)
+    _local.share = share
     try:
         share.update()
         yield share
     finally:
+        _local.share = None
         with _lock:
             _training -= 1
             torch.set_num_threads(fair_share())  # the others' share, or every core for the next caller

@@ -24,7 +24,7 @@ from nnviz.data import TaskData
 from nnviz.data.batching import augment_shift, batches, eval_batches, n_batches, to_device
 from nnviz.models import build_model
 from nnviz.optim_step import step_function
-from nnviz.threads import CoreShare, training_share
+from nnviz.threads import CoreShare, rebalance, training_share
 
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {  # (params, cfg, **implementation flags)
     "sgd": lambda p, c, **kw: torch.optim.SGD(p, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay, **kw),
@@ -152,7 +152,10 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int | None = None) ->
     was_training = model.training
     model.eval()
     try:
-        out = [model(chunk) for chunk in eval_batches(x, batch_size)]
+        out = []
+        for chunk in eval_batches(x, batch_size):
+            rebalance()  # evaluations take a tenth of a second or more: follow the machine's load meanwhile
+            out.append(model(chunk))
     finally:
         model.train(was_training)
     return torch.cat(out) if out else torch.empty(0)

@@ -32,6 +32,10 @@ def save_run(run_dir: Path, snapshots: dict[int, dict], path: Path) -> Path:
 
 def load_into_page(path: str) -> None:
     """Show checkpoint `path` instead of the run, and put its settings into the panels (a callback)."""
+    run = live.current(SLOT)
+    if run is not None and run.active:  # the button may have been drawn before Start (only the run panel redraws)
+        st.session_state[ERROR_KEY] = "Stop the training run first: a checkpoint replaces it on this page."
+        return
     try:
         ckpt = checkpoints.load(path)
     except checkpoints.CheckpointError as exc:
@@ -80,7 +84,8 @@ def panel(source: Source | None, busy: bool) -> None:
         can_save = can_save and access.unlocked()  # presenter mode: the shared folder is the presenter's
         default = (f"{source.config.data.dataset}_{source.config.preset or 'custom'}" if source else "my_model")
         name = st.text_input("Checkpoint name", key="cls_save_name", placeholder=default)
-        if st.button("Save checkpoint", key="cls_save", disabled=not can_save, icon=":material/save:"):
+        # `and can_save`: the button may have been drawn for the previous run (Start redraws only the run panel)
+        if st.button("Save checkpoint", key="cls_save", disabled=not can_save, icon=":material/save:") and can_save:
             try:
                 path = checkpoints.user_path(name or default)
                 save_run(source.final_path.parent, source.snapshots, path)

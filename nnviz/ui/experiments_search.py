@@ -184,10 +184,6 @@ def render() -> None:
 
     def body() -> None:
         _study_panel(url, name, job)
-        active = job is not None and job.active
-        if active:
-            st.session_state["exp_search_was_active"] = True
-        elif st.session_state.pop("exp_search_was_active", False):
-            st.rerun(scope="app")
+        live.rerun_page_when_ended("exp_search", job is not None and job.active)
 
     st.fragment(body, run_every=POLL_S if running else 3.0 if follow else None)()

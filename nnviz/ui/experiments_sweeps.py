@@ -150,10 +150,7 @@ def _watch(job_id: str, key: str) -> None:
         live_job = sweeps.get_sweep(job_id)
         view = live_job.view() if live_job is not None else sweeps.read_sweep(sweeps.sweeps_dir() / job_id)
         _render(view, key)
-        if view["status"] in ("queued", "running"):
-            st.session_state["exp_sweep_was_active"] = True
-        elif st.session_state.pop("exp_sweep_was_active", False):
-            st.rerun(scope="app")  # the buttons' state changes with the end of the sweep
+        live.rerun_page_when_ended("exp_sweep", view["status"] in ("queued", "running"))  # the buttons change with it
 
     job = sweeps.get_sweep(job_id)
     st.fragment(body, run_every=POLL_S if job is not None and job.active else None)()

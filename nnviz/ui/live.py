@@ -124,13 +124,19 @@ def watch(run: runs.Run, render: Callable[[dict], None], slot: str) -> None:
             freeze_startup_heap()
         view = run.view()
         render(view)
-        flag = f"was_active:{slot}"
-        if view["status"] in runs.ACTIVE_STATES:
-            st.session_state[flag] = True
-        elif st.session_state.pop(flag, False):
-            st.rerun(scope="app")
+        rerun_page_when_ended(slot, view["status"] in runs.ACTIVE_STATES)
 
     st.fragment(body, run_every=POLL_S if run.active else None)()
+
+
+def rerun_page_when_ended(slot: str, active: bool) -> None:
+    """For a fragment showing the slot's run: once a run it showed active has ended, rerun the whole
+    page (once), so the parts outside the fragment catch up (set-up folds, after-training panels)."""
+    flag = f"was_active:{slot}"
+    if active:
+        st.session_state[flag] = True
+    elif st.session_state.pop(flag, False):
+        st.rerun(scope="app")
 
 
 def status_line(view: dict) -> str:

@@ -45,7 +45,7 @@ function runView(root, data) {
     const caption = el("figcaption", "", tile);
     return { ...t, tile, img, caption };
   });
-  strip.hidden = true;
+  strip.style.visibility = "hidden";  // its room kept until the first predictions: nothing below moves
   const have = { loss: "", acc: "" };
   const picks = data.tiles.map((t) => t.index).join(",");
   return {
@@ -61,7 +61,7 @@ function runView(root, data) {
         }
       }
       if (frame.strip) {
-        strip.hidden = false;
+        strip.style.visibility = "visible";
         title.textContent = `Test images after epoch ${frame.strip.epoch}: green right, red wrong`;
         const byIndex = new Map(frame.strip.picks.map((i, k) => [i, k]));
         for (const t of tiles) {
@@ -82,9 +82,13 @@ function runView(root, data) {
 // Everything training in the server: one line and bar per run, sweep or search (the sidebar).
 function activityView(root, data) {
   const list = el("div", "nnviz-activity", root);
+  let shown = null;
   return {
     url: () => data.feed,
     update(frame) {
+      const items = JSON.stringify(frame.items);
+      if (items === shown) return;  // polled while nothing changes (idle): no DOM work
+      shown = items;
       list.replaceChildren();
       if (!frame.items.length) el("p", "nnviz-progress-text", list).textContent = "No run is training.";
       for (const item of frame.items) {
@@ -100,6 +104,8 @@ function activityView(root, data) {
   };
 }
 
+const NUDGE = "nnviz-live-nudge";  // a run's view appeared: the sidebar's list looks now, not at its next poll
+
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
   parentElement.querySelector(":scope > .nnviz-live")?.remove();  // a previous render's (not Streamlit's <style>)
@@ -108,8 +114,18 @@ export default function (component) {
   const view = data.kind === "run" ? runView(root, data) : activityView(root, data);
   let timer = null;
   let gone = false;
+  let polling = false;
 
   async function poll() {
+    polling = true;
+    try {
+      await pollOnce();
+    } finally {
+      polling = false;
+    }
+  }
+
+  async function pollOnce() {
     let frame = null;
     let status = 0;
     try {
@@ -123,20 +139,36 @@ export default function (component) {
     const unknown = status === 404 && frame !== null && frame.status === "unknown";  // this server's own answer
     if (frame !== null && (status === 200 || unknown)) {
       if (status === 200) view.update(frame);
-      if (!frame.active) {  // a run ended (or is unknown to the server): the page reruns and shows what is on disk
-        if (data.kind === "run") setTriggerValue("ended", true);
+      if (!frame.active && data.kind === "run") {  // it ended (or is unknown to the server): the page reruns
+        setTriggerValue("ended", true);            // and shows what is on disk
         return;
       }
     } else {
       view.lost();
     }
-    timer = setTimeout(poll, data.every_ms);
+    // the sidebar keeps looking, slower while nothing trains: a run started by a part-page redraw,
+    // another tab or another user appears without a rerun of this page
+    timer = setTimeout(poll, frame !== null && !frame.active && data.idle_ms ? data.idle_ms : data.every_ms);
   }
 
   if (data.frame) view.update(data.frame);  // drawn at once; the feed takes over from the next refresh
+  if (data.reveal) {  // a run just started, below a set-up panel that may fill the screen: bring it up
+    requestAnimationFrame(() => {
+      if (root.getBoundingClientRect().top > 0.6 * window.innerHeight) root.scrollIntoView({ block: "start" });
+    });
+  }
   timer = setTimeout(poll, data.every_ms);
+  const nudged = () => {
+    if (!polling) {
+      clearTimeout(timer);
+      poll();
+    }
+  };
+  if (data.kind === "activity") window.addEventListener(NUDGE, nudged);
+  else window.dispatchEvent(new Event(NUDGE));
   return () => {
     gone = true;
     clearTimeout(timer);
+    window.removeEventListener(NUDGE, nudged);
   };
 }

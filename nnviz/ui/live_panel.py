@@ -3,7 +3,8 @@
 One custom component (live_panel.js / .css) in two kinds: a training run's view (progress, loss and
 accuracy curves, test images with their current predictions) and the sidebar's list of what
 trains now. Each polls its feed route and changes the page in place; when a run ends, the
-component's `ended` trigger reruns the page so its results appear.
+component's `ended` trigger reruns the page so its results appear. The sidebar's list never stops
+polling (slower while nothing trains), so runs started without a page rerun show up in it.
 """
 from __future__ import annotations
 
@@ -32,12 +33,13 @@ def run_view(run: runs.Run, images: np.ndarray, indices: Sequence[int], labels: 
     frame = live_feed.run_frame(run.view(), {}, [int(i) for i in indices])  # drawn at once, before the first poll
     _component(key=f"nnviz-live-run-{run.id}", on_ended_change=lambda: None, data={
         "kind": "run", "feed": live_feed.RUN_PATH + run.id, "every_ms": int(every_s * 1000), "frame": frame,
+        "reveal": frame["active"] and not frame["epochs"],  # just started: scrolled into view
         "tiles": tiles, "classes": list(classes), "colors": {"right": RIGHT, "wrong": WRONG}})
 
 
-def activity_view(items: list[dict], every_s: float) -> None:
+def activity_view(items: list[dict], every_s: float, idle_every_s: float) -> None:
     """The sidebar's list of runs, sweeps and searches training now (`items`, from
-    live_feed.activity()), redrawn until none is."""
+    live_feed.activity()), refreshed every `every_s` s, every `idle_every_s` s while none is."""
     _component(key="nnviz-live-activity", data={"kind": "activity", "feed": live_feed.ACTIVITY_PATH,
-                                                "every_ms": int(every_s * 1000),
+                                                "every_ms": int(every_s * 1000), "idle_ms": int(idle_every_s * 1000),
                                                 "frame": {"items": items, "active": bool(items)}})

@@ -9,6 +9,7 @@ from nnviz.train import resolve_device
 from nnviz.ui import access, live_feed, live_panel, presenter
 
 ACTIVITY_POLL_S = 1.0
+ACTIVITY_IDLE_POLL_S = 2.0  # a run started elsewhere shows within 2 s; an idle poll changes nothing on the page
 
 
 @st.cache_resource
@@ -28,9 +29,6 @@ def render() -> None:
     with st.sidebar:
         presenter.toggle()
         st.caption(f"Device: **{device_label()}**")
-        items = live_feed.activity()
-        if items:  # redrawn from the live feed until nothing trains (no page reruns)
-            live_panel.activity_view(items, every_s=ACTIVITY_POLL_S)
-        else:
-            st.caption("No run is training.")
+        # redrawn from the live feed, no page reruns; it says "No run is training." when nothing does
+        live_panel.activity_view(live_feed.activity(), every_s=ACTIVITY_POLL_S, idle_every_s=ACTIVITY_IDLE_POLL_S)
         access.render_unlock()

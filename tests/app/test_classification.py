@@ -146,6 +146,23 @@ def test_shipped_checkpoint_loads_with_no_data_download(page, nnviz_env):
     assert not any((nnviz_env / "data").glob("*"))
 
 
+def test_loading_a_checkpoint_while_the_run_trains_is_refused(page):
+    """Start redraws only the run panel, so Load can still be pressed on a panel drawn before it."""
+    names = [i.name for i in checkpoints.list_checkpoints()]
+    page.selectbox(key="cls_ckpt_choice").set_value(names.index("digits_cnn")).run()
+    run = runs.start(cc.run_config({**cc.default_settings(), "cls_epochs": 200}))
+    try:
+        page.session_state["run_id:classification"] = run.id  # started from the run panel since the set-up was drawn
+        page.button(key="cls_load").click().run()
+        assert not page.exception, page.exception
+        assert "Stop the training run first" in _errors(page)
+        assert "cls:checkpoint" not in page.session_state and page.session_state["run_id:classification"] == run.id
+        assert run.active and not page.button(key="cls_stop").disabled  # still followed, still stoppable
+    finally:
+        run.stop()
+        run.wait(10)
+
+
 def test_divergence_stops_the_run_with_a_clear_message(page):
     page.selectbox(key="cls_model").set_value("mlp_dropout").run()
     page.selectbox(key="cls_optimizer").set_value("sgd").run()

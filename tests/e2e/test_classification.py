@@ -35,12 +35,21 @@ def test_default_cnn_trains_live_then_shows_confusion_and_mistakes(page, app_url
     frames: list[str] = []  # websocket messages from the server: a Streamlit rerun sends several
     page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append("frame")))
     page.get_by_role("button", name="Start training", exact=True).click()
+    page.wait_for_selector(LIVE, timeout=60_000)
+    # the sidebar's list, which Start does not redraw and which polls every 2 s while idle, is told
+    # by the live view to look at once
+    page.wait_for_function("(document.querySelector('[data-testid=\"stSidebar\"] .nnviz-live-activity')?.innerText"
+                           " || '').includes('digits · fast_cnn')", timeout=800)
     # live: the progress line, loss and accuracy curves and the strip of test images
     page.wait_for_function(  # a few epochs in, so the curves have a shape
         f"(document.querySelector('{LIVE} .nnviz-progress-text')?.innerText || '').match(/epoch [3-9]\\d*\\//)",
         timeout=120_000)
     page.wait_for_function(f"document.querySelector('{LIVE} .nnviz-chart-loss svg') && "
                            f"document.querySelector('{LIVE} .nnviz-chart-acc svg')", timeout=60_000)
+    # Start redrew only the run panel (the set-up above stays open), so the live view scrolled itself up
+    assert page.evaluate("document.querySelector('[data-testid=stExpander] details').open")
+    box = page.locator(f"{LIVE} .nnviz-charts").bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 720, box  # both curves on a 1280x720 screen
     tiles = page.locator(f"{LIVE} .nnviz-tile[data-right]")
     assert tiles.count() == 20  # two test images per digit, each framed right or wrong
     assert "green right, red wrong" in page.locator(f"{LIVE} .nnviz-strip-title").inner_text()
@@ -63,6 +72,7 @@ def test_default_cnn_trains_live_then_shows_confusion_and_mistakes(page, app_url
     wait_idle(page)
     assert "No run is training." in page.locator('[data-testid="stSidebar"]').inner_text()
     assert not page.locator(LIVE).count()
+    page.wait_for_function("!document.querySelector('[data-testid=stExpander] details').open")  # folded now
     main = page.locator('[data-testid="stMain"]').inner_text()
     accuracy = re.search(r"test accuracy\s+([\d.]+)\s*%", main, re.IGNORECASE)
     assert accuracy, main[:2000]

@@ -133,3 +133,21 @@ def test_other_load_sees_a_busy_process_and_not_this_one():
     while time.time() < end:  # this process spinning is not "others"
         pass
     assert MEASURED_LOAD(mine) < 0.5
+
+
+def test_evaluations_inside_a_run_follow_the_load_chunk_by_chunk(monkeypatch, digits):
+    """fit() scores whole splits between its batches; a burst elsewhere during one is met at once."""
+    from nnviz.train import predict
+
+    model = init_model(ModelConfig(hidden=(16,)), digits, 0)
+    seen: list[int] = []
+    forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda x: (seen.append(torch.get_num_threads()), forward(x))[1])
+    load = iter([0.0] + [1.0] * 100)  # idle when the run claims its cores, then a core busy elsewhere
+    monkeypatch.setattr(threads.OtherLoad, "update", lambda self: next(load))
+    with threads.training_share():
+        predict(model, digits.x_train, batch_size=256)
+    assert seen[0] == 3 and set(seen) == {3}  # one core left to the other program from the first chunk on
+    seen.clear()
+    predict(model, digits.x_train[:512], batch_size=256)  # outside a run: the count is left alone
+    assert set(seen) == {4}
