@@ -39,7 +39,7 @@ def test_default_cnn_trains_live_then_shows_confusion_and_mistakes(page, app_url
     # the sidebar's list, which Start does not redraw and which polls every 2 s while idle, is told
     # by the live view to look at once
     page.wait_for_function("(document.querySelector('[data-testid=\"stSidebar\"] .nnviz-live-activity')?.innerText"
-                           " || '').includes('digits · fast_cnn')", timeout=800)
+                           " || '').includes('digits · fast_cnn')", timeout=1200)
     # live: the progress line, loss and accuracy curves and the strip of test images
     page.wait_for_function(  # a few epochs in, so the curves have a shape
         f"(document.querySelector('{LIVE} .nnviz-progress-text')?.innerText || '').match(/epoch [3-9]\\d*\\//)",
