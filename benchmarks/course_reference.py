@@ -37,11 +37,13 @@ class CourseImages(Dataset):
 
 
 def as_course_model(model: nn.Module) -> nn.Module:
-    """`model` with torch's own layers where nnviz has faster twins (its CPU Dropout): the course's model."""
-    from nnviz.dropout import Dropout
+    """`model` with torch's own layers where nnviz has seeded twins (its dropout layers): the course's model."""
+    from nnviz.dropout import SeededDropout, SeededDropout2d
 
     for name, child in model.named_children():
-        if isinstance(child, Dropout):
+        if isinstance(child, SeededDropout2d):
+            setattr(model, name, nn.Dropout2d(child.p))
+        elif isinstance(child, SeededDropout):
             setattr(model, name, nn.Dropout(child.p))
         else:
             as_course_model(child)

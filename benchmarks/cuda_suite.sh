@@ -25,7 +25,7 @@ step() {  # step NAME SECONDS COMMAND...: run with a time limit, keep its output
 
 step environment 30 bash -c "nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv;
     $py -c 'import torch; print(\"torch\", torch.__version__, \"cuda\", torch.version.cuda, torch.cuda.get_device_name())'"
-step tests 120 "$py" -m pytest -q -p no:cacheprovider tests/unit/test_cuda.py tests/unit/test_optim_step.py \
+step tests 120 "$py" -m pytest -q -p no:cacheprovider tests/unit/test_cuda.py \
     "tests/unit/test_train.py::TestCuda"
 step throughput_digits 75 "$py" benchmarks/throughput.py --device cuda --rounds 3
 step throughput_fashion 75 "$py" benchmarks/throughput.py --device cuda --dataset fashion_mnist --data-dir "$data" \

@@ -25,8 +25,10 @@ def _layer(module: nn.Module) -> str:
         return f"nn.{type(m).__name__}({m.num_features})"
     if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
         return f"nn.{type(m).__name__}({m.kernel_size})"
-    if isinstance(m, (nn.Dropout, nn.Dropout2d)):
-        return f"nn.{type(m).__name__}({m.p:g})"
+    if isinstance(m, nn.Dropout2d):  # nnviz's seeded layers train the same as torch's
+        return f"nn.Dropout2d({m.p:g})"
+    if isinstance(m, nn.Dropout):
+        return f"nn.Dropout({m.p:g})"
     if isinstance(m, nn.AdaptiveAvgPool2d):
         return f"nn.AdaptiveAvgPool2d({m.output_size})"
     if isinstance(m, nn.Linear):

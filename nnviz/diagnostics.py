@@ -278,7 +278,7 @@ class GradNormRecorder(Callback):
         if len(grads) != len(self._params) or not grads:
             return
         with torch.no_grad():
-            sq = torch.stack(torch._foreach_norm(grads)).float() ** 2  # (P,)  noqa: SLF001 - fused, one kernel
+            sq = torch.stack([torch.linalg.vector_norm(g) for g in grads]).float() ** 2  # (P,)
             total = sq.sum().sqrt()
             self._sq_sum = sq if self._sq_sum is None else self._sq_sum + sq
             self._max = total if self._max is None else torch.maximum(self._max, total)

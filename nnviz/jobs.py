@@ -1,9 +1,46 @@
-"""What every background job shares (training runs, sweeps, searches): stop, wait, and a
-per-process registry to find, list and stop them."""
+"""What every background job shares (training runs, sweeps, searches): stop, wait, a per-process
+registry to find, list and stop them, and the process's cap on how many train at once."""
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
-from typing import ClassVar, Generic, Protocol, TypeVar
+from typing import ClassVar, Generic, Iterator, Protocol, TypeVar
+
+
+class TrainingSlots:
+    """At most `n` trainings at once in this process; the others wait, stoppable, in turn."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self._busy = n, 0
+        self._free = threading.Condition()
+
+    @property
+    def free(self) -> int:
+        with self._free:
+            return self.n - self._busy
+
+    @contextlib.contextmanager
+    def hold(self, stop_event: threading.Event | None = None, poll_s: float = 0.2) -> Iterator[bool]:
+        """Hold a slot for the block; yields False (holding none) if `stop_event` is set while waiting."""
+        with self._free:
+            while self._busy >= self.n:
+                if stop_event is not None and stop_event.is_set():
+                    break
+                self._free.wait(poll_s)
+            got = self._busy < self.n and not (stop_event is not None and stop_event.is_set())
+            if got:
+                self._busy += 1
+        try:
+            yield got
+        finally:
+            if got:
+                with self._free:
+                    self._busy -= 1
+                    self._free.notify()
+
+
+TRAINING_SLOTS = TrainingSlots(int(os.environ.get("NNVIZ_MAX_CONCURRENT_RUNS", "2")))  # beyond this, runs queue
 
 
 class BackgroundJob:

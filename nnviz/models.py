@@ -6,6 +6,7 @@ instance and nothing is in-place: Captum's DeepLift needs both.
 """
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -13,7 +14,7 @@ import torch
 from torch import nn
 
 from nnviz.config import ConvBlock, ModelConfig, TrainConfig
-from nnviz.dropout import Dropout
+from nnviz.dropout import SeededDropout, SeededDropout2d
 
 ACTIVATION_MODULES: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "gelu": nn.GELU,
@@ -40,6 +41,25 @@ def build_model(cfg: ModelConfig, input_shape: tuple[int, ...], n_outputs: int) 
     return _assemble(cfg, input_shape, n_outputs)
 
 
+def seeded_model(cfg: ModelConfig, input_shape: tuple[int, ...], n_outputs: int, seed: int) -> nn.Sequential:
+    """`build_model`, initialised as torch's default init would after `torch.manual_seed(seed)`, but from a
+    private generator: torch's global RNG, which other threads draw from, is neither read nor advanced."""
+    with torch.device("meta"):  # shapes only: the weights are drawn below
+        model = build_model(cfg, input_shape, n_outputs).to_empty(device="cpu")
+    generator = torch.Generator().manual_seed(seed)
+    for module in model.modules():  # construction order, the order torch's own init draws in
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)  # torch's default
+            if module.bias is not None:
+                bound = 1 / math.sqrt(module.weight[0].numel())  # 1 / sqrt(fan_in)
+                nn.init.uniform_(module.bias, -bound, bound, generator=generator)
+        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            module.reset_parameters()  # ones, zeros and fresh running statistics: nothing random
+        elif any(True for _ in module.parameters(recurse=False)) or any(True for _ in module.buffers(recurse=False)):
+            raise TypeError(f"seeded_model has no initialiser for {type(module).__name__}")  # a new layer type
+    return model
+
+
 def _assemble(cfg: ModelConfig, input_shape: tuple[int, ...], n_outputs: int) -> nn.Sequential:
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     shape = tuple(input_shape)
@@ -50,14 +70,14 @@ def _assemble(cfg: ModelConfig, input_shape: tuple[int, ...], n_outputs: int) ->
         shape = (shape[0], 1, 1)
     if len(shape) > 1:
         layers["flatten"] = nn.Flatten()
-    width = int(torch.tensor(shape).prod())
+    width = math.prod(shape)
     for i, hidden in enumerate(cfg.hidden, start=1):
         layers[f"fc{i}"] = nn.Linear(width, hidden)
         if cfg.batch_norm:
             layers[f"bn_fc{i}"] = nn.BatchNorm1d(hidden)
         layers[f"act_fc{i}"] = ACTIVATION_MODULES[cfg.activation]()
         if cfg.dropout:
-            layers[f"drop_fc{i}"] = Dropout(cfg.dropout)
+            layers[f"drop_fc{i}"] = SeededDropout(cfg.dropout)
         width = hidden
     layers["out"] = nn.Linear(width, n_outputs)
     return nn.Sequential(layers)
@@ -83,7 +103,7 @@ def _add_conv_block(layers: OrderedDict, i: int, block: ConvBlock, shape: tuple[
         layers[f"pool{i}"] = nn.MaxPool2d(2) if block.pool == "max" else nn.AvgPool2d(2)
         h, w = h // 2, w // 2
     if block.dropout:
-        layers[f"drop{i}"] = nn.Dropout2d(block.dropout)
+        layers[f"drop{i}"] = SeededDropout2d(block.dropout)
     return (block.channels, h, w)
 
 

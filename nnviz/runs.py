@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import threading
 import time
 import uuid
@@ -34,7 +33,7 @@ from nnviz.crossval import cross_validate
 from nnviz.data import TaskData, load
 from nnviz.data.regression import DOMAIN
 from nnviz.diagnostics import GradNormRecorder
-from nnviz.jobs import BackgroundJob, Registry
+from nnviz.jobs import TRAINING_SLOTS, BackgroundJob, Registry
 from nnviz.storage import append_jsonl, atomic_write, atomic_write_json, read_json, read_jsonl
 from nnviz.train import Callback, History, TrainState, fit, init_model, predict
 
@@ -42,10 +41,6 @@ ACTIVE_STATES = BackgroundJob.ACTIVE_STATES
 SNAPSHOT_MAX_PARAMS = 250_000  # per-epoch weight snapshots only for models this small
 MAX_SNAPSHOTS = 200  # per run; the interval grows for long runs
 FIT_GRID_POINTS = 200  # x positions of the recorded regression fit
-TRAIN_SWITCH_INTERVAL_S = 0.001  # sys.setswitchinterval while runs exist: see start()
-MAX_CONCURRENT = int(os.environ.get("NNVIZ_MAX_CONCURRENT_RUNS", "2"))  # beyond this, runs queue
-
-_slots = threading.BoundedSemaphore(MAX_CONCURRENT)
 _registry: Registry["Run"] = Registry()
 
 
@@ -213,15 +208,15 @@ def _yield_to_pages() -> None:
 
 
 def _work(run: Run) -> None:
-    acquired = False
-    try:
-        while not run.stop_event.is_set():  # queue for a slot, but stay stoppable
-            if _slots.acquire(timeout=0.2):
-                acquired = True
-                break
-        if not acquired:
+    with TRAINING_SLOTS.hold(run.stop_event) as got:  # queue for a slot, but stay stoppable
+        if not got:
             run._set_status("stopped", "Stopped before it started.")
             return
+        _train(run)
+
+
+def _train(run: Run) -> None:
+    try:
         run._set_status("running")
         _yield_to_pages()
         with run.lock:
@@ -258,9 +253,6 @@ def _work(run: Run) -> None:
         run._set_status("failed", str(exc) or type(exc).__name__)
     except Exception as exc:  # keep the thread from dying silently; the page shows the reason
         run._set_status("failed", f"{type(exc).__name__}: {exc}")
-    finally:
-        if acquired:
-            _slots.release()
 
 
 def new_id(config: RunConfig) -> str:
@@ -270,18 +262,13 @@ def new_id(config: RunConfig) -> str:
 
 def start(config: RunConfig, root: str | os.PathLike | None = None) -> Run:
     """Create runs/<id>/, write the config, and train in a daemon thread (queued past the cap)."""
-    # The training thread releases the GIL around every torch op. With Python's default 5 ms switch
-    # interval, a busy UI thread (a page polling the run) makes it wait up to 5 ms to get it back after
-    # each op: a tiny net then trains ~3x slower (measured). 1 ms costs the UI nothing noticeable.
     limits.check_run(config)  # a run that would exhaust memory is refused up front (ModelTooLarge, with the size)
-    if sys.getswitchinterval() > TRAIN_SWITCH_INTERVAL_S:
-        sys.setswitchinterval(TRAIN_SWITCH_INTERVAL_S)
     run_id = new_id(config)
     folder = runs_dir(root) / run_id
     folder.mkdir(parents=True, exist_ok=False)
     (folder / "config.json").write_text(config.to_json())
     run = Run(run_id, folder, config)
-    run._set_status("queued", "Waiting for a free training slot." if _slots._value == 0 else "")  # noqa: SLF001
+    run._set_status("queued", "Waiting for a free training slot." if TRAINING_SLOTS.free == 0 else "")
     _registry.add(run_id, run)
     run.thread = threading.Thread(target=_work, args=(run,), name=f"nnviz-run-{run_id}", daemon=True)
     run.thread.start()

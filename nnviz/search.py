@@ -169,8 +169,9 @@ def _is_race(exc: Exception) -> bool:
 
 def study_names(url: str) -> list[str]:
     """Studies in a storage, newest first."""
-    summaries = optuna.get_all_study_summaries(storage(url), include_best_trial=False)
-    return [s.study_name for s in sorted(summaries, key=lambda s: s._study_id, reverse=True)]  # noqa: SLF001
+    st = storage(url)
+    names = [s.study_name for s in optuna.get_all_study_summaries(st, include_best_trial=False)]
+    return sorted(names, key=st.get_study_id_from_name, reverse=True)  # ids grow with creation
 
 
 def _sampler(spec: SearchSpec, seed_offset: int) -> optuna.samplers.BaseSampler:
@@ -281,25 +282,29 @@ class _BestSaver:
             self.path = str(path)
 
 
-def _first_heartbeat(trial: optuna.Trial) -> None:
+def _first_heartbeat(st: optuna.storages.RDBStorage | None, trial: optuna.Trial) -> None:
     """Beat once now: Optuna's first heartbeat comes one interval in, and a worker killed before it
     would leave its trial 'running' forever (a trial with no heartbeat is never judged stale)."""
-    st = trial.study._storage  # noqa: SLF001
+    if st is None or st.get_heartbeat_interval() is None:
+        return
     try:
-        if optuna.storages._heartbeat.is_heartbeat_enabled(st):  # noqa: SLF001
-            st.record_heartbeat(trial._trial_id)  # noqa: SLF001
+        study_id = st.get_study_id_from_name(trial.study.study_name)
+        st.record_heartbeat(st.get_trial_id_from_study_id_trial_number(study_id, trial.number))
     except Exception:  # a missed beat only delays the stale check; never fail the trial for it
         pass
 
 
 def make_objective(spec: SearchSpec, study_name: str, stop_event: threading.Event | None = None,
-                   saver: _BestSaver | None = None) -> Callable[[optuna.Trial], float]:
-    """The Optuna objective: K-fold CV of one parameter set; per-split scores go into user attrs."""
+                   saver: _BestSaver | None = None,
+                   heartbeat: optuna.storages.RDBStorage | None = None) -> Callable[[optuna.Trial], float]:
+    """The Optuna objective: K-fold CV of one parameter set; per-split scores go into user attrs.
+
+    `heartbeat`: the study's storage, which gets each trial's first heartbeat at once."""
     cache: dict[Any, TaskData] = {}
     saver = saver or _BestSaver(study_name)
 
     def objective(trial: optuna.Trial) -> float:
-        _first_heartbeat(trial)
+        _first_heartbeat(heartbeat, trial)
         params = suggest(trial, spec.space, spec.sampler)
         cfg = apply_params(spec.base, params)
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
@@ -363,12 +368,14 @@ def fail_unstarted_trials(study: optuna.Study) -> list[int]:
     now = datetime.datetime.now()
     dead = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
             if not t.params and t.datetime_start is not None and now - t.datetime_start > grace]
+    marked = []
     for t in dead:
         try:
-            study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)  # noqa: SLF001
-        except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):  # another worker got there first
+            study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+        except (RuntimeError, ValueError, optuna.exceptions.UpdateFinishedTrialError):  # another worker got there first
             continue
-    return [t.number for t in dead]
+        marked.append(t.number)
+    return marked
 
 
 def run_worker(url: str, name: str, n_trials: int, spec: SearchSpec | None = None,
@@ -384,7 +391,7 @@ def run_worker(url: str, name: str, n_trials: int, spec: SearchSpec | None = Non
     if data_dir:  # the stored spec names the creator's data folder; this machine's may differ
         data = cfg_replace(spec.base.data, data_dir=data_dir)
         spec = dataclasses.replace(spec, base=cfg_replace(spec.base, data=data))
-    objective = make_objective(spec, name, stop_event)
+    objective = make_objective(spec, name, stop_event, heartbeat=storage(url))
     fail_unstarted_trials(study)
     mine: list[int] = []
 

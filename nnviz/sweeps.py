@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 from nnviz import runs
 from nnviz.config import RunConfig
 from nnviz.data import TaskData, load
-from nnviz.jobs import BackgroundJob, Registry
+from nnviz.jobs import TRAINING_SLOTS, BackgroundJob, Registry
 from nnviz.params import apply_params, quick_base
 from nnviz.storage import append_jsonl, atomic_write_json, read_json, read_jsonl
 from nnviz.train import Callback, TrainState, evaluate, fit, init_model
@@ -71,19 +71,9 @@ SWEEPS: dict[str, Sweep] = {
         tuple((str(b), {"batch_size": b}) for b in (8, 32, 128, 512)), x="batch_size"),
 }
 
-@contextlib.contextmanager
-def acquire_slot(stop_event: threading.Event | None = None) -> Iterator[bool]:
+def acquire_slot(stop_event: threading.Event | None = None) -> contextlib.AbstractContextManager[bool]:
     """Hold one of the process's training slots (as runs do); yields False if stopped while queued."""
-    acquired = False
-    try:
-        while not (stop_event is not None and stop_event.is_set()):
-            if runs._slots.acquire(timeout=0.2):  # noqa: SLF001  (the one shared cap on concurrent training)
-                acquired = True
-                break
-        yield acquired
-    finally:
-        if acquired:
-            runs._slots.release()  # noqa: SLF001
+    return TRAINING_SLOTS.hold(stop_event)
 
 
 def base_config(base: RunConfig | str | None = None, epochs: int | None = None) -> RunConfig:

@@ -18,13 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nnviz import dropout
 from nnviz.config import ModelConfig, TrainConfig
 from nnviz.data import TaskData
 from nnviz.data.batching import augment_shift, batches, eval_batches, n_batches, to_device
-from nnviz.models import build_model
-from nnviz.optim_step import step_function
-from nnviz.threads import CoreShare, rebalance, training_share
+from nnviz.dropout import seed_dropout
+from nnviz.models import seeded_model
+from nnviz.threads import capped, run_threads
 
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {  # (params, cfg, **implementation flags)
     "sgd": lambda p, c, **kw: torch.optim.SGD(p, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay, **kw),
@@ -38,7 +37,6 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {  # (params, cfg,
 EVAL_BATCH_CPU, EVAL_BATCH_GPU = 256, 2048  # predict()'s chunk sizes
 CHANNELS_LAST_MIN_CHANNELS = 16  # CPU: narrower convs run slower in NHWC (oneDNN pads channels to vectors)
 FUSED_OPTIMIZERS = ("adam", "adamw")  # one fused kernel per parameter on CPU and CUDA (torch >= 2.4)
-_INIT_LOCK = threading.Lock()  # model init uses torch's global RNG: one seeded init at a time
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -55,9 +53,7 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 def init_model(cfg: ModelConfig, data: TaskData, seed: int) -> nn.Sequential:
     """The model for `data`, initialised reproducibly from `seed` without disturbing other threads."""
-    with _INIT_LOCK, torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build_model(cfg, data.input_shape, data.n_outputs)
+    return seeded_model(cfg, data.input_shape, data.n_outputs, seed)
 
 
 @dataclass
@@ -154,7 +150,6 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int | None = None) ->
     try:
         out = []
         for chunk in eval_batches(x, batch_size):
-            rebalance()  # evaluations take a tenth of a second or more: follow the machine's load meanwhile
             out.append(model(chunk))
     finally:
         model.train(was_training)
@@ -231,11 +226,14 @@ def data_on(data: TaskData, device: torch.device) -> TaskData:
 
 @functools.cache
 def cpu_has_native_bf16() -> bool:
-    """Whether oneDNN runs bf16 natively on this CPU (AVX512-BF16 or AMX); elsewhere it emulates, slower."""
+    """Whether this CPU runs bf16 natively (AVX512-BF16 or AMX; Linux's /proc/cpuinfo), where oneDNN's bf16
+    convolutions are fast; elsewhere they are emulated, slower, and nnviz trains in float32."""
     try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
         return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def autocast_for(device: torch.device, cfg: TrainConfig, task: str, model: nn.Module | None = None) -> Any:
@@ -284,13 +282,12 @@ def fit(model: nn.Module, data: TaskData, cfg: TrainConfig, callbacks: Iterable[
     Honours `stop_event` within one batch; a NaN/inf loss ends the run with status
     'diverged'. Epoch 0 records the untrained model so "before" is always visible.
     """
-    tiny = resolve_device(cfg.device).type == "cpu" and data.task == "regression"
-    with training_share(single_thread=tiny) as cores:  # every core, shared with the other runs training now
-        return _fit(model, data, cfg, callbacks, stop_event, cores)
+    with capped(run_threads(data.task, resolve_device(cfg.device))):  # a fixed count: same seed, same numbers
+        return _fit(model, data, cfg, callbacks, stop_event)
 
 
 def _fit(model: nn.Module, data: TaskData, cfg: TrainConfig, callbacks: Iterable[Callback],
-         stop_event: threading.Event | None, cores: CoreShare) -> History:
+         stop_event: threading.Event | None) -> History:
     device = resolve_device(cfg.device)
     callbacks = list(callbacks) + ([EarlyStopping(cfg.early_stopping)] if cfg.early_stopping else [])
     model.to(device)
@@ -300,13 +297,10 @@ def _fit(model: nn.Module, data: TaskData, cfg: TrainConfig, callbacks: Iterable
     step_model = torch.compile(model) if (cfg.compile and device.type == "cuda") else model
     autocast = autocast_for(device, cfg, data.task, model)
     generator = torch.Generator().manual_seed(cfg.seed)
-    with _INIT_LOCK:  # Dropout2d and GPU dropout draw from the global RNG; seed it for a reproducible single run
-        torch.manual_seed(cfg.seed)
-    dropout.seed(cfg.seed)  # nnviz's CPU dropout masks: this thread's own generator
+    seed_dropout(model, cfg.seed)  # the run's own masks: torch's global RNG is shared by every thread
     n_train = len(data.x_train)
     steps = n_batches(n_train, cfg.batch_size, cfg.max_steps)
     optimizer = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg, **optimizer_flags(cfg.optimizer, device))
-    optimizer_step = step_function(optimizer)  # fused Adam/AdamW without torch.optim's per-step Python
     scheduler = _scheduler(optimizer, cfg, steps)
     per_batch_schedule = cfg.scheduler in ("cosine", "onecycle")
     state = TrainState(model, data, cfg, History(), device, batches_per_epoch=steps)
@@ -329,7 +323,6 @@ def _fit(model: nn.Module, data: TaskData, cfg: TrainConfig, callbacks: Iterable
         for idx in batches(n_train, cfg.batch_size, generator, device):
             if state.batch >= steps:
                 break
-            cores.update()
             if stop_event is not None and stop_event.is_set():
                 return _finish(state, callbacks, "stopped", "Stopped by the user.")
             # index_select, not x[idx]: same rows, ~6x less time on CPU (42 -> 7 us for a 64 x 784 batch)
@@ -343,7 +336,7 @@ def _fit(model: nn.Module, data: TaskData, cfg: TrainConfig, callbacks: Iterable
             loss.backward()
             if cfg.grad_clip:
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer_step()
+            optimizer.step()
             if per_batch_schedule:
                 scheduler.step()
             # no arithmetic per step: small nets feel every op (~5 us each on a CPU)

@@ -63,7 +63,6 @@ def _new_search(url: str) -> None:
         space = json.loads(space_text)
         base = quick_base(dataset, epochs=int(epochs))
         spec = search.SearchSpec(base=base, space=space, sampler=sampler, kfold=int(kfold), pruning=pruning)
-        live.freeze_startup_heap()
         job = search_jobs.start_search(url, name.strip() or "search", int(trials), spec)
     except json.JSONDecodeError as exc:
         st.error(f"The search space is not valid JSON: {exc}")

@@ -63,7 +63,6 @@ def start(key: str, dataset: str, epochs: int) -> None:
         st.error(f"{dataset_title(dataset)} is not in the data folder. Fetch it with "
                  f"`python -m nnviz download {dataset}`, or pick the embedded digits set.")
         return
-    live.freeze_startup_heap()
     try:
         job = sweeps.start_sweep(key, sweeps.base_config(dataset, epochs))
     except (ConfigError, DatasetMissing, ValueError, OSError) as exc:

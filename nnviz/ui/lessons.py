@@ -170,7 +170,6 @@ def _start_search(pending: dict) -> None:
     space = json.loads(pending["space"])
     spec = search.SearchSpec(base=quick_base(pending["dataset"]), space=space, sampler="grid",
                              kfold=pending["kfold"], pruning=False)
-    live.freeze_startup_heap()
     try:
         job = search_jobs.start_search(search.default_storage_url(), pending["name"],
                                        len(search.grid_points(space)), spec)

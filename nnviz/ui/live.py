@@ -6,10 +6,7 @@ parameter, a browser refresh) and polls the Run with a fragment.
 """
 from __future__ import annotations
 
-import gc
 import math
-import sys
-import threading
 import time
 from typing import Callable
 
@@ -54,7 +51,6 @@ def start(slot: str, config: RunConfig) -> runs.Run | None:
     if len(mine) >= MAX_RUNS_PER_SESSION:
         st.warning(f"You already have {len(mine)} runs training. Stop one before starting another.")
         return None
-    freeze_startup_heap()  # before the run, so its one full collection does not slow the first epoch
     try:
         run = runs.start(config)
     except ModelTooLarge as exc:  # would exhaust memory: refused before it starts, with the estimate
@@ -88,40 +84,12 @@ def stop(run: runs.Run, timeout: float = 1.0) -> None:
         time.sleep(0.02)
 
 
-_frozen_at_modules = 0  # len(sys.modules) when the heap was last frozen
-_freeze_lock = threading.Lock()
-
-
-def freeze_startup_heap() -> None:
-    """Keep Streamlit's after-every-run `gc.collect(2)` cheap while a run trains.
-
-    Streamlit runs a full garbage collection after every script and fragment run
-    (runner.postScriptGC). With torch, plotly and pandas loaded that is 0.1-2 s of work
-    holding the GIL, and a polling fragment triggers it several times a second, which
-    starves the training thread (measured: epochs ~10-40x slower with the page open).
-    `gc.freeze()` moves the long-lived objects out of the collector's reach, so later
-    collections only scan what is new. Long-lived objects come mostly from imports
-    (a run's first optimizer step imports torch._dynamo, sympy, ...), so the heap is
-    frozen again whenever modules were imported since the last freeze: cheap to check.
-    """
-    global _frozen_at_modules
-    if len(sys.modules) == _frozen_at_modules:
-        return
-    with _freeze_lock:
-        if len(sys.modules) != _frozen_at_modules:
-            gc.collect()  # garbage is freed first, so none of it is frozen
-            gc.freeze()
-            _frozen_at_modules = len(sys.modules)
-
-
 def watch(run: runs.Run, render: Callable[[dict], None], slot: str) -> None:
     """Render `render(view)` now and, while the run is active, every POLL_S seconds.
 
     When the run ends, the whole page reruns once so its after-training panels appear.
     """
     def body() -> None:
-        if run.active:
-            freeze_startup_heap()
         view = run.view()
         render(view)
         rerun_page_when_ended(slot, view["status"] in runs.ACTIVE_STATES)

@@ -2,13 +2,12 @@
 queue everybody can see, and one session cannot take every slot."""
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from nnviz import runs
+from nnviz import jobs, runs
 from tests.app.conftest import APP, live_data
 
 LAB = "app_pages/regression.py"
@@ -32,7 +31,7 @@ def _start(at: AppTest, epochs: int = 5000) -> runs.Run:
 @pytest.fixture
 def one_slot(nnviz_env, monkeypatch):
     monkeypatch.delenv("NNVIZ_PRESENTER_PASSCODE", raising=False)
-    monkeypatch.setattr(runs, "_slots", threading.BoundedSemaphore(1))  # NNVIZ_MAX_CONCURRENT_RUNS=1
+    monkeypatch.setattr(jobs.TRAINING_SLOTS, "n", 1)  # NNVIZ_MAX_CONCURRENT_RUNS=1
     yield
     runs.stop_all()
 

@@ -10,10 +10,10 @@ import math
 import pytest
 import torch
 
-from nnviz import dropout
 from nnviz.config import DataConfig, ModelConfig, TrainConfig, replace
 from nnviz.data import load
 from nnviz.data.batching import augment_shift, batches, to_device
+from nnviz.dropout import seed_dropout
 from nnviz.models import PRESETS
 from nnviz.train import (Callback, TrainState, autocast_for, cpu_has_native_bf16, data_on, fit, init_model,
                          optimizer_flags, uses_channels_last)
@@ -80,8 +80,7 @@ class TestCpuPath:
         plain = [], []
         gen = torch.Generator().manual_seed(cfg.seed)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)  # fit's optimizer: only the layout differs
-        torch.manual_seed(cfg.seed)  # fit seeds dropout the same way: torch's RNG and nnviz's CPU masks
-        dropout.seed(cfg.seed)
+        seed_dropout(model, cfg.seed)  # fit seeds the model's dropout layers the same way
         model.train()
         for i, idx in enumerate(batches(len(digits.x_train), cfg.batch_size, gen, CPU)):
             if i == 4:
