@@ -29,7 +29,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import nnviz  # noqa: E402,F401  (first: sets the OpenMP wait policy before torch loads)
+from nnviz import process  # noqa: E402
+
+process.configure()  # as the CLI and the dashboard do, before torch loads
+
 import torch  # noqa: E402
 from course_reference import CourseImages, as_course_model, loader, train_epochs  # noqa: E402
 from nnviz.config import DataConfig, replace  # noqa: E402
