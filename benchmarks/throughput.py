@@ -180,7 +180,8 @@ def main() -> int:
     data_cfg = DataConfig(dataset=args.dataset, data_dir="" if args.dataset == "digits" else args.data_dir)
     peak = dense_matmul_flops(device)
     print(json.dumps({"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                      "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""), "gomp_spincount": os.environ.get("GOMP_SPINCOUNT", ""), "device": device.type,
+                      "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+                      "gomp_spincount": os.environ.get("GOMP_SPINCOUNT", ""), "device": device.type,
                       "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None,
                       "dataset": args.dataset, "load_average_1min": round(os.getloadavg()[0], 2),
                       "dense_matmul_gflop_per_s": round(peak / 1e9, 1)}), flush=True)
