@@ -2,8 +2,12 @@
 
 The pages are Streamlit's script (dashboard.py); this app serves them together with the live
 feed that the live views poll while runs train (nnviz.ui.live_feed)."""
-import streamlit as st
+from nnviz import process
 
-from nnviz.ui import live_feed
+process.configure()  # before anything imports torch
+
+import streamlit as st  # noqa: E402
+
+from nnviz.ui import live_feed  # noqa: E402
 
 app = st.App("dashboard.py", routes=live_feed.ROUTES, lifespan=live_feed.lifespan)

@@ -167,7 +167,7 @@ def apptest(repeats: int) -> list[tuple[str, float, float, float]]:
         ("back to Architecture", tab("Architecture")),
     ]
     results = {label: [] for label, _ in steps}
-    for rep in range(repeats):
+    for _ in range(repeats):
         for label, act in steps:
             act()
             started = time.perf_counter()

@@ -19,11 +19,7 @@ own Start button, and must still be training at the end.
 Loopback only; the session count and duration are bounded (MAX_SESSIONS, MAX_DURATION_S).
 Prints one JSON summary; exit status 1 when the targets (no errors, p95 < --p95-target) fail.
 
-Measured on the 2-core development machine (defaults: 30 sessions, 60 s, a stroke every 2-5 s per
-user, one digits CNN training): with the machine otherwise quiet (1-min load 3-4, i.e. this test
-alone) 413-472 predictions, 0 errors, p50 80-150 ms, p95 226-514 ms, max 0.56-1.07 s, the run
-trained 16-52 epochs meanwhile. With other people's test suites on the same 2 cores (load 7-12)
-p95 rose to 1.3-2 s: the server then gets a fraction of a core.
+Figures measured with it: docs/performance.md.
 """
 from __future__ import annotations
 

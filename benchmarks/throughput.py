@@ -29,7 +29,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import nnviz  # noqa: E402,F401  (first: sets the OpenMP wait policy before torch loads)
+from nnviz import process  # noqa: E402
+
+process.configure()  # as the CLI and the dashboard do, before torch loads
+
 import torch  # noqa: E402
 from course_reference import CourseImages, as_course_model, loader, train_epochs  # noqa: E402
 from nnviz.config import DataConfig, replace  # noqa: E402
@@ -177,7 +180,8 @@ def main() -> int:
     data_cfg = DataConfig(dataset=args.dataset, data_dir="" if args.dataset == "digits" else args.data_dir)
     peak = dense_matmul_flops(device)
     print(json.dumps({"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                      "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""), "gomp_spincount": os.environ.get("GOMP_SPINCOUNT", ""), "device": device.type,
+                      "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+                      "gomp_spincount": os.environ.get("GOMP_SPINCOUNT", ""), "device": device.type,
                       "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None,
                       "dataset": args.dataset, "load_average_1min": round(os.getloadavg()[0], 2),
                       "dense_matmul_gflop_per_s": round(peak / 1e9, 1)}), flush=True)

@@ -12,19 +12,23 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from nnviz import checkpoints, runs, threads
-from nnviz.config import ConfigError, DataConfig, RunConfig, replace
-from nnviz.data import DATASETS, CsvError, DatasetMissing, load
-from nnviz.data.images import download
-from nnviz.models import DEFAULT_PRESET, PRESETS, ModelTooLarge
-from nnviz.train import OPTIMIZERS, evaluate
+from nnviz import process
+from nnviz.config import DEVICES, OPTIMIZER_NAMES, ConfigError, DataConfig, RunConfig, replace
+
+if TYPE_CHECKING:
+    from nnviz import runs
+
+# Everything that imports torch (seconds) is imported inside the commands that need it: `nnviz --help`
+# and a mistyped command answer at once.
 
 EXIT_USAGE = 2
 
 
 def _dataset_config(name: str, data_dir: str, seed: int) -> DataConfig:
+    from nnviz.data import DATASETS
+
     if name == "regression":
         return DataConfig(dataset="regression", seed=seed, data_dir=data_dir)
     if name in DATASETS:
@@ -36,6 +40,8 @@ def _dataset_config(name: str, data_dir: str, seed: int) -> DataConfig:
 
 def build_config(args: argparse.Namespace) -> RunConfig:
     """The RunConfig for `train` flags: the preset's model and training, then the overrides."""
+    from nnviz.models import DEFAULT_PRESET, PRESETS
+
     data = _dataset_config(args.dataset, args.data_dir or "", args.seed if args.seed is not None else 0)
     preset_name = args.model or DEFAULT_PRESET[data.task]
     if preset_name not in PRESETS:
@@ -68,6 +74,9 @@ def _summary(run: runs.Run, view: dict, wall: float) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from nnviz import runs, threads
+    from nnviz.data import load
+
     cfg = build_config(args)
     with threads.serial():  # this thread only waits and prints: no OpenMP pool beside the training thread's
         load(cfg.data)  # fail fast, before a run folder exists, with the data's own message
@@ -100,6 +109,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from nnviz import checkpoints
+    from nnviz.data import load
+    from nnviz.train import evaluate
+
     ckpt = checkpoints.load(args.checkpoint)
     data_cfg = ckpt.config.data
     if args.data_dir:
@@ -120,12 +133,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
+    from nnviz.data.images import DATASETS, download
+
     root = download(args.name, args.data_dir, progress=lambda f: print(f"\r{_bar(f)}", end="", file=sys.stderr))
     print(f"\n{DATASETS[args.name].title} is in {root.resolve()}", file=sys.stderr)
     return 0
 
 
 def _search_spec(args: argparse.Namespace):  # noqa: ANN202  (SearchSpec; imported lazily: optuna is heavy)
+    from nnviz.models import PRESETS
     from nnviz.params import quick_base
     from nnviz.search import DEFAULT_SPACES, SearchSpec
 
@@ -186,34 +202,44 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m nnviz", description="Train, evaluate and fetch data for nnviz.")
-    sub = top.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train a preset on a dataset and save the run")
+def _train_arguments(train: argparse.ArgumentParser) -> None:
+    from nnviz.data import DATASETS
+    from nnviz.models import PRESETS
+
     train.add_argument("--dataset", default="digits", help=f"regression, {', '.join(DATASETS)} or an x,y CSV path")
     train.add_argument("--model", choices=sorted(PRESETS), help="preset (default: the task's default)")
     train.add_argument("--epochs", type=int)
     train.add_argument("--batch-size", type=int)
     train.add_argument("--lr", type=float)
-    train.add_argument("--optimizer", choices=sorted(OPTIMIZERS))
+    train.add_argument("--optimizer", choices=sorted(OPTIMIZER_NAMES))
     train.add_argument("--weight-decay", type=float)
-    train.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    train.add_argument("--device", choices=DEVICES)
     train.add_argument("--seed", type=int)
     train.add_argument("--max-steps", type=int, help="dry run: at most N batches per epoch")
     train.add_argument("--data-dir", help="torchvision data folder (default $NNVIZ_DATA_DIR or ./data)")
     train.add_argument("--runs-dir", help="where run folders go (default $NNVIZ_RUNS_DIR or ./runs)")
     train.add_argument("--json", action="store_true", help="one JSON object per epoch and a final summary line")
     train.set_defaults(func=cmd_train)
-    ev = sub.add_parser("eval", help="test accuracy / MSE of a checkpoint")
+
+
+def _eval_arguments(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("checkpoint")
     ev.add_argument("--data-dir")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_eval)
-    dl = sub.add_parser("download", help="fetch an image set into the data folder")
+
+
+def _download_arguments(dl: argparse.ArgumentParser) -> None:
+    from nnviz.data import DATASETS
+
     dl.add_argument("name", choices=[n for n, info in DATASETS.items() if not info.embedded])
     dl.add_argument("--data-dir")
     dl.set_defaults(func=cmd_download)
-    sw = sub.add_parser("sweep", help="one worker of a hyper-parameter search (an Optuna study)")
+
+
+def _sweep_arguments(sw: argparse.ArgumentParser) -> None:
+    from nnviz.data import DATASETS
+
     sw.add_argument("--storage", help="SQLAlchemy URL of the study storage (default $NNVIZ_STUDY_STORAGE, else "
                                       "sqlite:///<runs>/studies.db); "
                                       "e.g. postgresql://user:pass@host/db to share a study between machines")
@@ -227,7 +253,7 @@ def parser() -> argparse.ArgumentParser:
     sw.add_argument("--epochs", type=int)
     sw.add_argument("--kfold", type=int, default=2, help="K-fold cross-validation folds (0: the validation split)")
     sw.add_argument("--max-steps", type=int, help="dry run: at most N batches per epoch")
-    sw.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    sw.add_argument("--device", choices=DEVICES)
     sw.add_argument("--seed", type=int)
     sw.add_argument("--no-pruning", action="store_true", help="never prune trials early")
     sw.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
@@ -235,13 +261,38 @@ def parser() -> argparse.ArgumentParser:
     sw.add_argument("--runs-dir", help="where the default SQLite study file goes")
     sw.add_argument("--json", action="store_true", help="one JSON object per finished trial and a summary")
     sw.set_defaults(func=cmd_sweep)
+
+
+COMMANDS = {  # name: (help, adds the command's arguments)
+    "train": ("train a preset on a dataset and save the run", _train_arguments),
+    "eval": ("test accuracy / MSE of a checkpoint", _eval_arguments),
+    "download": ("fetch an image set into the data folder", _download_arguments),
+    "sweep": ("one worker of a hyper-parameter search (an Optuna study)", _sweep_arguments),
+}
+
+
+def parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser: every command's arguments, or with `command` only that one's ('' for none:
+    enough to route, to print the top-level help and to reject a mistyped command without torch)."""
+    top = argparse.ArgumentParser(prog="nnviz", description="Train, evaluate and fetch data for nnviz.")
+    sub = top.add_subparsers(dest="command", required=True)
+    for name, (help_text, add_arguments) in COMMANDS.items():
+        if command is None or command == name:
+            add_arguments(sub.add_parser(name, help=help_text))
+        else:  # routing only: `-h` after the command is left to the second pass, which has the arguments
+            sub.add_parser(name, help=help_text, add_help=False)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    process.configure()  # before any command imports torch
+    argv = sys.argv[1:] if argv is None else list(argv)
+    routed, _ = parser("").parse_known_args(argv)
+    args = parser(routed.command).parse_args(argv)
+    from nnviz.data import DatasetMissing  # ValueError covers ConfigError, CsvError, ModelTooLarge, CheckpointError
+
     try:
         return args.func(args)
-    except (ConfigError, CsvError, DatasetMissing, ModelTooLarge, checkpoints.CheckpointError, ValueError) as exc:
+    except (ValueError, DatasetMissing) as exc:
         print(f"nnviz: {exc}", file=sys.stderr)
         return EXIT_USAGE

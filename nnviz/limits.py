@@ -39,10 +39,8 @@ def activations_per_sample(model_cfg: ModelConfig, input_shape: tuple[int, ...],
         if block.dropout:
             total += block.channels * h * w
         shape = (block.channels, h, w)
-    width = shape[0] if model_cfg.conv and model_cfg.global_pool else math.prod(shape)
     for hidden in model_cfg.hidden:
         total += hidden * (2 + int(model_cfg.batch_norm) + int(bool(model_cfg.dropout)))
-        width = hidden
     return total + n_outputs
 
 

@@ -194,7 +194,7 @@ PRESETS: dict[str, Preset] = {
     "regressor": Preset("regression", "Default regressor (1→64→64→1, tanh)",
                         ModelConfig(hidden=(64, 64), activation="tanh"),
                         TrainConfig(optimizer="adam", lr=0.01, weight_decay=1e-3, batch_size=16, epochs=300,
-                                    scheduler="cosine"),  # L2 1e-3: test MSE 0.114-0.125 (noise 0.09) over 10 seeds
+                                    scheduler="cosine"),  # L2 1e-3: docs/performance.md
                         note="Tanh units give a smooth fit that interpolates across the gaps."),
     # --- classification (images) ---
     "mlp_dropout": Preset("classification", "Flat MLP with dropout (784→256→128→64→10)",
@@ -206,20 +206,18 @@ PRESETS: dict[str, Preset] = {
     "pytorch_example": Preset("classification", "PyTorch-example CNN (conv32-conv64-dropout-fc128)",
                               _cnn(ConvBlock(32, 3, False, "none"), ConvBlock(64, 3, False, "max", dropout=0.25),
                                    hidden=(128,), dropout=0.5),
-                              # cpu_amp (2-core AVX512-BF16 CPU, 10 epochs, seed 0): 1.5x faster; test accuracy
-                              # digits 97.5% both, Fashion-MNIST sample 84.4% vs 85.2% in float32
+                              # cpu_amp: faster at the same accuracy (docs/performance.md)
                               TrainConfig(optimizer="adadelta", lr=1.0, batch_size=64, epochs=10,
                                           scheduler="step", step_size=1, gamma=0.7, cpu_amp=True)),
     "bn_cnn": Preset("classification", "Batch-norm CNN (conv32-bn-conv64-bn-fc128)",
                      _cnn(ConvBlock(32, 3, True, "max", batch_norm=True), ConvBlock(64, 3, True, "max", batch_norm=True),
                           hidden=(128,), dropout=0.3),
-                     # cpu_amp (as above): 1.4x faster; digits 98.6% vs 98.3%, Fashion-MNIST 86.7% vs 85.4%
+                     # cpu_amp: faster at the same accuracy (docs/performance.md)
                      TrainConfig(optimizer="adam", lr=2e-3, batch_size=64, epochs=10, cpu_amp=True)),
     "fast_cnn": Preset("classification", "Fast default CNN (conv16-bn-conv32-bn-conv64-bn, GAP)",
                        _cnn(ConvBlock(16, 3, True, "max", batch_norm=True), ConvBlock(32, 3, True, "max", batch_norm=True),
                             ConvBlock(64, 3, True, "none", batch_norm=True), global_pool=True),
-                       # peak lr 7e-3 (measured, 2-core CPU, seeds 0-2): digits 98.6-99.2% after 5 epochs,
-                       # Fashion-MNIST sample 85.2-85.5% after 10; lr 1e-2 gave 98.3-98.6% and 85.0-85.5%
+                       # peak lr 7e-3: the best of those tried (docs/performance.md)
                        TrainConfig(optimizer="adamw", lr=7e-3, weight_decay=5e-4, batch_size=32, epochs=5,
                                    scheduler="onecycle"),
                        note="Small, batch-normalised, one-cycle schedule: chosen for time-to-accuracy."),

@@ -200,9 +200,8 @@ def uses_channels_last(model: nn.Module, data: TaskData, device: torch.device | 
     """Whether this CNN trains in channels-last memory format (NHWC) on `device`.
 
     CUDA: every image CNN (cuDNN's fast kernels, tensor cores under autocast). CPU: only
-    batch-normalised CNNs whose convs all have >= 16 channels, where oneDNN gains; measured
-    on 2 threads, NHWC / NCHW samples/s: fast_cnn 1.2-1.5x, pytorch_example (no BN) ~1.0x,
-    lenet (6 and 16 channels, no BN) 0.5x.
+    batch-normalised CNNs whose convs all have >= 16 channels, where oneDNN gains (narrower
+    convs without batch norm ran slower in NHWC: docs/performance.md).
     """
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     if len(data.input_shape) != 3 or not convs:
@@ -240,9 +239,8 @@ def autocast_for(device: torch.device, cfg: TrainConfig, task: str, model: nn.Mo
     """bf16 autocast for classification where it pays, else a no-op context.
 
     CUDA (`cfg.amp`): GPUs with bf16. CPU (`cfg.cpu_amp`, on in the presets where it was measured
-    to keep accuracy): CNNs on CPUs with native bf16, where the convolutions run up to ~2x faster
-    (2 AVX512-BF16 cores, bf16 / fp32 samples/s: pytorch_example 1.9x, bn_cnn 1.4x); it was no
-    gain for lenet and fast_cnn, and 0.8x for an MLP's small matmuls. bf16 keeps float32's range, so
+    to keep accuracy): CNNs on CPUs with native bf16, where the convolutions run faster; not MLPs,
+    whose small matmuls ran slower (docs/performance.md). bf16 keeps float32's range, so
     no GradScaler is needed (fp16 would need one, and its per-step inf check reads the device
     from the host). Regression nets are tiny, so there is nothing to gain, and bf16's 8-bit
     mantissa would show in the fitted curve.

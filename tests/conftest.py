@@ -5,7 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.fixtures_data import write_all
+from nnviz import process
+
+process.configure()  # the test process trains as the CLI and the dashboard do (before torch loads)
+
+from tests.unit.fixtures_data import write_all  # noqa: E402
 
 
 @pytest.fixture

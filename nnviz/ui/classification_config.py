@@ -14,8 +14,7 @@ from nnviz.models import DEFAULT_PRESET, presets_for
 CLASSIFIER_PRESETS = presets_for("classification")
 CUSTOM = {"custom_mlp": "Custom MLP", "custom_cnn": "Custom CNN"}
 MAX_CONV_BLOCKS = 4
-# Harder sets need more epochs than the presets' digits-tuned defaults (measured on 2 CPU
-# cores: the fast CNN reaches ~85% on the 3,443-image Fashion-MNIST sample in 10 epochs).
+# Harder sets need more epochs than the presets' digits-tuned defaults (docs/performance.md).
 SUGGESTED: dict[str, dict[str, Any]] = {
     "fashion_mnist": {"epochs": 10},
     "cifar10": {"epochs": 10, "augment": True},

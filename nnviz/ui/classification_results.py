@@ -156,8 +156,8 @@ def predictions(source: Source, split: str, epoch: int) -> tuple[np.ndarray, np.
 # ---------------------------------------------------------------- live view
 
 # The live view polls the live feed (nnviz.ui.live_feed) once a second without rerunning the page: a
-# refresh costs the browser a fetch and a few DOM changes. Twice a second measured dashboard / CLI
-# 1.19 on the Fashion-MNIST sample against 1.07 once a second (benchmarks/dashboard_vs_cli.py).
+# refresh costs the browser a fetch and a few DOM changes; polling faster slowed training
+# (docs/performance.md).
 LIVE_POLL_S = 1.0
 
 

@@ -1,11 +1,10 @@
 """The live feed: small JSON frames that the live views in the browser poll while runs train.
 
-A Streamlit refresh (a fragment rerun) re-renders the page in the browser: measured on a 2-core
-laptop, 60 ms of browser CPU for a bare progress bar and ~200 ms for the classification live
-view, every refresh. A run training on both cores stalls for about that long each time (one of
-its OpenMP threads is descheduled, the other waits at the next barrier), so the live view made
-training ~1.4x slower than from the command line. The live views (nnviz.ui.live_panel) poll
-these routes instead and redraw in place: a fetch and a few DOM changes per refresh.
+A Streamlit refresh (a fragment rerun) re-renders the page in the browser, and a run training on
+both cores stalls for about that long each time (one of its OpenMP threads is descheduled, the
+other waits at the next barrier; figures in docs/performance.md). The live views
+(nnviz.ui.live_panel) poll these routes instead and redraw in place: a fetch and a few DOM changes
+per refresh.
 
 Routes (served beside Streamlit's own, see streamlit_app.py):
     GET /nnviz/live/run/{run_id}?loss=KEY&acc=KEY&picks=3,17,...   one run's frame

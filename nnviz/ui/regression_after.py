@@ -170,7 +170,7 @@ def _weights_tab(ctx: dict) -> None:
 
 
 def _kfold(ctx: dict) -> None:
-    view, scene = ctx["view"], ctx["scene"]
+    scene = ctx["scene"]
     folds = _folds(str(ctx["run"].dir), ctx["mtime"], ctx["grid"])
     if folds is None:
         st.info("No fold models were saved (the run was stopped before the first fold finished).")

@@ -8,6 +8,8 @@ from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
 from .conftest import SCREENSHOTS
 
+pytestmark = pytest.mark.e2e
+
 VIEWPORTS = [(1280, 720), (1920, 1080)]
 
 

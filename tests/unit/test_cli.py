@@ -12,6 +12,7 @@ import torch
 
 from nnviz import checkpoints, cli
 from nnviz.config import RunConfig
+from nnviz.models import PRESETS
 from tests.unit.fixtures_data import write_mnist_like
 
 REPO = Path(__file__).resolve().parents[2]
@@ -141,8 +142,8 @@ def test_build_config_applies_overrides():
     args = cli.parser().parse_args(["train", "--dataset", "regression", "--epochs", "7", "--lr", "0.5",
                                     "--optimizer", "sgd", "--seed", "4", "--max-steps", "2", "--device", "cpu"])
     cfg = cli.build_config(args)
-    assert cfg.preset == "regressor" and cfg.model == cli.PRESETS["regressor"].model
+    assert cfg.preset == "regressor" and cfg.model == PRESETS["regressor"].model
     t = cfg.train
     assert (t.epochs, t.lr, t.optimizer, t.seed, t.max_steps, t.device) == (7, 0.5, "sgd", 4, 2, "cpu")
-    assert t.batch_size == cli.PRESETS["regressor"].train.batch_size  # not overridden: the preset's
+    assert t.batch_size == PRESETS["regressor"].train.batch_size  # not overridden: the preset's
     assert cfg.data.dataset == "regression" and cfg.data.seed == 4

@@ -77,7 +77,8 @@ def test_hidden_widths_beyond_65536_are_refused():
 
 ENORMOUS = {
     "8 x 65,536-wide dense layers": (RunConfig(model=ModelConfig(hidden=(65_536,) * 8)),
-                                     r"would have 30,117,330,954 parameters \(~114,889 MB .*448\.8 GB to train\); the limit is 50,000,000"),
+                                     r"would have 30,117,330,954 parameters \(~114,889 MB .*448\.8 GB to train\); "
+                                     r"the limit is 50,000,000"),
     "4 x 8,192-wide dense layers": (RunConfig(model=ModelConfig(hidden=(8192,) * 4)),
                                     r"207,863,818 parameters \(~793 MB of weights, about 3\.1 GB to train\)"),
     "512-channel CNN without pooling, batch 512": (
