@@ -21,6 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from nnviz import process  # noqa: E402
+
+process.configure()  # as the CLI and the dashboard do, before torch loads
+
 from nnviz import runs  # noqa: E402
 from nnviz.data import is_present  # noqa: E402
 from nnviz.ui import classification_config as cc  # noqa: E402

@@ -28,6 +28,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from nnviz import process  # noqa: E402
+
+process.configure()  # as the CLI and the dashboard do, before torch loads
 TARGET_MS = 100.0
 
 

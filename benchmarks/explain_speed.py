@@ -26,6 +26,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from nnviz import process  # noqa: E402
+
+process.configure()  # as the CLI and the dashboard do, before torch loads
 IG_TARGET_MS, GRID_TARGET_MS = 300.0, 1000.0
 
 

@@ -15,10 +15,15 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from nnviz import process  # noqa: E402
+
+process.configure()  # as the CLI and the dashboard do, before torch loads
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 from nnviz import diagnostics  # noqa: E402
 from nnviz.config import DataConfig  # noqa: E402
