@@ -117,7 +117,7 @@ def randomized_copy(model: nn.Module, seed: int = 0, from_layer: str | None = No
 
 
 def _reinit(module: nn.Module, gen: torch.Generator) -> None:
-    if isinstance(module, nn.modules.batchnorm._NormBase):
+    if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
         module.reset_parameters()  # running mean 0, var 1, weight 1, bias 0
         return
     for pname, param in module.named_parameters(recurse=False):

@@ -137,7 +137,7 @@ def conv_layers(model: nn.Module) -> list[str]:
         for name, module in model.named_children():
             if isinstance(module, (nn.Flatten, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Linear)):
                 break
-            if not isinstance(module, (nn.Dropout, nn.Dropout2d, nn.modules.batchnorm._BatchNorm)):
+            if not isinstance(module, (nn.Dropout, nn.Dropout2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
                 names.append(name)
         return names if any(isinstance(model.get_submodule(n), nn.Conv2d) for n in names) else []
     return [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
