@@ -74,6 +74,7 @@ def library(repeats: int) -> tuple[list[tuple[str, float, float, float]], float,
     from nnviz.data import load
     from nnviz.figures import maps, weights
     from nnviz.models import summarize
+    from nnviz.run_folder import RunFolder
     from nnviz.train import predict
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -97,7 +98,7 @@ def library(repeats: int) -> tuple[list[tuple[str, float, float, float]], float,
 
     tmp = tempfile.mkdtemp(prefix="nnviz-bench-")
     final = _tiny_run(tmp)
-    folder = inspect.weights_dir(final)
+    epoch_files = RunFolder(Path(final).parent).epoch_files()
     feats = embedding.activations(model, x)
     actions = {
         "architecture table (summarize + layers)": lambda: (summarize(model, ckpt.input_shape),
@@ -115,9 +116,9 @@ def library(repeats: int) -> tuple[list[tuple[str, float, float, float]], float,
         "activation statistics (256 images) + figure": lambda: send(weights.activation_stats_figure(
             inspect.activation_stats(model, x[:256]))),
         "weights over epochs: read run + ridge": lambda: send(weights.weights_over_epochs(
-            *(lambda h: (h.epochs, h.edges, h.counts))(inspect.weight_history(folder)["conv2.weight"]), "ridge")),
+            *(lambda h: (h.epochs, h.edges, h.counts))(inspect.weight_history(epoch_files)["conv2.weight"]), "ridge")),
         "weights over epochs: heatmap": lambda: send(weights.weights_over_epochs(
-            *(lambda h: (h.epochs, h.edges, h.counts))(inspect.weight_history(folder)["conv2.weight"]), "heatmap")),
+            *(lambda h: (h.epochs, h.edges, h.counts))(inspect.weight_history(epoch_files)["conv2.weight"]), "heatmap")),
         "embedding: penultimate activations + PCA + scatter": lambda: send(maps.embedding_scatter(
             embedding.project(embedding.activations(model, x), "pca").coords, data.y_test.numpy(),
             range(len(x)), ckpt.classes)),

@@ -63,7 +63,7 @@ def _bar(fraction: float, width: int = 30) -> str:
 
 def _summary(run: runs.Run, view: dict, wall: float) -> dict:
     last = view["epochs"][-1] if view["epochs"] else {}
-    out = {"run_dir": str(run.dir), "checkpoint": str(run.dir / "final.pt"), "status": view["status"],
+    out = {"run_dir": str(run.dir), "checkpoint": str(run.folder.final_path), "status": view["status"],
            "message": view["message"], "epochs": int(last.get("epoch", 0)),
            "seconds": round(float(last.get("elapsed", 0.0)), 3), "wall_seconds": round(wall, 3)}
     if run.config.data.task == "classification":

@@ -18,7 +18,6 @@ class ConfigError(ValueError):
     """A config value is missing, of the wrong type or out of range."""
 
 
-TASKS = ("regression", "classification")
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "tanh", "sigmoid", "identity")
 OPTIMIZER_NAMES = ("sgd", "adam", "adamw", "rmsprop", "adadelta", "adagrad")
 SCHEDULER_NAMES = ("none", "step", "cosine", "plateau", "onecycle")

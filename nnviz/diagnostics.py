@@ -2,7 +2,7 @@
 
 Pure functions over History rows (`run.view()["epochs"]`, `history.jsonl`, a checkpoint's
 history) return `Finding`s: a kind, a severity, one plain sentence, and the epoch to mark
-on a curve. `diagnose` runs them all; `diagnose_folder` rebuilds a run from its folder.
+on a curve. `diagnose` runs them all.
 
 Gradient norms come from `GradNormRecorder`, a `fit()` callback that the run recorder
 registers: every `every` batches it sums the squared gradient norms on the device (no host
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -224,26 +223,6 @@ def diagnose(rows: Sequence[dict], status: str = "finished", reason: str = "",
         found.append(dead_relu(activation_stats))
     order = {"error": 0, "warning": 1, "info": 2}
     return sorted((f for f in found if f is not None), key=lambda f: order[f.severity])
-
-
-def diagnose_folder(folder: str | Path, with_activations: bool = True, n_inputs: int = 256) -> list[Finding]:
-    """`diagnose` for a run folder (history, batches, status, and final.pt for dead ReLUs)."""
-    from nnviz import checkpoints, runs  # runs imports this module: import lazily
-    from nnviz.data import load
-    from nnviz.storage import read_jsonl
-
-    record = runs.read_record(folder)
-    batches = [(r["x"], r["loss"]) for r in read_jsonl(Path(folder) / "batches.jsonl")]
-    stats = None
-    if with_activations and record.final_checkpoint is not None and record.config is not None:
-        try:
-            model = checkpoints.load(record.final_checkpoint).model()
-            x = load(record.config.data).x_train[:n_inputs]
-            stats = inspect.activation_stats(model, x)
-        except Exception:  # noqa: BLE001 - a missing dataset or torn file: diagnose the curves only
-            stats = None
-    lr = record.config.train.lr if record.config is not None else None
-    return diagnose(record.history, record.status, record.message, batches, stats, lr)
 
 
 class GradNormRecorder(Callback):

@@ -9,7 +9,6 @@ capture on the same cached model at once never see each other's batches.
 from __future__ import annotations
 
 import math
-import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +24,6 @@ from nnviz.threads import capped
 ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.Tanh, nn.Sigmoid)
 POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
 SATURATING = {"Sigmoid": (0.01, 0.99), "Tanh": (-0.97, 0.97)}  # outside these the gradient is < ~6%
-_EPOCH_FILE = re.compile(r"^epoch_(\d{4,})\.pt$")  # single runs; K-fold files (epoch_fK_NNNN) are separate
 
 
 class capture:  # noqa: N801 - used like a function: `with capture(model, x, names) as cap:`
@@ -262,18 +260,6 @@ def _accumulate(a: dict, out: torch.Tensor, kind: str) -> None:
 
 # --- weights over epochs (a run's weights/epoch_NNNN.pt snapshots) ---
 
-def weights_dir(checkpoint_path: str | Path) -> Path | None:
-    """The per-epoch snapshot folder next to a run's checkpoint, if it holds any snapshot."""
-    folder = Path(checkpoint_path).parent / "weights"
-    return folder if folder.is_dir() and epoch_files(folder) else None
-
-
-def epoch_files(folder: str | Path) -> list[tuple[int, Path]]:
-    """(epoch, path) of a single run's snapshots, by epoch."""
-    found = [(int(m.group(1)), p) for p in Path(folder).glob("epoch_*.pt") if (m := _EPOCH_FILE.match(p.name))]
-    return sorted(found)
-
-
 @dataclass(frozen=True)
 class WeightHistory:
     """Histograms of one parameter tensor per recorded epoch, on shared bin edges."""
@@ -286,13 +272,15 @@ class WeightHistory:
     std: np.ndarray  # (E,)
 
 
-def weight_history(folder: str | Path, bins: int = 60, max_epochs: int = 200) -> dict[str, WeightHistory]:
-    """{parameter: WeightHistory} from a run's snapshot folder; BN running statistics are skipped.
+def weight_history(files: Sequence[tuple[int, Path]], bins: int = 60,
+                   max_epochs: int = 200) -> dict[str, WeightHistory]:
+    """{parameter: WeightHistory} from a run's per-epoch weight files (`RunFolder.epoch_files()`);
+    BN running statistics are skipped.
 
     Files load with `torch.load(weights_only=True)`; an unreadable snapshot is skipped.
     With more than `max_epochs` files an evenly spaced subset is used (first and last kept).
     """
-    files = epoch_files(folder)
+    files = list(files)
     if len(files) > max_epochs:
         keep = np.unique(np.linspace(0, len(files) - 1, max_epochs).round().astype(int))
         files = [files[i] for i in keep]

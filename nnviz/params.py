@@ -55,10 +55,6 @@ def parse_widths(value: Any) -> tuple[int, ...]:
         raise ConfigError(f"hidden must be whole numbers separated by commas, e.g. \"128,64\"; got {value!r}") from None
 
 
-def widths_label(widths: tuple[int, ...]) -> str:
-    return ",".join(str(w) for w in widths)
-
-
 def apply_params(base: RunConfig, params: dict[str, Any]) -> RunConfig:
     """`base` with `params` (short names) applied; unknown names or bad values raise ConfigError."""
     sections: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}

@@ -12,7 +12,6 @@ import hashlib
 import io
 import math
 import os
-import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from nnviz.config import ModelConfig
 from nnviz.data import TaskData
 from nnviz.data.regression import read_xy_csv
 from nnviz.runs import fit_grid, runs_dir
+from nnviz.run_folder import RunFolder
 from nnviz.storage import atomic_write, read_jsonl
 from nnviz.train import init_model, predict
 
@@ -195,18 +195,6 @@ def state_weights(state: Mapping[str, torch.Tensor], biases: bool = False) -> di
             and (v.dim() >= 2 or (biases and k.endswith(".bias")))}
 
 
-def epoch_weights(run_dir: str | os.PathLike, epoch: int = 0) -> dict[str, torch.Tensor] | None:
-    """The weights snapshot of a run at `epoch` (fold 1's for a K-fold run), or None when not recorded."""
-    for name in (f"epoch_{epoch:04d}.pt", f"epoch_f1_{epoch:04d}.pt"):
-        try:
-            state = torch.load(Path(run_dir) / "weights" / name, map_location="cpu", weights_only=True)
-        except Exception:  # noqa: BLE001 - missing, truncated or foreign: nothing to compare with
-            continue
-        if isinstance(state, dict):
-            return state
-    return None
-
-
 @dataclass(frozen=True)
 class FoldFits:
     """The fit of every K-fold model on a grid, and each fold's final validation MSE."""
@@ -226,7 +214,7 @@ class FoldFits:
 
 def fold_fits(run_dir: str | os.PathLike, grid: np.ndarray) -> FoldFits | None:
     """Load fold_1.pt ... fold_K.pt of a K-fold run (safely) and predict on `grid`; None if none."""
-    paths = sorted(Path(run_dir).glob("fold_*.pt"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
+    paths = [path for _, path in RunFolder(run_dir).fold_checkpoints()]
     fits, losses = [], []
     x = torch.from_numpy(np.asarray(grid, np.float32))[:, None]  # (G, 1)
     for path in paths:
@@ -279,25 +267,23 @@ def rows_csv(rows: Sequence[Mapping]) -> str:
     return buf.getvalue()
 
 
-ARCHIVE_FILES = ("config.json", "status.json", "final.pt", "best.pt")
-
-
 def run_archive(run_dir: str | os.PathLike, weights: bool = False) -> bytes:
     """A zip of a run: config, status, history (and batch losses) as CSV, checkpoints.
 
     Per-epoch weight snapshots are left out unless `weights` (they are many small files).
     """
-    folder = Path(run_dir)
+    run = RunFolder(run_dir)
+    name = run.id
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name in ARCHIVE_FILES:
-            if (folder / name).is_file():
-                zf.write(folder / name, f"{folder.name}/{name}")
-        for path in sorted(folder.glob("fold_*.pt")):
-            zf.write(path, f"{folder.name}/{path.name}")
-        for path in sorted(folder.glob("history*.jsonl")) + sorted(folder.glob("batches*.jsonl")):
-            zf.writestr(f"{folder.name}/{path.stem}.csv", rows_csv(read_jsonl(path)))
-        if weights and (folder / "weights").is_dir():
-            for path in sorted((folder / "weights").glob("*.pt")):
-                zf.write(path, f"{folder.name}/weights/{path.name}")
+        for path in (run.config_path, run.status_path, run.final_path, run.best_path):
+            if path.is_file():
+                zf.write(path, f"{name}/{path.name}")
+        for _, path in run.fold_checkpoints():
+            zf.write(path, f"{name}/{path.name}")
+        for path in run.curve_files():
+            zf.writestr(f"{name}/{path.stem}.csv", rows_csv(read_jsonl(path)))
+        if weights:
+            for path in sorted(run.weights_dir.glob("*.pt")):
+                zf.write(path, f"{name}/weights/{path.name}")
     return buf.getvalue()

@@ -32,7 +32,6 @@ from nnviz.figures.regression import fit_figure, residual_figure
 from nnviz.figures.weights import weight_histograms
 from nnviz.figures.style import apply
 from nnviz.runs import RunRecord, fit_grid, read_record
-from nnviz.storage import read_jsonl
 
 DEAD_RELU_INPUTS = 256  # inputs behind the dead-ReLU statistic
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
@@ -71,12 +70,7 @@ def _read(source: RunRecord | str | os.PathLike) -> _Run:
     record = source if isinstance(source, RunRecord) else read_record(source)
     if record.config is None:
         raise ValueError(f"The run {record.id} has no readable config.json; it cannot be reported.")
-    folder = record.dir
-    # K-fold runs write <name>_fold<K>.jsonl; like the run's history, the report follows fold 1
-    batches = [(r["x"], r["loss"]) for r in read_jsonl(folder / "batches.jsonl") or
-               read_jsonl(folder / "batches_fold1.jsonl")]
-    snapshots = {int(r["epoch"]): r for r in read_jsonl(folder / "snapshots.jsonl") or
-                 read_jsonl(folder / "snapshots_fold1.jsonl")}
+    batches, snapshots = record.folder.batch_losses(), record.folder.snapshots()  # K-fold: fold 1, as shown live
     run = _Run(record, batches, snapshots)
     try:
         run.data = load(record.config.data)

@@ -1,17 +1,8 @@
-"""A Run: one training job in a background thread, with its folder runs/<id>/.
+"""A Run: one training job in a background thread, with its folder runs/<id>/ (nnviz.run_folder).
 
-The folder is the run's source of truth, written atomically as the run goes:
-
-    config.json        RunConfig
-    status.json        status, message, pid, times
-    history.jsonl      one line per epoch (epoch 0 = untrained), appended and fsynced
-    batches.jsonl      smoothed batch losses, appended per epoch
-    snapshots.jsonl    per epoch: the regression fit on a grid, or the test predictions
-    weights/epoch_NNNN.pt   small models: weights per recorded epoch (replay)
-    best.pt, final.pt  checkpoints (fold_K.pt per fold for K-fold runs)
-
-Pages never touch the training thread's model: they read the Run's copies under its
-lock, or the folder. Any session can observe any run by id.
+The folder is the run's source of truth, written atomically as the run goes. Pages never touch
+the training thread's model: they read the Run's copies under its lock, or the folder. Any
+session can observe any run by id.
 """
 from __future__ import annotations
 
@@ -34,7 +25,8 @@ from nnviz.data import TaskData, load
 from nnviz.data.regression import DOMAIN
 from nnviz.diagnostics import GradNormRecorder
 from nnviz.jobs import TRAINING_SLOTS, BackgroundJob, Registry
-from nnviz.storage import append_jsonl, atomic_write, atomic_write_json, read_json, read_jsonl
+from nnviz.run_folder import RunFolder
+from nnviz.storage import append_jsonl, atomic_write, atomic_write_json, atomic_write_text
 from nnviz.train import Callback, History, TrainState, fit, init_model, predict
 
 ACTIVE_STATES = BackgroundJob.ACTIVE_STATES
@@ -103,6 +95,10 @@ class Run(BackgroundJob):
     lock: threading.Lock = field(default_factory=threading.Lock)
     thread: threading.Thread | None = None
 
+    @property
+    def folder(self) -> RunFolder:
+        return RunFolder(self.dir)
+
     def view(self) -> dict[str, Any]:
         """A consistent copy of what the UI shows, taken under the lock."""
         with self.lock:
@@ -114,8 +110,8 @@ class Run(BackgroundJob):
     def _set_status(self, status: str, message: str = "") -> None:
         with self.lock:
             self.status, self.message = status, message
-        previous = read_json(self.dir / "status.json", {}) or {}
-        atomic_write_json(self.dir / "status.json", {
+        previous = self.folder.status()
+        atomic_write_json(self.folder.status_path, {
             "status": status, "message": message, "pid": os.getpid(),
             "created": previous.get("created", time.time()), "updated": time.time(),
             "epochs_done": len(self.epochs) - 1 if self.epochs else 0})
@@ -150,12 +146,12 @@ class _Recorder(Callback):
         snapshot = self._snapshot(state, record["epoch"])
         new_batches = state.history.batch_losses[self.batches_written:]
         self.batches_written = len(state.history.batch_losses)
-        suffix = f"_fold{self.fold}" if self.fold else ""
-        append_jsonl(self.run.dir / f"history{suffix}.jsonl", [row])
+        folder = self.run.folder
+        append_jsonl(folder.history_path(self.fold), [row])
         if new_batches:
-            append_jsonl(self.run.dir / f"batches{suffix}.jsonl", [{"x": a, "loss": b} for a, b in new_batches])
+            append_jsonl(folder.batches_path(self.fold), [{"x": a, "loss": b} for a, b in new_batches])
         if snapshot:
-            append_jsonl(self.run.dir / f"snapshots{suffix}.jsonl", [dict(snapshot, epoch=record["epoch"])])
+            append_jsonl(folder.snapshots_path(self.fold), [dict(snapshot, epoch=record["epoch"])])
         self._save_weights(state, record)
         with self.run.lock:
             if self.fold <= 1:  # the live view follows fold 1 (or the only run)
@@ -179,12 +175,11 @@ class _Recorder(Callback):
         epoch = int(record["epoch"])
         if self.snapshot_every and epoch % self.snapshot_every == 0:
             state_dict = {k: v.detach().cpu().clone() for k, v in state.model.state_dict().items()}
-            atomic_write(self.run.dir / "weights" / f"epoch{'_f%d' % self.fold if self.fold else ''}_{epoch:04d}.pt",
-                         lambda fh: torch.save(state_dict, fh))
+            atomic_write(self.run.folder.weights_path(epoch, self.fold), lambda fh: torch.save(state_dict, fh))
         val = record.get("val_loss", math.nan)
         if not self.fold and epoch > 0 and math.isfinite(val) and val < self.best_val:
             self.best_val = val
-            _checkpoint(self.run, state.model, self.data, self.run.dir / "best.pt", record, state.history)
+            _checkpoint(self.run, state.model, self.data, self.run.folder.best_path, record, state.history)
 
 
 def _checkpoint(run: Run, model: torch.nn.Module, data: TaskData, path: Path, metrics: dict,
@@ -234,7 +229,7 @@ def _train(run: Run) -> None:
                                      lambda fold: [GradNormRecorder(), _Recorder(run, data, fold)],
                                      run.stop_event)
             for r in results:
-                _checkpoint(run, r.model, data, run.dir / f"fold_{r.fold}.pt", r.history.last(), r.history)
+                _checkpoint(run, r.model, data, run.folder.fold_path(r.fold), r.history.last(), r.history)
             history, model = results[0].history, results[0].model
             if len(results) < train_cfg.kfold and history.status == "finished":
                 history = results[-1].history
@@ -243,7 +238,7 @@ def _train(run: Run) -> None:
             # GradNormRecorder first: it adds the gradient norms to the record _Recorder writes
             history = fit(model, data, train_cfg, [GradNormRecorder(), _Recorder(run, data)], run.stop_event)
         model = model.cpu().eval()
-        _checkpoint(run, model, data, run.dir / "final.pt", history.last(), history)
+        _checkpoint(run, model, data, run.folder.final_path, history.last(), history)
         with run.lock:
             run.model = model
         run._set_status(history.status, history.reason)
@@ -266,7 +261,7 @@ def start(config: RunConfig, root: str | os.PathLike | None = None) -> Run:
     run_id = new_id(config)
     folder = runs_dir(root) / run_id
     folder.mkdir(parents=True, exist_ok=False)
-    (folder / "config.json").write_text(config.to_json())
+    atomic_write_text(RunFolder(folder).config_path, config.to_json())  # never a half-written config
     run = Run(run_id, folder, config)
     run._set_status("queued", "Waiting for a free training slot." if TRAINING_SLOTS.free == 0 else "")
     _registry.add(run_id, run)
@@ -301,9 +296,12 @@ class RunRecord:
     history: list[dict]
 
     @property
+    def folder(self) -> RunFolder:
+        return RunFolder(self.dir)
+
+    @property
     def final_checkpoint(self) -> Path | None:
-        path = self.dir / "final.pt"
-        return path if path.is_file() else None
+        return self.folder.final_checkpoint
 
 
 def _pid_alive(pid: int) -> bool:
@@ -316,22 +314,16 @@ def _pid_alive(pid: int) -> bool:
 
 def read_record(folder: str | os.PathLike) -> RunRecord:
     """Rebuild a run from its folder; a run that died with its process reads as 'interrupted'."""
-    folder = Path(folder)
-    status = read_json(folder / "status.json", {}) or {}
+    run_folder = RunFolder(folder)
+    status = run_folder.status()
     state, message = status.get("status", "unknown"), status.get("message", "")
     if state in ACTIVE_STATES:
         pid = int(status.get("pid", -1))
-        owned_here = pid == os.getpid() and get(folder.name) is not None
+        owned_here = pid == os.getpid() and get(run_folder.id) is not None
         if not owned_here and not (pid != os.getpid() and _pid_alive(pid)):
             state, message = "interrupted", "The server stopped while this run was training; " \
                                             "its history is kept up to the last finished epoch."
-    try:
-        config = RunConfig.from_json((folder / "config.json").read_text())
-    except (OSError, ConfigError):
-        config = None
-    # K-fold runs write history_fold<K>.jsonl; like the live view, the record follows fold 1
-    history = read_jsonl(folder / "history.jsonl") or read_jsonl(folder / "history_fold1.jsonl")
-    return RunRecord(folder.name, folder, config, state, message, history)
+    return RunRecord(run_folder.id, run_folder.path, run_folder.config(), state, message, run_folder.history())
 
 
 def list_runs(root: str | os.PathLike | None = None) -> list[RunRecord]:
@@ -339,7 +331,7 @@ def list_runs(root: str | os.PathLike | None = None) -> list[RunRecord]:
     base = runs_dir(root)
     if not base.is_dir():
         return []
-    folders = [p for p in base.iterdir() if (p / "config.json").is_file()]
+    folders = [p for p in base.iterdir() if RunFolder(p).config_path.is_file()]
     # ids start with a 1-second stamp; config.json's mtime orders runs started within one second
-    folders.sort(key=lambda p: (p.name[:15], (p / "config.json").stat().st_mtime_ns, p.name), reverse=True)
+    folders.sort(key=lambda p: (p.name[:15], RunFolder(p).config_path.stat().st_mtime_ns, p.name), reverse=True)
     return [read_record(p) for p in folders]

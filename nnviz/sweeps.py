@@ -9,7 +9,6 @@ the point in flight.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import threading
 import time
@@ -281,9 +280,3 @@ def list_sweeps(root: str | os.PathLike | None = None, key: str | None = None) -
     found = [read_sweep(p) for p in sorted(base.iterdir(), reverse=True) if (p / "spec.json").is_file()]
     return [s for s in found if key is None or s["key"] == key]
 
-
-def final_score(result: dict, split: str = "test") -> float:
-    """The point's final accuracy (classification) or loss (regression) on `split`; NaN if missing."""
-    final = result.get("final", {})
-    value = final.get(f"{split}_acc", final.get(f"{split}_loss", math.nan))
-    return float(value) if value is not None else math.nan

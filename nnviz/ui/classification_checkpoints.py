@@ -12,6 +12,7 @@ import streamlit as st
 from nnviz import checkpoints
 from nnviz.data import DATASETS
 from nnviz.storage import atomic_write, safe_name
+from nnviz.run_folder import RunFolder
 from nnviz.ui import classification_config as cc
 from nnviz.ui import access, live
 from nnviz.ui.classification_panels import CHECKPOINT_KEY, SLOT, apply_settings
@@ -23,7 +24,7 @@ SAVED_KEY = "cls:checkpoint_saved"
 
 def save_run(run_dir: Path, snapshots: dict[int, dict], path: Path) -> Path:
     """Copy a finished run's final.pt to `path`, adding its per-epoch test predictions to the history."""
-    ckpt = checkpoints.load(run_dir / "final.pt")
+    ckpt = checkpoints.load(RunFolder(run_dir).final_path)
     history = dict(ckpt.history, snapshots={str(k): v for k, v in sorted(snapshots.items())})
     return checkpoints.save(path, ckpt.model(), ckpt.config, task=ckpt.task, input_shape=ckpt.input_shape,
                             n_outputs=ckpt.n_outputs, classes=ckpt.classes, mean=ckpt.mean, std=ckpt.std,

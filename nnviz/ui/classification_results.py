@@ -25,7 +25,8 @@ from nnviz.data import DATASETS, DatasetMissing, denormalise
 from nnviz.figures.classification import confusion_heatmap, per_class_bars, training_curves
 from nnviz.figures.images import gallery, prediction_strip, to_rgb_uint8
 from nnviz.models import build_model
-from nnviz.storage import inside, read_jsonl, safe_name
+from nnviz.run_folder import RunFolder
+from nnviz.storage import inside, safe_name
 from nnviz.figures.diagnostics import annotate
 from nnviz.ui import live, live_panel, replay, report_panel
 from nnviz.ui.classification_panels import CHECKPOINT_KEY, SLOT
@@ -48,7 +49,7 @@ class Source:
     batch_losses: list = field(default_factory=list)
     snapshots: dict[int, dict] = field(default_factory=dict)  # epoch -> {'test_pred', 'test_conf'}
     final_path: Path | None = None  # final.pt or the checkpoint file
-    weights_dir: Path | None = None  # a run's weights/epoch_NNNN.pt
+    folder: RunFolder | None = None  # a run's folder (its per-epoch weights, its report)
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -59,10 +60,9 @@ def current_source(run: runs.Run | None) -> Source | None:
     """The finished (or training) run this session follows, else the checkpoint it loaded."""
     if run is not None:
         view = run.view()
-        final = run.dir / "final.pt"
+        final = None if run.active else run.folder.final_checkpoint
         return Source("run", f"run {run.id}", run.config, view["status"], view["message"], view["epochs"],
-                      view["batch_losses"], view["snapshots"], final if not run.active and final.is_file() else None,
-                      run.dir / "weights")
+                      view["batch_losses"], view["snapshots"], final, run.folder)
     path = st.session_state.get(CHECKPOINT_KEY)
     if not path:
         return _folder_source(live.current_id(SLOT))
@@ -88,15 +88,14 @@ def _folder_source(run_id: str | None) -> Source | None:
         folder = inside(runs.runs_dir(), runs.runs_dir() / safe_name(run_id))
     except ValueError:
         return None
-    if not (folder / "config.json").is_file():
+    if not RunFolder(folder).config_path.is_file():
         return None
     record = runs.read_record(folder)
     if record.config is None or record.config.data.task != "classification":
         return None
-    snapshots = {int(r["epoch"]): r for r in read_jsonl(folder / "snapshots.jsonl") if "test_pred" in r}
-    batches = [(r["x"], r["loss"]) for r in read_jsonl(folder / "batches.jsonl")]
-    return Source("run", f"run {run_id}", record.config, record.status, record.message, record.history, batches,
-                  snapshots, record.final_checkpoint, folder / "weights")
+    snapshots = {e: r for e, r in record.folder.snapshots().items() if "test_pred" in r}
+    return Source("run", f"run {run_id}", record.config, record.status, record.message, record.history,
+                  record.folder.batch_losses(), snapshots, record.final_checkpoint, record.folder)
 
 
 # ---------------------------------------------------------------- cached scoring
@@ -144,7 +143,7 @@ def predictions(source: Source, split: str, epoch: int) -> tuple[np.ndarray, np.
     if split == "test" and "test_pred" in snap:
         return np.asarray(snap["test_pred"], dtype=np.int64), np.asarray(snap["test_conf"], dtype=np.float32)
     config_json = source.config.to_json()
-    weights = source.weights_dir / f"epoch_{epoch:04d}.pt" if source.weights_dir else None
+    weights = source.folder.weights_path(epoch, source.folder.shown_fold()) if source.folder else None
     if weights is not None and weights.is_file():
         return _scored(str(weights), weights.stat().st_mtime_ns, "weights", config_json, split)
     last = int(source.epochs[-1]["epoch"]) if source.epochs else 0
@@ -200,8 +199,8 @@ def render(source: Source) -> None:
     if not source.epochs:
         st.info("No epoch was recorded, so there is nothing to show yet.")
         return
-    if source.kind == "run" and source.weights_dir is not None:
-        report_panel.report_button([source.weights_dir.parent], "cls_report")
+    if source.kind == "run" and source.folder is not None:
+        report_panel.report_button([source.folder.path], "cls_report")
     replay.player([int(r["epoch"]) for r in source.epochs], "cls_replay", lambda epoch: _at_epoch(source, epoch),
                   label="Replay: show the model after epoch",
                   help="Curves, confusion matrices and mistakes as they were then; Play steps through the run.")

@@ -14,7 +14,8 @@ import numpy as np
 import streamlit as st
 import torch
 
-from nnviz import explain, inspect
+from nnviz import explain
+from nnviz.run_folder import of_checkpoint
 from nnviz.figures import attributions as fa
 from nnviz.models import build_model
 from nnviz.ui import replay
@@ -257,13 +258,13 @@ def _epoch_maps(weights: str, path: str, mtime_ns: int, index: int, method: str,
 def show_epochs(picked: PickedModel, images: PickedImages, method: str, params: dict, targets: list[int],
                 d: Display) -> None:
     """Replay: the first image's map towards a fixed class after every recorded epoch of a run."""
-    folder = inspect.weights_dir(picked.path) if picked.path.name == "final.pt" else None
-    if folder is None:
+    run = of_checkpoint(picked.path) if picked.path.name == "final.pt" else None
+    files = dict(run.epoch_files()) if run is not None else {}
+    if not files:
         st.info("Only a training run keeps the weights of every epoch. Train a small model in the Classification "
                 "lab, then pick that run in the model list to watch its explanations form.",
                 icon=":material/history:")
         return
-    files = dict(inspect.epoch_files(folder))
     final = int(picked.checkpoint.metrics.get("epoch", -1))
     classes, index, target = picked.checkpoint.classes, images.indices[0], targets[0]
 

@@ -13,6 +13,7 @@ import streamlit as st
 import torch
 
 from nnviz import embedding, inspect
+from nnviz.run_folder import RunFolder, of_checkpoint
 from nnviz.figures import maps, weights
 from nnviz.models import summarize
 from nnviz.ui import replay
@@ -65,7 +66,7 @@ def _stats(path: str, mtime: int, n: int) -> list[dict]:
 
 @st.cache_data(max_entries=16, show_spinner="Reading the per-epoch weights…")
 def _history(folder: str, mtime: int) -> dict[str, inspect.WeightHistory]:
-    return inspect.weight_history(folder)
+    return inspect.weight_history(RunFolder(folder).epoch_files())
 
 
 @st.cache_data(max_entries=16, show_spinner="Computing penultimate-layer activations…")
@@ -149,23 +150,19 @@ def filters(picked: PickedModel) -> None:
 def _filter_epochs(picked: PickedModel) -> tuple[object, int, list[int]]:
     """(the run's weights folder, the final epoch, every epoch with weights) for a finished run's
     final.pt; no epochs for other checkpoints."""
-    folder = inspect.weights_dir(picked.path) if picked.path.name == "final.pt" else None
-    if folder is None:
+    run = of_checkpoint(picked.path) if picked.path.name == "final.pt" else None
+    files = run.epoch_files() if run is not None else []
+    if not files:
         return None, -1, []
     final = int(picked.checkpoint.metrics.get("epoch", -1))
-    return folder, final, sorted({e for e, _ in inspect.epoch_files(folder)} | ({final} if final >= 0 else set()))
+    return run.path, final, sorted({e for e, _ in files} | ({final} if final >= 0 else set()))
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def _epoch_kernels(folder: str, epoch: int, name: str) -> np.ndarray | None:
     """One tensor of a run's per-epoch weights (weights only, never pickled code); None if unreadable."""
-    path = inspect.epoch_files(folder)
-    found = dict(path).get(epoch)
-    try:
-        state = torch.load(found, map_location="cpu", weights_only=True) if found else None
-    except Exception:  # noqa: BLE001 - a torn or foreign file: the trained filters are shown instead
-        return None
-    tensor = state.get(name) if isinstance(state, dict) else None
+    state = RunFolder(folder).epoch_weights(epoch)  # a torn or foreign file: None, the trained filters are shown
+    tensor = state.get(name) if state is not None else None
     return tensor.detach().float().numpy().copy() if isinstance(tensor, torch.Tensor) else None
 
 
@@ -274,12 +271,12 @@ def weights_and_activations(picked: PickedModel) -> None:
 
 def _over_epochs(picked: PickedModel) -> None:
     st.subheader("Weights over epochs")
-    folder = inspect.weights_dir(picked.path)
-    if folder is None:
+    run = of_checkpoint(picked.path)
+    if run is None or not run.epoch_files():
         st.info("Only training runs record per-epoch weights (small models, in `runs/<id>/weights/`). "
                 "Pick a finished run in the model list to see how its weights moved during training.")
         return
-    history = _history(str(folder), folder.stat().st_mtime_ns)
+    history = _history(str(run.path), run.weights_dir.stat().st_mtime_ns)
     if not history:
         st.warning("This run's per-epoch weight files could not be read.")
         return

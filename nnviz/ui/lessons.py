@@ -87,8 +87,8 @@ def apply_step(lesson: Lesson, index: int, start: bool = True) -> None:
 def _pick_trained_model() -> None:
     """Show the model the lesson's classification step trained, once it has finished."""
     run = live.current(cls_panels.SLOT)
-    final = run.dir / "final.pt" if run is not None else None
-    if final is not None and final.is_file():
+    final = run.folder.final_checkpoint if run is not None else None
+    if final is not None:
         st.session_state[pickers.MODEL_KEY] = str(final)
         st.session_state.pop(INSIDE_MODEL, None)  # the select box re-reads the picked model
 

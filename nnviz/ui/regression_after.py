@@ -1,6 +1,6 @@
 """After a regression run: metrics, residuals, replay, neurons, weights, K-fold band, downloads.
 
-Everything is rebuilt from the run folder (final.pt, fold_K.pt, weights/epoch_0000.pt)
+Everything is rebuilt from the run folder (nnviz.run_folder: final.pt, fold_K.pt, the epoch-0 weights)
 through st.cache_data keyed by the folder and final.pt's mtime; models are loaded fresh
 inside the cached functions, so no shared model is ever touched.
 """
@@ -15,6 +15,7 @@ import streamlit as st
 
 from nnviz import checkpoints
 from nnviz import regression_views as views
+from nnviz.run_folder import RunFolder
 from nnviz.config import DataConfig, from_dict
 from nnviz.data import load
 from nnviz.figures import regression as rfig
@@ -42,7 +43,7 @@ def _neurons(path: str, mtime: int, grid: tuple[float, ...]) -> list[views.Neuro
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _weights(path: str, mtime: int) -> tuple[dict, dict | None]:
-    initial = views.epoch_weights(Path(path).parent, 0)
+    initial = RunFolder(Path(path).parent).epoch_weights(0)
     return views.layer_weights(_model(path)), views.state_weights(initial) if initial else None
 
 
@@ -54,7 +55,7 @@ def _folds(run_dir: str, mtime: int, grid: tuple[float, ...]) -> views.FoldFits 
 def after_training(run: Run) -> None:
     """The tabs shown once a run has ended; only the open tab is computed."""
     view = run.view()
-    final = run.dir / "final.pt"
+    final = run.folder.final_path
     if not final.is_file():
         if view["status"] not in ("queued", "running"):
             st.info("This run ended before a model was saved; there is nothing to analyse.")
@@ -225,7 +226,7 @@ def _figures_html(ctx: dict) -> str:
     figs["Loss"] = rfig.loss_figure(view["epochs"], view["batch_losses"], noise_var=scene["noise"] ** 2)
     res = views.residuals(views.split_predictions(model, data))
     figs["Residuals"] = rfig.residual_figure(res, noise=scene["noise"], gaps=scene["gaps"])
-    initial = views.epoch_weights(run_dir := Path(ctx["path"]).parent, 0)
+    initial = RunFolder(run_dir := Path(ctx["path"]).parent).epoch_weights(0)
     figs["Weights"] = rfig.weight_change_histograms(views.layer_weights(model), views.state_weights(initial) if initial else None)
     for layer in views.neuron_layers(model, grid):
         figs[f"Neurons: {layer.title}"] = rfig.neuron_heatmap(grid, layer.activations, layer.order)

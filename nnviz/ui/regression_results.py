@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from nnviz import regression_views as views
+from nnviz.run_folder import RunFolder
 from nnviz.config import DataConfig, ModelConfig, RunConfig, from_dict, to_dict
 from nnviz.data import CsvError, DatasetMissing, TaskData
 from nnviz.data.regression import FUNCTIONS, true_curve
@@ -193,4 +194,4 @@ def _findings(view: dict) -> list:
     """The run's diagnostics (nnviz.diagnostics); dead ReLUs from its final model when it was saved."""
     cfg: RunConfig = view["config"]
     return report_panel.findings(view["epochs"], view["status"], view["message"], view["batch_losses"],
-                                 runs_dir() / view["id"] / "final.pt", cfg.data, cfg.train.lr)
+                                 RunFolder(runs_dir() / view["id"]).final_path, cfg.data, cfg.train.lr)

@@ -34,9 +34,6 @@ BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 KFOLDS = [0] + list(range(2, 11))
 SOURCES = ("synthetic", "csv")
 
-MODEL_KEYS = ["rg_layers", *(f"rg_w{i}" for i in range(1, MAX_LAYERS + 1)), "rg_activation", "rg_dropout", "rg_bn"]
-TRAIN_KEYS = ["rg_optimizer", "rg_lr", "rg_momentum", "rg_weight_decay", "rg_batch_size", "rg_epochs",
-              "rg_scheduler", "rg_step_size", "rg_gamma", "rg_patience"]
 
 
 def devices() -> list[str]:

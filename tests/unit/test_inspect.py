@@ -11,6 +11,7 @@ from torch import nn
 from nnviz import inspect
 from nnviz.config import ModelConfig
 from nnviz.models import PRESETS, build_model, summarize
+from nnviz.run_folder import RunFolder, of_checkpoint
 
 SHAPE = (1, 28, 28)
 
@@ -177,7 +178,8 @@ def test_activation_statistics_dead_relus_and_saturation():
 
 
 def test_weight_history_from_a_run_folder(tmp_path):
-    folder = tmp_path / "run" / "weights"
+    run = RunFolder(tmp_path / "run")
+    folder = run.weights_dir
     folder.mkdir(parents=True)
     model = _model("lenet")
     for epoch in range(3):
@@ -186,10 +188,12 @@ def test_weight_history_from_a_run_folder(tmp_path):
         torch.save({k: v.clone() for k, v in model.state_dict().items()}, folder / f"epoch_{epoch:04d}.pt")
     torch.save(model.state_dict(), folder / "epoch_f1_0001.pt")  # K-fold snapshot: not this run's series
     (folder / "epoch_0009.pt").write_bytes(b"not a torch file")  # unreadable: skipped
-    (tmp_path / "run" / "final.pt").write_bytes(b"")
-    assert inspect.weights_dir(tmp_path / "run" / "final.pt") == folder
-    assert inspect.weights_dir(tmp_path / "elsewhere.pt") is None
-    history = inspect.weight_history(folder, bins=20)
+    run.config_path.write_text("{}")
+    assert of_checkpoint(run.final_path).path == run.path
+    assert of_checkpoint(tmp_path / "elsewhere.pt") is None
+    assert [e for e, _ in run.epoch_files()] == [0, 1, 2, 9] and [e for e, _ in run.epoch_files(fold=1)] == [1]
+    assert run.epoch_weights(9) is None  # unreadable: no weights, no error
+    history = inspect.weight_history(run.epoch_files(), bins=20)
     assert "out.weight" in history and "conv1.bias" in history
     h = history["out.weight"]
     assert h.epochs.tolist() == [0, 1, 2] and h.counts.shape == (3, 20) and len(h.edges) == 21
@@ -200,8 +204,10 @@ def test_weight_history_from_a_run_folder(tmp_path):
 
 def test_weight_history_skips_batch_norm_statistics(tmp_path):
     model = _model()
-    torch.save(model.state_dict(), tmp_path / "epoch_0000.pt")
-    history = inspect.weight_history(tmp_path)
+    run = RunFolder(tmp_path)
+    run.weights_dir.mkdir()
+    torch.save(model.state_dict(), run.weights_path(0))
+    history = inspect.weight_history(run.epoch_files())
     assert "bn1.weight" in history
     assert not any(k.endswith(("running_mean", "running_var", "num_batches_tracked")) for k in history)
 
@@ -211,9 +217,12 @@ def test_unreadable_pickles_are_refused_by_weights_only(tmp_path):
         def __reduce__(self):
             return (print, ("pwned",))
 
-    torch.save({"w": Evil()}, tmp_path / "epoch_0000.pt")
-    torch.save({"w": torch.ones(3)}, tmp_path / "epoch_0001.pt")
-    history = inspect.weight_history(tmp_path)
+    run = RunFolder(tmp_path)
+    run.weights_dir.mkdir()
+    torch.save({"w": Evil()}, run.weights_path(0))
+    torch.save({"w": torch.ones(3)}, run.weights_path(1))
+    assert run.epoch_weights(0) is None and run.epoch_weights(1) is not None
+    history = inspect.weight_history(run.epoch_files())
     assert history["w"].epochs.tolist() == [1]
 
 

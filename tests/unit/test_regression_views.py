@@ -135,9 +135,9 @@ def test_fold_fits_replay_archive_of_real_runs(data, run_dir):
     snaps = single.view()["snapshots"]
     assert views.replay_epoch(snaps, 2) == 2 and views.replay_epoch(snaps, 2.7) == 2
     assert views.replay_epoch(snaps, 99) == 4 and views.replay_epoch({}, 1) is None
-    initial = views.epoch_weights(single.dir, 0)
+    initial = single.folder.epoch_weights(0)
     assert initial is not None and "fc1.weight" in initial
-    assert views.epoch_weights(single.dir, 999) is None
+    assert single.folder.epoch_weights(999) is None
 
     blob = views.run_archive(single.dir)
     with zipfile.ZipFile(io.BytesIO(blob)) as zf:
