@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from typing import ClassVar, Generic, Iterator, Protocol, TypeVar
+from typing import Callable, ClassVar, Generic, Iterator, Protocol, TypeVar
 
 
 class TrainingSlots:
@@ -43,17 +43,45 @@ class TrainingSlots:
 TRAINING_SLOTS = TrainingSlots(int(os.environ.get("NNVIZ_MAX_CONCURRENT_RUNS", "2")))  # beyond this, runs queue
 
 
+def failure_message(exc: BaseException) -> str:
+    """One line for the page from an exception that ended a job."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
 class BackgroundJob:
-    """Mixin for a job that trains in `self.thread` and stops when `self.stop_event` is set."""
+    """Mixin for a job that works in `self.thread` and stops when `self.stop_event` is set.
+
+    The lifecycle every job shares: `launch()` registers it and starts its thread; its status goes
+    queued -> running -> finished | stopped | failed through `set_status()` (a job with a folder also
+    writes it there); an exception escaping the job's work fails it with `failure_message`."""
 
     ACTIVE_STATES: ClassVar[tuple[str, ...]] = ("queued", "running")
+    id: str
     status: str
+    message: str
     stop_event: threading.Event
     thread: threading.Thread | None
 
     @property
     def active(self) -> bool:
         return self.status in self.ACTIVE_STATES
+
+    def set_status(self, status: str, message: str = "") -> None:
+        """The job's state and a sentence for the user; subclasses also persist it."""
+        self.status, self.message = status, message
+
+    def launch(self, kind: str, work: Callable[[], None], registry: "Registry") -> None:
+        """Register the job and run `work` in a daemon thread named nnviz-<kind>-<id>."""
+        def guarded() -> None:
+            try:
+                work()
+            except Exception as exc:  # the page shows the reason; the thread must not die silently
+                self.set_status("failed", failure_message(exc))
+
+        registry.add(self.id, self)
+        self.thread = threading.Thread(target=guarded, name=f"nnviz-{kind}-{self.id}", daemon=True)
+        self.thread.start()
 
     def stop(self) -> None:
         """Ask the job to stop; its loop sees it within one batch."""

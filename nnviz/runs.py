@@ -107,7 +107,7 @@ class Run(BackgroundJob):
                     "batch_losses": list(self.batch_losses), "snapshots": dict(self.snapshots),
                     "fit_x": list(self.fit_x), "data_info": dict(self.data_info), "config": self.config}
 
-    def _set_status(self, status: str, message: str = "") -> None:
+    def set_status(self, status: str, message: str = "") -> None:
         with self.lock:
             self.status, self.message = status, message
         previous = self.folder.status()
@@ -205,14 +205,14 @@ def _yield_to_pages() -> None:
 def _work(run: Run) -> None:
     with TRAINING_SLOTS.hold(run.stop_event) as got:  # queue for a slot, but stay stoppable
         if not got:
-            run._set_status("stopped", "Stopped before it started.")
+            run.set_status("stopped", "Stopped before it started.")
             return
         _train(run)
 
 
 def _train(run: Run) -> None:
     try:
-        run._set_status("running")
+        run.set_status("running")
         _yield_to_pages()
         with run.lock:
             run.progress.started = time.time()
@@ -241,13 +241,11 @@ def _train(run: Run) -> None:
         _checkpoint(run, model, data, run.folder.final_path, history.last(), history)
         with run.lock:
             run.model = model
-        run._set_status(history.status, history.reason)
+        run.set_status(history.status, history.reason)
     except torch.cuda.OutOfMemoryError:
-        run._set_status("failed", "The GPU ran out of memory. Use a smaller batch size or a smaller model.")
+        run.set_status("failed", "The GPU ran out of memory. Use a smaller batch size or a smaller model.")
     except (ConfigError, ValueError, RuntimeError, OSError) as exc:
-        run._set_status("failed", str(exc) or type(exc).__name__)
-    except Exception as exc:  # keep the thread from dying silently; the page shows the reason
-        run._set_status("failed", f"{type(exc).__name__}: {exc}")
+        run.set_status("failed", str(exc) or type(exc).__name__)
 
 
 def new_id(config: RunConfig) -> str:
@@ -263,10 +261,8 @@ def start(config: RunConfig, root: str | os.PathLike | None = None) -> Run:
     folder.mkdir(parents=True, exist_ok=False)
     atomic_write_text(RunFolder(folder).config_path, config.to_json())  # never a half-written config
     run = Run(run_id, folder, config)
-    run._set_status("queued", "Waiting for a free training slot." if TRAINING_SLOTS.free == 0 else "")
-    _registry.add(run_id, run)
-    run.thread = threading.Thread(target=_work, args=(run,), name=f"nnviz-run-{run_id}", daemon=True)
-    run.thread.start()
+    run.set_status("queued", "Waiting for a free training slot." if TRAINING_SLOTS.free == 0 else "")
+    run.launch("run", lambda: _work(run), _registry)
     return run
 
 

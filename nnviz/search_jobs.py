@@ -44,17 +44,14 @@ def start_search(url: str, name: str, n_trials: int, spec: SearchSpec | None = N
         def on_trial(trial: optuna.trial.FrozenTrial) -> None:
             job.done += 1
 
-        try:
-            out = search.run_worker(url, name, n_trials, stop_event=job.stop_event, on_trial=on_trial)
-            job.checkpoint = out["checkpoint"]
-            job.status, job.message = ("stopped", "Stopped; finished trials are kept in the study.") \
-                if out["stopped"] else ("finished", "")
-        except Exception as exc:  # shown on the page; the thread must not die silently
-            job.status, job.message = "failed", str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        out = search.run_worker(url, name, n_trials, stop_event=job.stop_event, on_trial=on_trial)
+        job.checkpoint = out["checkpoint"]
+        if out["stopped"]:
+            job.set_status("stopped", "Stopped; finished trials are kept in the study.")
+        else:
+            job.set_status("finished")
 
-    _jobs.add(job.id, job)
-    job.thread = threading.Thread(target=work, name=f"nnviz-search-{job.id}", daemon=True)
-    job.thread.start()
+    job.launch("search", work, _jobs)
     return job
 
 

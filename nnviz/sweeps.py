@@ -190,7 +190,7 @@ class SweepJob(BackgroundJob):
                     "current_rows": list(self.current_rows), "epochs": self.base.train.epochs,
                     "dataset": self.base.data.dataset}
 
-    def _set(self, status: str, message: str = "") -> None:
+    def set_status(self, status: str, message: str = "") -> None:
         with self.lock:
             self.status, self.message = status, message
         atomic_write_json(self.dir / "status.json", {"status": status, "message": message, "pid": os.getpid(),
@@ -212,14 +212,11 @@ def _work(job: SweepJob) -> None:
             job.results.append(result)
             job.current, job.current_rows = "", []
 
-    try:
-        job._set("running")
-        run_sweep(job.key, job.base, on_result, job.stop_event, folder=job.dir, on_epoch=on_epoch)
-        stopped = job.stop_event.is_set() and len(job.results) < job.total
-        note = f"Stopped after {len(job.results)} of {job.total} points; finished points are kept."
-        job._set("stopped" if stopped else "finished", note if stopped else "")
-    except Exception as exc:  # the page shows the reason; the thread must not die silently
-        job._set("failed", str(exc) or type(exc).__name__)
+    job.set_status("running")
+    run_sweep(job.key, job.base, on_result, job.stop_event, folder=job.dir, on_epoch=on_epoch)
+    stopped = job.stop_event.is_set() and len(job.results) < job.total
+    note = f"Stopped after {len(job.results)} of {job.total} points; finished points are kept."
+    job.set_status("stopped" if stopped else "finished", note if stopped else "")
 
 
 def start_sweep(key: str, base: RunConfig | str | None = None, root: str | os.PathLike | None = None,
@@ -232,10 +229,8 @@ def start_sweep(key: str, base: RunConfig | str | None = None, root: str | os.Pa
     folder.mkdir(parents=True)
     atomic_write_json(folder / "spec.json", {"key": key, "base": cfg.to_json(), "total": len(points)})
     job = SweepJob(job_id, folder, key, cfg, len(points))
-    job._set("queued")
-    _jobs.add(job_id, job)
-    job.thread = threading.Thread(target=_work, args=(job,), name=f"nnviz-sweep-{job_id}", daemon=True)
-    job.thread.start()
+    job.set_status("queued")
+    job.launch("sweep", lambda: _work(job), _jobs)
     return job
 
 
