@@ -9,6 +9,17 @@ import pytest
 from tests.unit.fixtures_data import write_all
 
 
+@pytest.fixture(autouse=True)
+def _training_at_normal_priority(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run lowers its training thread's priority (nice 10) so a classroom's pages stay responsive. Beside
+    busy programs at normal priority (a shared CI machine's neighbours, two CPU burners) such a thread gets
+    a few per cent of a core, and a 300-epoch test run then takes minutes instead of seconds. Tests check
+    what a run does, not its priority, so in-process runs train at normal priority here."""
+    from nnviz import runs
+
+    monkeypatch.setattr(runs, "TRAINING_NICENESS", 0)
+
+
 @pytest.fixture
 def tiny_data_dir(tmp_path: Path) -> Path:
     """A data folder with tiny MNIST, Fashion-MNIST and CIFAR-10 in torchvision's on-disk formats."""
