@@ -43,17 +43,22 @@ def app_work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextmanager
-def serve_dashboard(work: Path, timeout_s: float = GENEROUS_S, **env: str) -> Iterator[str]:
+def serve_dashboard(work: Path, timeout_s: float = GENEROUS_S, normal_priority: bool = False,
+                    **env: str) -> Iterator[str]:
     """`streamlit run` on a free loopback port with its folders (runs, checkpoints, data) and log under
     `work`; yields the base URL once /_stcore/health says ok, and stops the server afterwards.
-    Extra keyword arguments are environment variables for the server."""
+    `normal_priority`: its runs train at normal priority, as the tests want (serve_normal_priority.py);
+    benchmarks leave it off and measure the server users get. Extra keyword arguments are environment
+    variables for the server."""
+    launcher = [str(Path(__file__).resolve().parent / "serve_normal_priority.py")] if normal_priority \
+        else ["-m", "streamlit"]
     env = dict(os.environ, NNVIZ_RUNS_DIR=str(work / "runs"), NNVIZ_CHECKPOINT_DIR=str(work / "checkpoints"),
                NNVIZ_DATA_DIR=str(work / "data"), **env)
     log_path = work / "streamlit.log"
     for attempt in range(3):  # a free port can be taken by another process before streamlit binds it
         port = _free_port()
         with open(log_path, "w") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+            proc = subprocess.Popen([sys.executable, *launcher, "run", "streamlit_app.py",
                                      "--server.headless", "true", "--server.port", str(port),
                                      "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
                                     cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -86,7 +91,7 @@ def _healthy(url: str) -> bool:
 @pytest.fixture(scope="session")
 def app_url(app_work: Path):
     """Start the dashboard once per test session; yields its base URL."""
-    with serve_dashboard(app_work) as url:
+    with serve_dashboard(app_work, normal_priority=True) as url:
         yield url
 
 

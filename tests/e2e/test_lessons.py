@@ -23,7 +23,8 @@ CHARTS = '[data-testid="stMain"] [data-testid="stPlotlyChart"]'
 @pytest.fixture(scope="module")
 def fresh_url(tmp_path_factory: pytest.TempPathFactory):
     """A dashboard nobody has opened yet, with nothing downloaded (fresh clone, offline)."""
-    with serve_dashboard(tmp_path_factory.mktemp("lessons_e2e"), **{lessons.EPOCH_CAP_ENV: EPOCH_CAP}) as url:
+    with serve_dashboard(tmp_path_factory.mktemp("lessons_e2e"), normal_priority=True,
+                         **{lessons.EPOCH_CAP_ENV: EPOCH_CAP}) as url:
         yield url
 
 
