@@ -14,6 +14,7 @@ from nnviz.config import ConvBlock, DataConfig, ModelConfig, RunConfig, TrainCon
 from nnviz.data import DatasetMissing
 from nnviz.ui import classification_config as cc
 from tests.app.conftest import live_data
+from tests.waiting import GENEROUS_S, wait_until
 
 PAGE = "app_pages/classification.py"
 
@@ -282,17 +283,17 @@ def test_settings_survive_a_page_switch(page):
     assert page.number_input(key="cls_epochs").value == 12
 
 
-def test_a_run_survives_widget_clicks_and_stops(page):
+def test_a_run_survives_widget_clicks_and_stops(page, monkeypatch):
+    from nnviz import threads
+    if hasattr(threads, "OtherLoad"):  # the rest of the machine reads as idle: a lone run then takes every core
+        monkeypatch.setattr(threads.OtherLoad, "_sample", staticmethod(lambda: None))
     page.number_input(key="cls_epochs").set_value(200).run()
     page.button(key="cls_start").click().run()
     run = runs.get(page.session_state["run_id:classification"])
     import threading
-    import time
 
-    from nnviz import threads
-    deadline = time.time() + 60
-    while run.active and not run.view()["epochs"] and time.time() < deadline:
-        time.sleep(0.05)  # epoch 0 is recorded once fit() has claimed its cores
+    # epoch 0 is recorded once fit() has claimed its cores
+    wait_until(lambda: not run.active or run.view()["epochs"], what="the first recorded epoch")
     seen: list[int] = []  # torch's thread count is per OS thread; a new thread (like a run's) reads the global
     probe = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
     probe.start()
@@ -310,7 +311,7 @@ def test_a_run_survives_widget_clicks_and_stops(page):
     assert not page.exception, page.exception
     assert run.active and not page.button(key="cls_stop").disabled
     page.button(key="cls_stop").click().run()
-    assert run.wait(10) and run.view()["status"] == "stopped"
+    assert run.wait(GENEROUS_S) and run.view()["status"] == "stopped"
     assert not page.exception, page.exception
     assert any("Stopped" in w.value for w in page.warning)
 
@@ -351,7 +352,7 @@ def test_a_run_from_another_tab_can_be_followed_and_stopped(page):
     assert page.session_state["run_id:classification"] == other.id
     assert not page.button(key="cls_stop").disabled
     page.button(key="cls_stop").click().run()
-    assert other.wait(10) and other.view()["status"] == "stopped"
+    assert other.wait(GENEROUS_S) and other.view()["status"] == "stopped"
 
 
 def test_a_finished_run_is_rebuilt_from_its_folder_after_a_restart(page):

@@ -14,6 +14,7 @@ from nnviz import runs, search, search_jobs, sweeps
 from nnviz.config import replace
 from nnviz.params import quick_base
 from tests.app.conftest import APP
+from tests.waiting import GENEROUS_S
 
 PAGE = "app_pages/experiments.py"
 
@@ -180,7 +181,7 @@ def test_a_sweep_started_by_another_page_is_followed_and_stoppable(env):
     assert at.session_state["exp_sweep_job"] == job.id
     assert at.button(key="exp_sweep_start").disabled and not at.button(key="exp_sweep_stop").disabled
     at.button(key="exp_sweep_stop").click().run()
-    assert job.wait(5) and job.status == "stopped"
+    assert job.wait(GENEROUS_S) and job.status == "stopped"
 
 
 def test_a_study_can_be_deleted_but_not_by_a_locked_audience(env, monkeypatch):

@@ -2,13 +2,13 @@
 queue everybody can see, and one session cannot take every slot."""
 from __future__ import annotations
 
-import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from nnviz import jobs, runs
 from tests.app.conftest import APP, live_data
+from tests.waiting import GENEROUS_S, wait_until
 
 LAB = "app_pages/regression.py"
 
@@ -46,22 +46,17 @@ def test_sessions_have_their_own_settings(nnviz_env):
 def test_a_run_beyond_the_cap_queues_and_everyone_sees_it(one_slot):
     first, second = _lab(), _lab()
     run1 = _start(first)
-    deadline = time.time() + 30
-    while run1.status != "running" and time.time() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: run1.status == "running", what="the first run taking the slot")
     run2 = _start(second)
-    time.sleep(0.5)
-    assert run1.status == "running" and run2.status == "queued"
+    assert run1.status == "running" and run2.status == "queued"  # and stays so while the first one trains
     second.run()
     sidebar = live_data(second.sidebar, "nnviz-live-activity")
     assert any("queued for a free slot" in item["text"] and item["fraction"] is None
                for item in sidebar["frame"]["items"]), sidebar["frame"]
     assert run1.id != run2.id and run1.dir != run2.dir  # runs are isolated: own folders
     first.button(key="rg_stop").click().run()  # the first one stops: the queued one gets the slot
-    assert run1.wait(5)
-    deadline = time.time() + 30
-    while run2.status == "queued" and time.time() < deadline:
-        time.sleep(0.05)
+    assert run1.wait(GENEROUS_S)
+    wait_until(lambda: run2.status != "queued", what="the queued run leaving the queue")
     assert run2.status == "running"
 
 

@@ -5,13 +5,13 @@ run_every does not fire in AppTest: after Start we wait for the Run itself, then
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.conftest import APP
+from tests.waiting import GENEROUS_S, wait_until
 
 PAGE = "app_pages/regression.py"
 RUN_KEY = "run_id:regression"
@@ -205,13 +205,12 @@ def test_kfold_run_shows_the_band_and_fold_losses(lab):
     assert "3-fold cross-validation" in text and "±" in text
 
 
-def test_stop_within_a_second_while_the_page_keeps_working(lab):
+def test_stop_ends_the_run_while_the_page_keeps_working(lab):
+    """How soon Stop takes effect is measured by benchmarks/stop_latency.py."""
     lab.number_input(key="rg_epochs").set_value(5000).run()
     lab.button(key="rg_start").click().run()
     run = _run(lab)
-    deadline = time.time() + 60
-    while run.active and len(run.view()["epochs"]) < 3 and time.time() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: not run.active or len(run.view()["epochs"]) >= 3, what="three epochs")
     assert run.active
     # interactions while training: a rerun renders the live panel, widgets still work
     lab.slider(key="rg_noise").set_value(0.4).run()
@@ -224,10 +223,9 @@ def test_stop_within_a_second_while_the_page_keeps_working(lab):
     assert run.active
     lab.switch_page(PAGE).run()
     assert not lab.exception and lab.session_state[RUN_KEY] == run.id and not lab.button(key="rg_stop").disabled
-    t0 = time.perf_counter()
     lab.button(key="rg_stop").click().run()
-    assert run.wait(2) and time.perf_counter() - t0 < 2.0
-    assert run.view()["status"] == "stopped"
+    assert run.wait(GENEROUS_S), "Stop did not end the run"
+    assert run.view()["status"] == "stopped" and len(run.view()["epochs"]) < 5000
     lab.run()
     assert not lab.exception
     assert any(p.proto.text.startswith("Stopped") for p in lab.get("progress"))

@@ -1,13 +1,12 @@
 """AppTest: replay with play / pause, diagnostics next to the curves and the HTML report button,
 on the Regression and Classification labs after a short real run.
 
-run_every does not fire in AppTest: a rerun after one frame interval stands in for the timer.
+run_every does not fire in AppTest: a rerun after one frame interval (on a clock moved by hand) stands in
+for the timer.
 """
 from __future__ import annotations
 
 import json
-import time
-
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
@@ -40,8 +39,8 @@ def _wait(at: AppTest, slot: str) -> dict:
     return run.view()
 
 
-def _tick(at: AppTest) -> None:
-    time.sleep(PLAY_S)
+def _tick(at: AppTest, clock) -> None:
+    clock.advance(PLAY_S)
     at.run()
     assert not at.exception, at.exception
 
@@ -50,7 +49,7 @@ def _texts(at: AppTest) -> str:
     return " ".join([c.value for c in at.caption] + [w.value for w in at.warning] + [e.value for e in at.error])
 
 
-def test_regression_replay_plays_and_pauses(nnviz_env):
+def test_regression_replay_plays_and_pauses(nnviz_env, replay_clock):
     at = _open("app_pages/regression.py")
     at.number_input(key="rg_epochs").set_value(8).run()
     at.button(key="rg_start").click().run()
@@ -70,19 +69,19 @@ def test_regression_replay_plays_and_pauses(nnviz_env):
     slider.set_value(0).run()
     at.button(key="rg_replay_epoch_play").click().run()
     assert at.button(key="rg_replay_epoch_play").label == "Pause"
-    _tick(at)
+    _tick(at, replay_clock)
     assert at.select_slider(key="rg_replay_epoch").value == 1
-    _tick(at)
+    _tick(at, replay_clock)
     assert at.select_slider(key="rg_replay_epoch").value == 2
     fit = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "rg_replay_fit" in c.proto.id)
     assert "Fit at epoch 2" in json.dumps(fit["layout"]["title"])  # the figure follows the slider
     at.button(key="rg_replay_epoch_play").click().run()  # pause
     assert at.button(key="rg_replay_epoch_play").label == "Play"
-    _tick(at)
+    _tick(at, replay_clock)
     assert at.select_slider(key="rg_replay_epoch").value == 2
 
 
-def test_classification_replay_plays_and_pauses(nnviz_env):
+def test_classification_replay_plays_and_pauses(nnviz_env, replay_clock):
     at = _open("app_pages/classification.py")
     at.number_input(key="cls_epochs").set_value(3).run()
     at.button(key="cls_start").click().run()
@@ -94,11 +93,11 @@ def test_classification_replay_plays_and_pauses(nnviz_env):
     assert next(m.value for m in at.metric if m.label == "Epoch") == "0"
     at.button(key="cls_replay_play").click().run()
     assert at.session_state["cls_replay:playing"]
-    _tick(at)
+    _tick(at, replay_clock)
     assert at.select_slider(key="cls_replay").value == 1
     assert next(m.value for m in at.metric if m.label == "Epoch") == "1"  # metrics, strip and tabs follow
-    _tick(at)
-    _tick(at)
+    _tick(at, replay_clock)
+    _tick(at, replay_clock)
     assert at.select_slider(key="cls_replay").value == 3
     assert not at.session_state["cls_replay:playing"]  # paused itself at the last epoch
     assert at.button(key="cls_replay_play").label == "Play"
@@ -127,7 +126,7 @@ def _titles(at: AppTest) -> list[str]:
     return [(json.loads(c.proto.spec)["layout"].get("title") or {}).get("text", "") for c in at.get("plotly_chart")]
 
 
-def test_inside_filters_replay_the_run(nnviz_env):
+def test_inside_filters_replay_the_run(nnviz_env, replay_clock):
     run = _finished_cnn()
     at = _open("app_pages/inside.py")
     _pick(at, "inside_model", run.id)
@@ -140,7 +139,7 @@ def test_inside_filters_replay_the_run(nnviz_env):
     untrained = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["z"]
     assert untrained != final  # the epoch-0 weights file, not the trained model
     at.button(key="inside_filter_epoch_play").click().run()
-    _tick(at)
+    _tick(at, replay_clock)
     assert at.select_slider(key="inside_filter_epoch").value == 1 and any(t.endswith("epoch 1") for t in _titles(at))
 
 
@@ -149,7 +148,7 @@ def _heatmap(at: AppTest) -> list:
     return json.loads(chart.proto.spec)["data"][0]["z"]
 
 
-def test_explain_replays_one_image_over_training(nnviz_env):
+def test_explain_replays_one_image_over_training(nnviz_env, replay_clock):
     run = _finished_cnn()
     at = _open("app_pages/explain.py")
     _pick(at, "explain_model", run.id)
@@ -163,7 +162,7 @@ def test_explain_replays_one_image_over_training(nnviz_env):
     assert any("epoch 0" in t for t in _titles(at))
     assert _heatmap(at) != trained
     at.button(key="explain_epoch_play").click().run()
-    _tick(at)
+    _tick(at, replay_clock)
     assert at.select_slider(key="explain_epoch").value == 1 and any("epoch 1" in t for t in _titles(at))
 
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import assert_no_exception, screenshot, wait_idle
+from tests.e2e.conftest import assert_no_exception, charts_settled, screenshot, wait_idle
 from tests.unit.test_bad_images import header_only_png
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -27,6 +28,17 @@ def _open_draw(page, app_url: str) -> None:
     assert "Draw & predict" in page.locator("h1").first.inner_text()
 
 
+_PRESSABLE_JS = """([x, y]) => {  // the canvas itself is what a press at (x, y) lands on (through shadow roots)
+    let el = document.elementFromPoint(x, y);
+    while (el && el.shadowRoot) {
+        const inner = el.shadowRoot.elementFromPoint(x, y);
+        if (!inner || inner === el) break;
+        el = inner;
+    }
+    return !!el && el.classList.contains('upper-canvas');
+}"""
+
+
 def _draw(page, strokes: list[list[tuple[float, float]]]) -> None:
     """Press, move in small steps through the points, release: what a hand does."""
     canvas = page.locator(f"{CANVAS} canvas.upper-canvas")
@@ -37,19 +49,19 @@ def _draw(page, strokes: list[list[tuple[float, float]]]) -> None:
         page.mouse.move(x, y)
         # Hovering moves the canvas's toolbar up out of the canvas (a 0.1 s transition); until then its
         # invisible box covers the canvas's top edge and would swallow a press there, as a hand never does.
-        page.wait_for_timeout(400)
+        page.wait_for_function(_PRESSABLE_JS, arg=[x, y], timeout=60_000)
         page.mouse.down()
         for fx, fy in stroke[1:]:
             page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"], steps=12)
         page.mouse.up()
-        page.wait_for_timeout(150)
+        page.wait_for_timeout(150)  # part of the gesture: a hand rests between strokes, it does not wait for the UI
 
 
 def _prediction(page) -> str:
     page.wait_for_selector(PREDICTION, timeout=60_000)
     wait_idle(page)
     page.wait_for_function(f"document.querySelectorAll('{CHART} .main-svg').length >= 3", timeout=60_000)
-    page.wait_for_timeout(500)  # plotly finishes drawing after the element appears
+    charts_settled(page, CHART)
     assert_no_exception(page)
     return page.locator(PREDICTION).inner_text()
 
@@ -75,13 +87,11 @@ def _draw_and_check(page, app_url: str, suffix: str) -> None:
     _full(page, f"draw_four{suffix}_full")
     steps = page.locator(f'{CHART}:has-text("5. cropped")')  # its caption gives the ink box's size
     before = steps.inner_text()
-    page.locator(f"{CANVAS} canvas.upper-canvas").hover()
-    page.wait_for_timeout(400)
+    page.locator(f"{CANVAS} canvas.upper-canvas").hover()  # shows the toolbar; click() waits for it to be still
     page.locator(f'{CANVAS} button[title="Undo"]').click()  # the canvas's own undo: the second stroke goes
-    for _ in range(60):  # during the rerun the old strip can sit beside the new one: wait for one, changed
-        page.wait_for_timeout(500)
-        if steps.count() == 1 and steps.inner_text() != before:
-            break
+    # during the rerun the old strip can sit beside the new one: wait for one, changed
+    wait_until(lambda: steps.count() == 1 and steps.inner_text() != before, interval=0.5,
+               what="the input strip redrawn after Undo")
     wait_idle(page)
     assert_no_exception(page)
     assert steps.count() == 1 and steps.inner_text() != before, "undo did not update the input and the prediction"
@@ -92,7 +102,7 @@ def _full(page, name: str) -> None:
     size = page.viewport_size
     height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
     page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(int(height), 6000))})
-    page.wait_for_timeout(800)  # plotly re-lays out on resize
+    charts_settled(page, CHART)  # plotly re-lays out on resize
     screenshot(page, name)
     page.set_viewport_size(size)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import assert_no_exception, screenshot, wait_idle
+from tests.e2e.conftest import assert_no_exception, charts_settled, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -20,9 +20,9 @@ def _no_progress(page, timeout_ms: int) -> None:
 def _shots(page, name: str, focus) -> None:
     for width, height in ((1280, 720), (1920, 1080)):
         page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(700)  # plotly re-lays out on resize
+        charts_settled(page, CHART, at_least=0)  # plotly re-lays out on resize
         focus.scroll_into_view_if_needed()
-        page.wait_for_timeout(300)
+        charts_settled(page, CHART, at_least=0)
         screenshot(page, f"{name}_{width}x{height}")
     page.set_viewport_size({"width": 1280, "height": 720})
 
@@ -73,6 +73,6 @@ def test_optimizer_sweep_and_grid_search(page, app_url):
     page.wait_for_function(f"document.querySelectorAll('{PANEL} {CHART} .main-svg').length >= 1")
     _shots(page, "experiments_search_table", table)
     panel.get_by_role("tab", name="Parallel coordinates").click()
-    page.wait_for_timeout(800)
+    charts_settled(page, f"{PANEL} {PANEL} {CHART}")
     _shots(page, "experiments_search_parallel", page.locator(f"{PANEL} {PANEL} {CHART}").first)
     assert_no_exception(page)

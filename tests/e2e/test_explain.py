@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import assert_no_exception, screenshot, wait_idle
+from tests.e2e.conftest import assert_no_exception, charts_settled, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +40,7 @@ def test_method_comparison_grid_for_the_shipped_digits_cnn(page, app_url):
     grid.scroll_into_view_if_needed()
     screenshot(page, "explain_compare")
     page.set_viewport_size({"width": 1920, "height": 1080})
-    page.wait_for_timeout(800)  # plotly relayout on resize
+    charts_settled(page)  # plotly re-lays out on resize
     grid.scroll_into_view_if_needed()
     assert_no_exception(page)
     screenshot(page, "explain_compare_1920")

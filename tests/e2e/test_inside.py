@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import assert_no_exception, screenshot, wait_idle
+from tests.e2e.conftest import assert_no_exception, charts_settled, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -16,7 +16,7 @@ def _open_tab(page, name: str, expect: str) -> None:
     page.get_by_role("tab", name=name).click()
     page.wait_for_selector(f'[role="tabpanel"]:not([hidden]) {expect}', timeout=60_000)
     wait_idle(page)
-    page.wait_for_timeout(400)  # plotly finishes drawing after the element appears
+    charts_settled(page, f'[role="tabpanel"]:not([hidden]) {expect}')  # plotly draws after the element appears
 
 
 def _charts_drawn(page, at_least: int) -> None:
@@ -29,12 +29,12 @@ def _shots(page, name: str, focus=None) -> None:
     plain full-page shot stops at the fold)."""
     if focus is not None:
         focus.scroll_into_view_if_needed()
-        page.wait_for_timeout(300)
+        charts_settled(page, CHART, at_least=0)
     screenshot(page, name)
     size = page.viewport_size
     height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
     page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(int(height), 6000))})
-    page.wait_for_timeout(600)  # plotly re-lays out on resize
+    charts_settled(page, CHART, at_least=0)  # plotly re-lays out on resize
     screenshot(page, f"{name}_full")
     page.set_viewport_size(size)
 

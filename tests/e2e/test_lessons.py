@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from nnviz import lessons
-from tests.e2e.conftest import assert_no_exception, screenshot, serve_dashboard, wait_idle
+from tests.e2e.conftest import assert_no_exception, charts_settled, screenshot, serve_dashboard, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +23,8 @@ CHARTS = '[data-testid="stMain"] [data-testid="stPlotlyChart"]'
 @pytest.fixture(scope="module")
 def fresh_url(tmp_path_factory: pytest.TempPathFactory):
     """A dashboard nobody has opened yet, with nothing downloaded (fresh clone, offline)."""
-    with serve_dashboard(tmp_path_factory.mktemp("lessons_e2e"), **{lessons.EPOCH_CAP_ENV: EPOCH_CAP}) as url:
+    with serve_dashboard(tmp_path_factory.mktemp("lessons_e2e"), normal_priority=True,
+                         **{lessons.EPOCH_CAP_ENV: EPOCH_CAP}) as url:
         yield url
 
 
@@ -37,7 +38,7 @@ def _main_text(page) -> str:
 
 def _charts_drawn(page, n: int) -> None:
     page.wait_for_function(f"document.querySelectorAll('{CHARTS} .main-svg').length >= {n}", timeout=60_000)
-    page.wait_for_timeout(700)  # plotly finishes drawing after the element appears
+    charts_settled(page, CHARTS)  # plotly finishes drawing after the element appears
 
 
 def _regression_finished(page) -> None:
@@ -56,12 +57,12 @@ def _classification_finished(page) -> None:
 def _shoot(page, name: str, chart: int = 0) -> None:
     """The top of the page (banner, controls), then chart number `chart` scrolled into view (the results)."""
     page.evaluate("document.querySelectorAll('*').forEach(e => { if (e.scrollTop) e.scrollTop = 0; })")
-    page.wait_for_timeout(200)
+    charts_settled(page, CHARTS, at_least=0)
     screenshot(page, name)
     charts = page.locator(f"{CHARTS}:visible")
     if charts.count():
         charts.nth(min(chart, charts.count() - 1)).scroll_into_view_if_needed()
-        page.wait_for_timeout(300)
+        charts_settled(page, CHARTS, at_least=0)
         screenshot(page, f"{name}_results")
 
 
@@ -71,7 +72,7 @@ def _sweep_finished(page, sweep: str) -> None:
     page.wait_for_function(f"!document.querySelector('{PROGRESS}')", timeout=300_000)
     wait_idle(page)
     page.wait_for_selector(f".st-key-exp_sweep_chart_{sweep} .main-svg", timeout=60_000)
-    page.wait_for_timeout(700)
+    charts_settled(page, f".st-key-exp_sweep_chart_{sweep}")
 
 
 def _banner(page, lesson_id: str, step: int) -> None:

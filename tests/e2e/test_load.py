@@ -1,6 +1,7 @@
 """A bounded classroom load test against the real `streamlit run` server (loopback only): light websocket
 clients draw-and-predict on Draw & predict while one training run is active. The full version
-(30 sessions, 60 s) is `python benchmarks/load_test.py`; this one is short enough for the suite."""
+(30 sessions, 60 s) is `python benchmarks/load_test.py`; this one is short enough for the suite and checks
+behaviour only: every session is answered, without an error, while the run keeps training."""
 from __future__ import annotations
 
 import asyncio
@@ -50,4 +51,4 @@ def test_sessions_draw_and_predict_while_a_run_trains(tmp_path):
     before = [v["history_lines"] for v in result["training_before"].values()]
     assert sum(trained) > sum(before)  # the run kept training under the load
     assert result["feed_polls"] > SESSIONS  # the sidebar's run list polled the live feed, as in a browser
-    assert result["p95_ms"] < 3000  # bounded version on a shared 2-core machine; the full run targets < 1 s
+    # how fast the answers came (p95 < 1 s for 30 sessions) is measured by benchmarks/load_test.py

@@ -1,15 +1,15 @@
 """Regression lab in a real browser: train from the page, keep training through clicks and page
-switches, stop within a second."""
+switches, and Stop ends the run (how soon: benchmarks/stop_latency.py)."""
 from __future__ import annotations
 
 import json
 import re
-import time
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.e2e.conftest import assert_no_exception, screenshot, wait_idle
+from nnviz.storage import read_jsonl
+from tests.e2e.conftest import assert_no_exception, charts_settled, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -62,7 +62,7 @@ def test_default_model_trains_from_the_page(page, app_url):
     page.wait_for_function(
         f"(document.querySelector('{PROGRESS}')?.innerText || '').startsWith('Finished')", timeout=120_000)
     wait_idle(page)
-    page.wait_for_timeout(800)  # plotly draws after the element appears
+    charts_settled(page, '[data-testid="stMain"] [data-testid="stPlotlyChart"]', 2)
     assert_no_exception(page)
     main = page.locator('[data-testid="stMain"]').inner_text()
     test_mse = re.search(r"test MSE\s+([\d.]+)\s+([\d.]+) × σ²", main)
@@ -72,7 +72,7 @@ def test_default_model_trains_from_the_page(page, app_url):
     screenshot(page, "regression_trained")
 
 
-def test_clicks_and_page_switches_do_not_stop_the_run_and_stop_is_quick(page, app_url, app_work):
+def test_clicks_and_page_switches_do_not_stop_the_run_and_stop_ends_it(page, app_url, app_work):
     _open(page, app_url)
     _set_epochs(page, 3000)
     run_id = _start(page)
@@ -103,17 +103,16 @@ def test_clicks_and_page_switches_do_not_stop_the_run_and_stop_is_quick(page, ap
     assert_no_exception(page)
     screenshot(page, "regression_training")
 
-    # Stop: the run's thread ends (its folder says so) within a second of the click
-    clicked = time.time()
+    # Stop: the run's thread ends (its folder says so, written last) before its 3,000 epochs
     page.get_by_role("button", name="Stop", exact=True).click()
     page.wait_for_function(
-        f"(document.querySelector('{PROGRESS}')?.innerText || '').startsWith('Stopped')", timeout=10_000)
-    status = json.loads((app_work / "runs" / run_id / "status.json").read_text())
-    assert status["status"] == "stopped"
-    assert status["updated"] - clicked < 1.0, f"the run stopped {status['updated'] - clicked:.2f} s after the click"
-    stopped_at = _epoch_of_history(page)
-    page.wait_for_timeout(1500)
-    assert _epoch_of_history(page) == stopped_at  # nothing trains on after Stop
+        f"(document.querySelector('{PROGRESS}')?.innerText || '').startsWith('Stopped')", timeout=120_000)
+    folder = app_work / "runs" / run_id
+    assert json.loads((folder / "status.json").read_text())["status"] == "stopped"
+    history = read_jsonl(folder / "history.jsonl")
+    assert 0 < history[-1]["epoch"] < 3000
+    wait_idle(page)
+    assert _epoch_of_history(page) == str(history[-1]["epoch"])  # the page shows where the run ended
     assert_no_exception(page)
 
 

@@ -6,7 +6,9 @@ import time
 
 import pytest
 
+from nnviz.ui.replay import PLAY_S, stride
 from tests.e2e.conftest import SCREENSHOTS, assert_no_exception, wait_idle
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -31,17 +33,18 @@ def test_regression_replay_plays_and_pauses(page, app_url):
     page.locator(".st-key-rg_replay_epoch_play button").first.click()  # at the end, Play starts from epoch 0
     page.wait_for_selector(".st-key-rg_replay_epoch_play button:has-text('Pause')", timeout=30_000)
     first = _epoch(page)
-    deadline = time.time() + 30
-    while _epoch(page) <= first and time.time() < deadline:  # the timer moves it: no click, no rerun of ours
-        time.sleep(0.3)
-    moved = _epoch(page)
+    # the timer moves it: no click, no rerun of ours
+    moved = wait_until(lambda: (e := _epoch(page)) > first and e, interval=0.3, what="Play moving the slider")
     assert first < moved < last
     page.locator(".st-key-rg_replay_epoch_play button").first.click()  # pause
     page.wait_for_selector(".st-key-rg_replay_epoch_play button:has-text('Play')", timeout=30_000)
-    time.sleep(1.0)  # a timer tick already on its way when Pause was pressed may still land
-    held = _epoch(page)
-    time.sleep(2.5)
-    assert _epoch(page) == held
+    wait_idle(page)
+    paused_at = _epoch(page)
+    # Part of the test, not a wait for the UI: time passes while paused. Playing, this is four frames;
+    # paused, at most the one timer tick already on its way when Pause was pressed may still land.
+    time.sleep(4 * PLAY_S)
+    wait_idle(page)
+    assert paused_at <= _epoch(page) <= paused_at + stride(last + 1)
     assert_no_exception(page)
     SCREENSHOTS.mkdir(exist_ok=True)
     page.locator(".st-key-rg_replay_epoch").first.scroll_into_view_if_needed()

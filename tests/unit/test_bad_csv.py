@@ -1,8 +1,6 @@
 """Bad CSV uploads: each case gets its own exact sentence from `read_xy_csv`; odd but valid files work."""
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -48,14 +46,6 @@ def test_bad_csv_gets_its_exact_message(case):
     with pytest.raises(CsvError) as info:
         read_xy_csv(raw)
     assert str(info.value) == message
-
-
-def test_a_million_rows_are_refused_quickly():
-    raw = BAD["10^6 rows"][0]
-    t0 = time.perf_counter()
-    with pytest.raises(CsvError):
-        read_xy_csv(raw)
-    assert time.perf_counter() - t0 < 10  # seconds, on a shared 2-core machine: never a hang
 
 
 @pytest.mark.parametrize("variant", ["utf-16 with BOM", "utf-8 with BOM", "semicolons", "tabs", "CRLF", "extra columns"])

@@ -24,6 +24,7 @@ import torch
 from nnviz import checkpoints, runs, storage
 from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.models import build_model
+from tests.waiting import GENEROUS_S, wait_until
 
 KILLS = 50
 CONFIG = RunConfig(data=DataConfig(dataset="digits"), model=ModelConfig(hidden=(256, 256)))  # ~270k weights, ~1 MB
@@ -83,9 +84,7 @@ def test_kill_during_save_leaves_no_corrupt_file(tmp_path, monkeypatch):
         proc = ctx.Process(target=_writer, args=(str(tmp_path), phase, counter))
         proc.start()
         before = counter.value
-        deadline = time.time() + 30
-        while counter.value == before and time.time() < deadline:  # at least one whole save per child
-            time.sleep(0.002)
+        wait_until(lambda before=before: counter.value != before, interval=0.002, what="a whole save")  # at least one per child
         time.sleep(rng.uniform(0.0, 0.15))  # then a random moment: mid-checkpoint, mid-JSON, mid-append
         os.kill(proc.pid, signal.SIGKILL)
         proc.join(10)
@@ -133,9 +132,7 @@ def test_a_run_killed_with_its_server_reads_as_interrupted_with_its_history(tmp_
                             stdout=subprocess.PIPE, text=True)
     try:
         folder = Path(proc.stdout.readline().strip())
-        deadline = time.time() + 120
-        while len(storage.read_jsonl(folder / "history.jsonl")) < 5 and time.time() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: len(storage.read_jsonl(folder / "history.jsonl")) >= 5, what="five epochs")
     finally:
         proc.send_signal(signal.SIGKILL)  # the server dies mid-training
         proc.wait(10)
@@ -151,12 +148,10 @@ def test_stop_mid_epoch_leaves_a_consistent_model_and_history(tmp_path):
     cfg = RunConfig(data=DataConfig(dataset="digits"), model=ModelConfig(hidden=(64,)),
                     train=TrainConfig(device="cpu", epochs=50, batch_size=4, seed=3))
     run = runs.start(cfg, tmp_path)
-    deadline = time.time() + 60
-    while run.view()["progress"].epoch < 1 and time.time() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.05)  # inside the next epoch (an epoch of 1,400 images in batches of 4 takes far longer)
+    wait_until(lambda: run.view()["progress"].epoch >= 1, interval=0.02, what="the first epoch")
+    time.sleep(0.05)  # part of the test: a moment inside the next epoch (1,400 images in batches of 4 take far longer)
     run.stop()
-    assert run.wait(5.0)
+    assert run.wait(GENEROUS_S)
     assert run.status == "stopped"
     history = storage.read_jsonl(run.dir / "history.jsonl")
     ckpt = checkpoints.load(run.dir / "final.pt")

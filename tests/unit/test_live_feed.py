@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 
 import pytest
 from starlette.requests import Request
@@ -12,6 +11,7 @@ from starlette.requests import Request
 from nnviz import runs
 from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.ui import live_feed
+from tests.waiting import GENEROUS_S, wait_until
 
 
 def cls_config(epochs: int = 2) -> RunConfig:
@@ -85,15 +85,12 @@ def test_a_run_that_has_not_finished_an_epoch_shows_progress_only(finished):
 def test_activity_lists_a_training_run_and_nothing_once_it_ends(tmp_path):
     run = runs.start(cls_config(epochs=200), tmp_path)
     try:
-        for _ in range(3000):
-            mine = [i for i in live_feed.activity() if i["text"].startswith("digits · custom: epoch")]
-            if mine:
-                break
-            threading.Event().wait(0.01)
+        mine = wait_until(lambda: [i for i in live_feed.activity() if i["text"].startswith("digits · custom: epoch")],
+                          interval=0.01, what="the run in the activity list")
         assert mine and 0.0 <= mine[0]["fraction"] <= 1.0 and mine[0]["icon"] == "play_arrow"
     finally:
         run.stop()
-        assert run.wait(60)
+        assert run.wait(GENEROUS_S)
     status, frame, _ = _get(live_feed.ACTIVITY_PATH)
     assert status == 200 and frame == {"items": [], "active": False}
 

@@ -1,8 +1,6 @@
 """nnviz.models: builders, presets, parameter counts, size guard, summaries."""
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 from torch import nn
@@ -64,10 +62,8 @@ def test_too_large_is_refused_before_allocating(monkeypatch):
 
     monkeypatch.setattr(models, "_assemble", must_not_build)
     cfg = ModelConfig(hidden=(65_536,) * 8)  # ~30 billion parameters
-    started = time.perf_counter()
     with pytest.raises(ModelTooLarge) as info:
         build_model(cfg, (3, 32, 32), 10)
-    assert time.perf_counter() - started < 1.0
     assert f"{MAX_PARAMETERS:,}" in str(info.value) and "parameters" in str(info.value)
 
 

@@ -1,10 +1,9 @@
 """nnviz.ui.replay: the epoch player's stepping, and play / pause / the end of a run in AppTest.
 
-run_every does not fire in AppTest: a rerun after the frame interval stands in for the timer.
+run_every does not fire in AppTest: a rerun after the frame interval (on a clock moved by hand) stands in
+for the timer.
 """
 from __future__ import annotations
-
-import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -48,7 +47,7 @@ def _script() -> None:
 
 
 @pytest.fixture
-def at() -> AppTest:
+def at(replay_clock) -> AppTest:
     app = AppTest.from_function(_script, default_timeout=30)
     app.run()
     assert not app.exception, app.exception
@@ -59,15 +58,15 @@ def _frame(app: AppTest) -> str:
     return next(m.value for m in app.markdown if m.value.startswith("frame"))
 
 
-def test_starts_paused_at_the_last_epoch(at):
+def test_starts_paused_at_the_last_epoch(at, replay_clock):
     assert at.select_slider(key="ep").value == 6 and _frame(at) == "frame 6"
     assert at.button(key="ep_play").label == "Play"
-    time.sleep(INTERVAL)
+    replay_clock.advance(INTERVAL)
     at.run()
     assert at.select_slider(key="ep").value == 6  # paused: time passing changes nothing
 
 
-def test_play_advances_pause_stops_and_the_end_pauses(at):
+def test_play_advances_pause_stops_and_the_end_pauses(at, replay_clock):
     at.select_slider(key="ep").set_value(0).run()
     assert _frame(at) == "frame 0"
     at.button(key="ep_play").click().run()
@@ -75,17 +74,17 @@ def test_play_advances_pause_stops_and_the_end_pauses(at):
     assert at.select_slider(key="ep").value == 0  # the first frame stays for a whole interval
     at.run()
     assert at.select_slider(key="ep").value == 0  # an early rerun does not step
-    time.sleep(INTERVAL)
+    replay_clock.advance(INTERVAL)
     at.run()  # the timer's rerun
     assert at.select_slider(key="ep").value == 2 and _frame(at) == "frame 2"
     at.button(key="ep_play").click().run()  # pause
     assert at.button(key="ep_play").label == "Play" and not at.session_state["ep:playing"]
-    time.sleep(INTERVAL)
+    replay_clock.advance(INTERVAL)
     at.run()
     assert at.select_slider(key="ep").value == 2
     at.button(key="ep_play").click().run()  # play on to the end
     for expected in (4, 6):
-        time.sleep(INTERVAL)
+        replay_clock.advance(INTERVAL)
         at.run()
         assert at.select_slider(key="ep").value == expected
     assert not at.session_state["ep:playing"] and at.button(key="ep_play").label == "Play"  # paused at the end

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.data import load
 from nnviz.storage import atomic_write_json, read_jsonl
 from nnviz.train import predict
+from tests.waiting import GENEROUS_S, wait_until
 
 
 def reg_config(**train) -> RunConfig:
@@ -22,16 +22,9 @@ def reg_config(**train) -> RunConfig:
                      train=TrainConfig(**{"device": "cpu", "batch_size": 16, "epochs": 3, **train}), name="unit")
 
 
-def finish(run: runs.Run, timeout: float = 60.0) -> dict:
-    assert run.wait(timeout), "the run did not end in time"
+def finish(run: runs.Run, timeout: float = GENEROUS_S) -> dict:
+    assert run.wait(timeout), "the run did not end"
     return run.view()
-
-
-def wait_for(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.01)
 
 
 @pytest.fixture(scope="module")
@@ -122,15 +115,14 @@ def test_classification_run_snapshots_hold_test_predictions(tmp_path):
     assert ckpt.task == "classification" and ckpt.classes == data.classes and ckpt.input_shape == (1, 28, 28)
 
 
-def test_stop_ends_the_run_within_a_second(tmp_path):
+def test_stop_ends_the_run_and_records_it(tmp_path):
+    """How soon it ends is measured by benchmarks/stop_latency.py."""
     run = runs.start(reg_config(epochs=100_000, batch_size=8), tmp_path)
-    wait_for(lambda: len(run.view()["epochs"]) >= 3)
+    wait_until(lambda: len(run.view()["epochs"]) >= 3, what="three epochs")
     assert run.active
-    started = time.perf_counter()
     run.stop()
-    assert run.wait(1.0), "the run did not stop within 1 s"
-    assert time.perf_counter() - started < 1.0
-    assert run.status == "stopped"
+    assert run.wait(GENEROUS_S), "Stop did not end the run"
+    assert run.status == "stopped" and len(run.view()["epochs"]) < 100_000
     assert json.loads((run.dir / "status.json").read_text())["status"] == "stopped"
     assert checkpoints.load(run.dir / "final.pt").history["status"] == "stopped"
     assert runs.read_record(run.dir).status == "stopped"

@@ -15,6 +15,7 @@ from nnviz import checkpoints, search
 from nnviz.config import ConfigError, replace
 from nnviz.params import apply_params, quick_base
 from nnviz.search_results import cv_results, results_frame
+from tests.waiting import GENEROUS_S, wait_until
 
 N_SPLITS = 2
 
@@ -190,9 +191,8 @@ def test_bad_storage_url_is_a_config_error():
         search.storage("nosuchdialect://x/y")
 
 
-def test_stopping_a_background_search_keeps_every_finished_trial_and_stops_fast(tmp_path):
-    import time
-
+def test_stopping_a_background_search_keeps_every_finished_trial(tmp_path):
+    """How soon Stop takes effect is measured by benchmarks/stop_latency.py."""
     from nnviz import search_jobs
 
     base = quick_base("digits", epochs=8)
@@ -201,18 +201,15 @@ def test_stopping_a_background_search_keeps_every_finished_trial_and_stops_fast(
     url = f"sqlite:///{tmp_path / 'bg.db'}"
     job = search_jobs.start_search(url, "bg", 50, spec)
     study = optuna.load_study(study_name="bg", storage=search.storage(url))
-    deadline = time.time() + 120
-    while time.time() < deadline:  # stop inside the third trial, two finished before it
+
+    def third_trial_in_flight() -> bool:  # stop inside the third trial, two finished before it
         states = [t.state for t in study.trials]
-        if states.count(optuna.trial.TrialState.COMPLETE) == 2 and optuna.trial.TrialState.RUNNING in states:
-            break
-        time.sleep(0.05)
-    asked = time.perf_counter()
+        return states.count(optuna.trial.TrialState.COMPLETE) == 2 and optuna.trial.TrialState.RUNNING in states
+
+    wait_until(third_trial_in_flight, what="two finished trials and a third in flight")
     job.stop()
-    assert job.wait(5)
-    latency = time.perf_counter() - asked
+    assert job.wait(GENEROUS_S), "Stop did not end the search"
     assert job.status == "stopped", job.message
-    assert latency < 2.0  # fit() checks the stop event every batch
     trials = study.trials
     assert len(trials) >= 3 and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials[:-1])
     assert trials[-1].state == optuna.trial.TrialState.FAIL  # only the trial in flight is lost
