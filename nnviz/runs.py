@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import sys
 import threading
 import time
@@ -28,14 +29,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from nnviz import checkpoints, limits
+from nnviz import checkpoints, limits, storage
 from nnviz.config import ConfigError, RunConfig
 from nnviz.crossval import cross_validate
 from nnviz.data import TaskData, load
 from nnviz.data.regression import DOMAIN
 from nnviz.diagnostics import GradNormRecorder
 from nnviz.jobs import BackgroundJob, Registry
-from nnviz.storage import append_jsonl, atomic_write, atomic_write_json, read_json, read_jsonl
+from nnviz.storage import append_jsonl, atomic_write_json, read_json, read_jsonl
 from nnviz.train import Callback, History, TrainState, fit, init_model, predict
 
 ACTIVE_STATES = BackgroundJob.ACTIVE_STATES
@@ -52,6 +53,14 @@ _registry: Registry["Run"] = Registry()
 def runs_dir(path: str | os.PathLike | None = None) -> Path:
     """Where run folders live: `path`, else $NNVIZ_RUNS_DIR, else <project>/runs."""
     return Path(path or os.environ.get("NNVIZ_RUNS_DIR") or Path(__file__).resolve().parent.parent / "runs")
+
+
+RUN_ID_PATTERN = r"\d{8}-\d{6}-.+-[0-9a-f]{6}"  # what new_id() makes
+
+
+def clean_leftovers(root: str | os.PathLike | None = None) -> int:
+    """At start-up: temp files of killed writers, and run folders a failed start left half-made."""
+    return storage.sweep_half_made_folders(runs_dir(root), RUN_ID_PATTERN, ("config.json", "status.json"))
 
 
 def fit_grid(data: TaskData) -> np.ndarray:
@@ -116,14 +125,20 @@ class Run(BackgroundJob):
                     "batch_losses": list(self.batch_losses), "snapshots": dict(self.snapshots),
                     "fit_x": list(self.fit_x), "data_info": dict(self.data_info), "config": self.config}
 
-    def _set_status(self, status: str, message: str = "") -> None:
+    def _set_status(self, status: str, message: str = "", strict: bool = False) -> None:
+        """Set the status; a disk that fails to take status.json (full, gone) only raises when `strict`:
+        the live status is kept in memory, and a later server reads the run as interrupted."""
         with self.lock:
             self.status, self.message = status, message
         previous = read_json(self.dir / "status.json", {}) or {}
-        atomic_write_json(self.dir / "status.json", {
-            "status": status, "message": message, "pid": os.getpid(),
-            "created": previous.get("created", time.time()), "updated": time.time(),
-            "epochs_done": len(self.epochs) - 1 if self.epochs else 0})
+        try:
+            atomic_write_json(self.dir / "status.json", {
+                "status": status, "message": message, "pid": os.getpid(),
+                "created": previous.get("created", time.time()), "updated": time.time(),
+                "epochs_done": len(self.epochs) - 1 if self.epochs else 0})
+        except OSError:
+            if strict:
+                raise
 
 
 class _Recorder(Callback):
@@ -184,8 +199,8 @@ class _Recorder(Callback):
         epoch = int(record["epoch"])
         if self.snapshot_every and epoch % self.snapshot_every == 0:
             state_dict = {k: v.detach().cpu().clone() for k, v in state.model.state_dict().items()}
-            atomic_write(self.run.dir / "weights" / f"epoch{'_f%d' % self.fold if self.fold else ''}_{epoch:04d}.pt",
-                         lambda fh: torch.save(state_dict, fh))
+            checkpoints.save_tensors(
+                self.run.dir / "weights" / f"epoch{'_f%d' % self.fold if self.fold else ''}_{epoch:04d}.pt", state_dict)
         val = record.get("val_loss", math.nan)
         if not self.fold and epoch > 0 and math.isfinite(val) and val < self.best_val:
             self.best_val = val
@@ -254,7 +269,9 @@ def _work(run: Run) -> None:
         run._set_status(history.status, history.reason)
     except torch.cuda.OutOfMemoryError:
         run._set_status("failed", "The GPU ran out of memory. Use a smaller batch size or a smaller model.")
-    except (ConfigError, ValueError, RuntimeError, OSError) as exc:
+    except OSError as exc:  # disk full, folder gone or read-only: say which, in one sentence
+        run._set_status("failed", storage.disk_problem(exc, run.dir))
+    except (ConfigError, ValueError, RuntimeError) as exc:
         run._set_status("failed", str(exc) or type(exc).__name__)
     except Exception as exc:  # keep the thread from dying silently; the page shows the reason
         run._set_status("failed", f"{type(exc).__name__}: {exc}")
@@ -278,10 +295,14 @@ def start(config: RunConfig, root: str | os.PathLike | None = None) -> Run:
         sys.setswitchinterval(TRAIN_SWITCH_INTERVAL_S)
     run_id = new_id(config)
     folder = runs_dir(root) / run_id
-    folder.mkdir(parents=True, exist_ok=False)
-    (folder / "config.json").write_text(config.to_json())
+    storage.make_folder(folder, {"config.json": config.to_json()})  # all or nothing, atomically
     run = Run(run_id, folder, config)
-    run._set_status("queued", "Waiting for a free training slot." if _slots._value == 0 else "")  # noqa: SLF001
+    try:
+        run._set_status("queued", "Waiting for a free training slot." if _slots._value == 0 else "",  # noqa: SLF001
+                        strict=True)
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)  # no half-made run folder (it would list as 'unknown')
+        raise
     _registry.add(run_id, run)
     run.thread = threading.Thread(target=_work, args=(run,), name=f"nnviz-run-{run_id}", daemon=True)
     run.thread.start()

@@ -15,7 +15,7 @@ from typing import Callable
 
 import streamlit as st
 
-from nnviz import runs
+from nnviz import runs, storage
 from nnviz.config import RunConfig
 from nnviz.models import ModelTooLarge
 from nnviz.ui import access
@@ -60,6 +60,10 @@ def start(slot: str, config: RunConfig) -> runs.Run | None:
     except ModelTooLarge as exc:  # would exhaust memory: refused before it starts, with the estimate
         st.error(f"Not started: {exc}", icon=":material/memory:")
         return None
+    except OSError as exc:  # a read-only, full or vanished runs folder
+        st.error(f"Not started: {storage.disk_problem(exc, runs.runs_dir())}", icon=":material/folder_off:")
+        return None
+    access.claim(run.id)
     st.session_state[_key(slot)] = run.id
     st.session_state.setdefault("my_runs", []).append(run.id)
     st.query_params[f"{slot}_run"] = run.id
@@ -78,9 +82,14 @@ def forget(slot: str) -> None:
     st.query_params.pop(f"{slot}_run", None)
 
 
+def stoppable(run: runs.Run | None) -> bool:
+    """Whether this session may stop `run`: the session that started it, or the presenter."""
+    return run is not None and run.active and access.may_stop(run.id)
+
+
 def stop(run: runs.Run, timeout: float = 1.0) -> None:
-    """Ask the run to stop and wait up to `timeout` s for its thread to end."""
-    if not access.unlocked():  # presenter mode: only the presenter stops runs
+    """Ask the run to stop and wait up to `timeout` s for its thread to end (only `stoppable` runs)."""
+    if not access.may_stop(run.id):  # checked here too: a crafted message can press a disabled button
         return
     run.stop()
     deadline = time.time() + timeout

@@ -78,8 +78,8 @@ def _foreign_state_dict() -> bytes:
 CASES = {
     "truncated": (lambda: _good_bytes()[:2000], "truncated, corrupted or of another format"),
     "renamed zip": (_renamed_zip, "truncated, corrupted or of another format"),
-    "text file": (lambda: b"epoch,loss\n1,0.5\n", "truncated, corrupted or of another format"),
-    "empty": (lambda: b"", "truncated, corrupted or of another format"),
+    "text file": (lambda: b"epoch,loss\n1,0.5\n", "not a PyTorch checkpoint"),
+    "empty": (lambda: b"", "not a PyTorch checkpoint"),
     "another program's weights": (_foreign_state_dict, "not an nnviz checkpoint"),
     "another model's weights": (_another_models_weights, "do not fit its architecture"),
     "regression checkpoint": (lambda: _good_bytes(RunConfig(data=DataConfig(dataset="regression"),
@@ -88,7 +88,7 @@ CASES = {
                                                   task="regression", input_shape=(1,), n_outputs=1, classes=()),
                               "this page needs a classification checkpoint"),
     "unknown dataset": (lambda: _good_bytes(RunConfig(data=DataConfig(dataset="svhn"), model=IMAGES)),
-                        "was trained on 'svhn'"),
+                        "dataset 'svhn' is not one nnviz knows"),
 }
 
 
