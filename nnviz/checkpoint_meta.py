@@ -43,8 +43,13 @@ class MetaError(ValueError):
 def shown(value: Any, max_len: int = 40) -> str:
     """A short, printable rendering of a value from a file, for a message."""
     text = value if isinstance(value, str) else type(value).__name__ if isinstance(value, (dict, list)) else repr(value)
-    text = "".join(c if c.isprintable() else "?" for c in text)
+    text = _printable(text)
     return repr(text[:max_len] + ("…" if len(text) > max_len else "")) if isinstance(value, str) else text[:max_len]
+
+
+def _printable(text: str) -> str:
+    """`text` with control and invisible formatting characters (NUL, right-to-left overrides) shown as '?'."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def _fail(where: str, problem: str) -> None:
@@ -120,7 +125,7 @@ def check_meta(raw: Any) -> dict[str, Any]:
     try:
         config = RunConfig.from_json(json.dumps(meta["config"]))
     except (ConfigError, TypeError, ValueError, RecursionError) as exc:
-        _fail("settings", f"are invalid ({str(exc)[:200]})")
+        _fail("settings", f"are invalid ({_printable(str(exc))[:200]})")
     task = meta["task"]
     if task != config.data.task:
         _fail("task", f"is {shown(task)} but its settings describe a {config.data.task} model")

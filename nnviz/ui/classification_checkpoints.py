@@ -63,7 +63,11 @@ def _upload() -> None:
     try:
         # validate fully (format, task, dataset, weights that fit) before anything is written
         checkpoints.check_upload(upload.getvalue(), "classification", tuple(DATASETS))
-        path = checkpoints.free_user_path(f"uploaded_{_stem(upload.name)}")  # never over an existing file
+        path = checkpoints.user_path(f"uploaded_{_stem(upload.name)}")
+        if _holds(path, upload.getvalue()):  # the same file again: reuse it, no copy, no quota
+            load_into_page(str(path))
+            return
+        path = checkpoints.free_user_path(path.stem)  # never over an existing file: keep both
         storage.atomic_write_bytes(path, upload.getvalue())
     except checkpoints.CheckpointError as exc:
         st.session_state[ERROR_KEY] = f"{shown}: {security.markdown_safe(str(exc))}"
@@ -73,6 +77,13 @@ def _upload() -> None:
         return
     access.count_upload()
     load_into_page(str(path))
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def _stem(filename: str) -> str:

@@ -274,6 +274,7 @@ def controls(s: dict[str, Any], run: runs.Run | None, ready: bool) -> None:
                 icon=":material/play_arrow:", width="stretch", shortcut=presenter.shortcut("start"), on_click=_start)
     c[1].button("Stop", key="cls_stop", disabled=not live.stoppable(run), icon=":material/stop:", width="stretch",
                 on_click=lambda: live.stop(run) if run is not None else None, shortcut=presenter.shortcut("stop"))
+    live.show_start_problem(SLOT)
     if run is None:
         _offer_active_runs()
     elif active and allowed and not live.stoppable(run):

@@ -55,19 +55,31 @@ def start(slot: str, config: RunConfig) -> runs.Run | None:
         st.warning(f"You already have {len(mine)} runs training. Stop one before starting another.")
         return None
     freeze_startup_heap()  # before the run, so its one full collection does not slow the first epoch
+    st.session_state.pop(_problem_key(slot), None)
     try:
         run = runs.start(config)
     except ModelTooLarge as exc:  # would exhaust memory: refused before it starts, with the estimate
-        st.error(f"Not started: {exc}", icon=":material/memory:")
+        st.session_state[_problem_key(slot)] = f"Not started: {exc}"
         return None
     except OSError as exc:  # a read-only, full or vanished runs folder
-        st.error(f"Not started: {storage.disk_problem(exc, runs.runs_dir())}", icon=":material/folder_off:")
+        st.session_state[_problem_key(slot)] = f"Not started: {storage.disk_problem(exc, runs.runs_dir())}"
         return None
     access.claim(run.id)
     st.session_state[_key(slot)] = run.id
     st.session_state.setdefault("my_runs", []).append(run.id)
     st.query_params[f"{slot}_run"] = run.id
     return run
+
+
+def _problem_key(slot: str) -> str:
+    return f"start_problem:{slot}"
+
+
+def show_start_problem(slot: str) -> None:
+    """Why the last Start in `slot` did not start a run (memory, disk), shown where it is called: under Start."""
+    problem = st.session_state.pop(_problem_key(slot), None)
+    if problem:
+        st.error(problem, icon=":material/error:")
 
 
 def follow(slot: str, run: runs.Run) -> None:

@@ -234,6 +234,7 @@ def controls(cfg: RunConfig | None, run: Run | None) -> None:
                 shortcut=presenter.shortcut("stop"))
     reset.button("Reset", key="rg_reset", width="stretch", disabled=run is None,
                  on_click=_reset, help="Forget this run and show the untrained model again.")
+    live.show_start_problem(SLOT)
     if active and allowed and not live.stoppable(run):
         st.caption("Only the session that started this run, or the presenter, can stop it.")
 
