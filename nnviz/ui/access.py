@@ -8,7 +8,9 @@ session: a reload or a new tab is a new session from the same address.
 """
 from __future__ import annotations
 
+import math
 import threading
+import uuid
 
 import streamlit as st
 
@@ -28,16 +30,15 @@ _owners_lock = threading.Lock()
 def client() -> str:
     """This browser's address ('local' for localhost and tests, where Streamlit gives none)."""
     try:
-        return st.context.ip_address or "local"
+        address = st.context.ip_address
     except Exception:  # noqa: BLE001  (no script run context, e.g. a bare function call)
         return "local"
+    return address if isinstance(address, str) and address else "local"  # AppTest gives a mock object
 
 
 def _session_id() -> str:
-    from streamlit.runtime.scriptrunner import get_script_run_ctx  # public: st.runtime's context helper
-
-    ctx = get_script_run_ctx()
-    return ctx.session_id if ctx is not None else ""
+    """A random token of this browser session (kept in its session state, so it dies with the session)."""
+    return st.session_state.setdefault("_session_token", uuid.uuid4().hex)
 
 
 def presenter_mode() -> bool:
@@ -63,7 +64,7 @@ def _try_unlock() -> None:
     st.session_state["presenter_passcode_input"] = ""  # never keep the passcode in the session
     wait = wrong_passcodes.wait_s(client(), MAX_TRIES)
     if wait > 0:  # guessing is slowed down per address: a reload does not reset it, even the right code waits
-        st.session_state["presenter_passcode_error"] = f"Too many wrong passcodes: wait {max(wait, 1):.0f} s."
+        st.session_state["presenter_passcode_error"] = f"Too many wrong passcodes: wait {math.ceil(wait)} s."
         return
     if security.passcode_matches(attempt):
         st.session_state[_UNLOCKED] = True

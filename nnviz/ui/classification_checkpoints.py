@@ -55,9 +55,8 @@ def _upload() -> None:
     upload = st.session_state.get("cls_upload")
     if upload is None:
         return
-    refusal = access.upload_refusal("checkpoints")  # presenter mode and the quota, checked server-side
-    if refusal:
-        st.session_state[ERROR_KEY] = refusal
+    if not access.unlocked():  # presenter mode, checked server-side: the uploader is disabled, not gone
+        st.session_state[ERROR_KEY] = access.upload_refusal("checkpoints")
         return
     shown = security.markdown_safe(upload.name[:80])
     try:
@@ -66,6 +65,10 @@ def _upload() -> None:
         path = checkpoints.user_path(f"uploaded_{_stem(upload.name)}")
         if _holds(path, upload.getvalue()):  # the same file again: reuse it, no copy, no quota
             load_into_page(str(path))
+            return
+        refusal = access.upload_refusal("checkpoints")  # the quota: only for files that would be stored
+        if refusal:
+            st.session_state[ERROR_KEY] = refusal
             return
         path = checkpoints.free_user_path(path.stem)  # never over an existing file: keep both
         storage.atomic_write_bytes(path, upload.getvalue())
