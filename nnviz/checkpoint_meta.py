@@ -23,7 +23,8 @@ MAX_OUTPUTS = 10_000
 MAX_KEY_LEN = 64
 MAX_TEXT_LEN = 2_000  # the history's reason sentence
 MAX_ROWS = 100_001  # history rows (epochs 0..100000, the config's cap)
-MAX_BATCH_LOSSES = 2_000_000
+MAX_BATCH_LOSSES = 200_000  # a long run logs ~10,000; every point is drawn on the curves
+MAX_SNAPSHOTS = 1_000  # runs keep at most 200
 MAX_SNAPSHOT_LEN = 200_000  # test predictions per snapshot (no test set here is that large)
 MAX_TENSORS = 1_000
 MAX_TENSOR_ELEMENTS = 100_000_000
@@ -126,6 +127,9 @@ def check_meta(raw: Any) -> dict[str, Any]:
         config = RunConfig.from_json(json.dumps(meta["config"]))
     except (ConfigError, TypeError, ValueError, RecursionError) as exc:
         _fail("settings", f"are invalid ({_printable(str(exc))[:200]})")
+    for field, text in (("name", config.name), ("preset", config.preset)):  # shown in captions and lists
+        if len(text) > 200 or not text.isprintable() or re.search(r"[\[\]<>`$*\\]", text):
+            _fail(f"model {field}", "must be a short plain text (no brackets, '<', '>', '`', '$', '*' or '\\')")
     task = meta["task"]
     if task != config.data.task:
         _fail("task", f"is {shown(task)} but its settings describe a {config.data.task} model")
@@ -163,6 +167,8 @@ def _check_task_shapes(config: RunConfig, task: str, shape: tuple, n_outputs: in
     if n_outputs != len(info.classes) or len(classes) != n_outputs:
         _fail("output count", f"is {n_outputs} with {len(classes)} class names; "
                               f"{config.data.dataset} has {len(info.classes)} classes")
+    if classes != tuple(info.classes):  # pages show these names: only the dataset's own
+        _fail("class names", f"are not those of {config.data.dataset}")
     if len(shape) != 3 or math.prod(shape) > MAX_INPUT_ELEMENTS:
         _fail("input shape", f"{list(shape)} is not an image shape nnviz can use")
 
@@ -203,7 +209,7 @@ def check_history(raw: Any, n_outputs: int) -> dict[str, Any]:
 def _check_snapshots(raw: Any, n_outputs: int) -> dict[str, dict]:
     """{'<epoch>': {'test_pred': [class...], 'test_conf': [0..1...]}} with matching lengths."""
     out = {}
-    for key, snap in _dict("snapshots", raw, MAX_ROWS).items():
+    for key, snap in _dict("snapshots", raw, MAX_SNAPSHOTS).items():
         if not isinstance(key, str) or not re.fullmatch(r"\d{1,6}", key):
             _fail("snapshots", f"have a key {shown(key)} that is not an epoch number")
         snap = _dict(f"snapshot {key}", snap, 8)

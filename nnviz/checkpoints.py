@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nnviz.checkpoint_meta import MetaError, check_meta, check_state_dict, parse_meta, shown
+from nnviz.checkpoint_meta import MetaError, check_meta, check_state_dict, parse_meta
 from nnviz.config import RunConfig
 from nnviz.models import ModelTooLarge, build_model
 from nnviz.security import check_name

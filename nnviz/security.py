@@ -125,10 +125,10 @@ class ClientLedger:
         return recent
 
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|<>~$])")
+_MARKDOWN = re.compile(r"([\\`*\[\]<>$])")  # escapes, code, emphasis, links, HTML, math ('_' is harmless mid-word)
 
 
 def markdown_safe(text: str) -> str:
-    """`text` with Markdown's special characters escaped, so a message quoting a name shows it as typed
-    (a backslash stays a backslash; brackets make no link)."""
+    """`text` (a name or a message quoting one) with the Markdown characters that would change it escaped:
+    a backslash stays a backslash, brackets make no link, '<' no tag, '$' no formula."""
     return _MARKDOWN.sub(r"\\\1", text)

@@ -87,7 +87,8 @@ def _on_upload() -> None:
     if upload is None:
         st.session_state.pop(CSV_STORE, None)
         return
-    refusal = access.upload_refusal("CSV files")  # presenter mode and the quota, checked server-side
+    new = not views.csv_upload_path(upload.getvalue()).is_file()  # the same file again costs no quota
+    refusal = access.upload_refusal("CSV files") if new or not access.unlocked() else None  # checked server-side
     if refusal:
         st.session_state[CSV_ERROR] = refusal
         return
@@ -101,7 +102,8 @@ def _on_upload() -> None:
     except OSError as exc:
         st.session_state[CSV_ERROR] = f"The upload could not be stored: {storage.disk_problem(exc, runs_dir())}"
         return
-    access.count_upload()
+    if new:
+        access.count_upload()
     st.session_state[CSV_STORE] = {"path": str(path), "name": name, "points": points}
 
 

@@ -16,7 +16,6 @@ import json
 import math
 import random
 
-import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 

@@ -53,6 +53,15 @@ def _torch_bytes(obj) -> bytes:
     return buf.getvalue()
 
 
+def edited_meta(change) -> bytes:
+    """A valid digits checkpoint whose meta went through `change(meta)` (nnviz's save would refuse to write it)."""
+    payload = torch.load(io.BytesIO(_good_bytes()), weights_only=True)
+    meta = json.loads(payload["meta"])
+    change(meta)
+    payload["meta"] = json.dumps(meta)
+    return _torch_bytes(payload)
+
+
 def _renamed_zip() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -87,7 +96,7 @@ CASES = {
                                                   model=build_model(ModelConfig(hidden=(4,)), (1,), 1),
                                                   task="regression", input_shape=(1,), n_outputs=1, classes=()),
                               "this page needs a classification checkpoint"),
-    "unknown dataset": (lambda: _good_bytes(RunConfig(data=DataConfig(dataset="svhn"), model=IMAGES)),
+    "unknown dataset": (lambda: edited_meta(lambda m: m["config"]["data"].update(dataset="svhn")),
                         "dataset 'svhn' is not one nnviz knows"),
 }
 

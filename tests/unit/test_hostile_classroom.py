@@ -6,7 +6,6 @@ half-written file behind, and never reach a user as a traceback.
 from __future__ import annotations
 
 import errno
-import io
 import json
 import math
 import os
@@ -22,21 +21,11 @@ from nnviz.checkpoint_meta import MetaError, check_meta
 from nnviz.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.data import DATASETS
 from tests.unit.test_bad_checkpoints import DIGITS, META, _good_bytes
+from tests.unit.test_bad_checkpoints import edited_meta as _with_meta
 
 ROOT = Path(__file__).resolve().parents[2]
 REGRESSION = RunConfig(data=DataConfig(dataset="regression", n_train=32, n_test=16), model=ModelConfig(hidden=(4,)),
                        train=TrainConfig(device="cpu", epochs=2, snapshot_every=0))
-
-
-def _with_meta(change) -> bytes:
-    """A valid digits checkpoint whose meta JSON went through `change(meta)`."""
-    payload = torch.load(io.BytesIO(_good_bytes()), weights_only=True)
-    meta = json.loads(payload["meta"])
-    change(meta)
-    payload["meta"] = json.dumps(meta)
-    buf = io.BytesIO()
-    torch.save(payload, buf)
-    return buf.getvalue()
 
 
 CRAFTED = {  # the issue's three, and their cousins
