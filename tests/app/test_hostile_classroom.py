@@ -248,3 +248,13 @@ def test_a_bad_checkpoint_in_the_folder_is_listed_on_home_and_breaks_no_page(nnv
     at.session_state["picked_model_path"] = str(folder / "crafted.pt")  # a stale pick (a link, an old tab)
     at.switch_page("app_pages/inside.py").run()
     assert not at.exception, at.exception
+
+
+def test_classification_start_on_a_full_disk_says_so_under_start(nnviz_env, monkeypatch):
+    at = _page("app_pages/classification.py")
+    monkeypatch.setattr(storage, "write_bytes", _full_disk)
+    at.button(key="cls_start").click().run()
+    assert not at.exception, at.exception
+    errors = _errors(at)
+    assert len(errors) == 1 and errors[0].startswith("Not started: The disk holding") and "is full" in errors[0]
+    assert not runs.active_runs() and not list((nnviz_env / "runs").rglob("*"))  # no run folder, no temp file

@@ -171,12 +171,17 @@ def _leftovers(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.name.endswith(".tmp") or (p.is_file() and p.stat().st_size == 0)]
 
 
-def test_a_full_disk_at_start_leaves_no_run_folder_and_says_so(tmp_path, monkeypatch):
-    monkeypatch.setattr(storage, "write_bytes", _full_disk)
+@pytest.mark.parametrize("code, says", [(errno.ENOSPC, "is full"), (errno.EROFS, "is read-only"),
+                                         (errno.EACCES, "is read-only")])
+def test_a_full_or_read_only_disk_at_start_leaves_no_run_folder_and_says_so(tmp_path, monkeypatch, code, says):
+    def fails(fh, data):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(storage, "write_bytes", fails)
     with pytest.raises(OSError) as info:
         runs.start(REGRESSION, tmp_path)
     assert list(tmp_path.iterdir()) == []  # no 0-byte config.json, no phantom 'unknown' run
-    assert "is full" in storage.disk_problem(info.value, tmp_path)
+    assert says in storage.disk_problem(info.value, tmp_path)
 
 
 def test_a_disk_that_fills_mid_run_fails_the_run_with_a_sentence_and_names_no_missing_file(tmp_path, monkeypatch,
