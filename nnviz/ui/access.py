@@ -84,7 +84,7 @@ def upload_refusal(what: str) -> str | None:
     if st.session_state.get(_UPLOADS, 0) >= UPLOADS_PER_SESSION or \
             uploads.count(client()) >= UPLOADS_PER_CLIENT_HOUR:
         return (f"This browser has reached its upload limit ({UPLOADS_PER_SESSION} files per session, "
-                f"{UPLOADS_PER_CLIENT_HOUR} an hour); delete or reuse what is there.")
+                f"{UPLOADS_PER_CLIENT_HOUR} an hour): reuse the files already uploaded, or try again later.")
     return None
 
 
