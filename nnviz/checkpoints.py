@@ -75,10 +75,11 @@ class Checkpoint:
 def save(path: str | os.PathLike, model: nn.Module, config: RunConfig, *, task: str,
          input_shape: tuple[int, ...], n_outputs: int, classes: tuple[str, ...] = (),
          mean: tuple[float, ...] = (), std: tuple[float, ...] = (), metrics: dict | None = None,
-         history: dict | None = None, half: bool = False) -> Path:
+         history: dict | None = None, half: bool = False, exclusive: bool = False) -> Path:
     """Write a checkpoint atomically (a crash leaves the old file or the new, never half).
 
-    `half` stores float weights as float16 (half the size; loading converts back).
+    `half` stores float weights as float16 (half the size; loading converts back). `exclusive`:
+    FileExistsError rather than replace a file at `path` (a user's save never overwrites silently).
     """
     meta = {"config": json.loads(config.to_json()), "task": task, "input_shape": list(input_shape),
             "n_outputs": int(n_outputs), "classes": list(classes), "mean": [float(m) for m in mean],
@@ -92,17 +93,17 @@ def save(path: str | os.PathLike, model: nn.Module, config: RunConfig, *, task: 
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     payload = {"format": FORMAT, "version": VERSION, "meta": json.dumps(meta), "state_dict": state}
-    save_tensors(path, payload)
+    save_tensors(path, payload, exclusive)
     sweep_temp_files(Path(path).parent)  # temp files of saves killed long ago (a crashed server) go
     return Path(path)
 
 
-def save_tensors(path: str | os.PathLike, obj: Any) -> None:
+def save_tensors(path: str | os.PathLike, obj: Any, exclusive: bool = False) -> None:
     """`torch.save` atomically, serialised in memory first: a full disk then fails as an OSError
     (ENOSPC) in the plain write, not as torch's "unexpected pos" from inside its zip writer."""
     buffer = io.BytesIO()
     torch.save(obj, buffer)
-    atomic_write_bytes(path, buffer.getbuffer())
+    atomic_write_bytes(path, buffer.getbuffer(), exclusive)
 
 
 def free_user_path(name: str) -> Path:

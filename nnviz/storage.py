@@ -47,8 +47,12 @@ def write_bytes(fh: Any, data: bytes | memoryview) -> None:
     fh.write(data)
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb") -> None:
+def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb",
+                 exclusive: bool = False) -> None:
     """Call `write(fh)` on a temp file beside `path`, fsync it, then rename it over `path`.
+
+    `exclusive`: never replace an existing file, not even one another writer made a moment ago
+    (FileExistsError then; the temp file is hard-linked into place, which fails if `path` exists).
 
     On any failure the temp file is removed and `path` is left as it was. A writer that fails
     without an OSError while the disk is full (torch's zip writer says "unexpected pos") raises
@@ -62,7 +66,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            os.link(tmp, path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if not isinstance(exc, (OSError, KeyboardInterrupt, SystemExit)) and _disk_full(path.parent):
@@ -71,8 +79,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
     _fsync_dir(path.parent)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes | memoryview) -> None:
-    atomic_write(path, lambda fh: write_bytes(fh, data))
+def atomic_write_bytes(path: str | os.PathLike, data: bytes | memoryview, exclusive: bool = False) -> None:
+    atomic_write(path, lambda fh: write_bytes(fh, data), exclusive=exclusive)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

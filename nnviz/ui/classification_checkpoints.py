@@ -21,13 +21,14 @@ SAVED_KEY = "cls:checkpoint_saved"
 PENDING_KEY = "cls:checkpoint_pending"  # (run label, name, path): a save waiting for overwrite / keep both
 
 
-def save_run(run_dir: Path, snapshots: dict[int, dict], path: Path) -> Path:
-    """Copy a finished run's final.pt to `path`, adding its per-epoch test predictions to the history."""
+def save_run(run_dir: Path, snapshots: dict[int, dict], path: Path, exclusive: bool = False) -> Path:
+    """Copy a finished run's final.pt to `path`, adding its per-epoch test predictions to the history
+    (`exclusive`: FileExistsError rather than replace a file there)."""
     ckpt = checkpoints.load(run_dir / "final.pt")
     history = dict(ckpt.history, snapshots={str(k): v for k, v in sorted(snapshots.items())})
     return checkpoints.save(path, ckpt.model(), ckpt.config, task=ckpt.task, input_shape=ckpt.input_shape,
                             n_outputs=ckpt.n_outputs, classes=ckpt.classes, mean=ckpt.mean, std=ckpt.std,
-                            metrics=ckpt.metrics, history=history)
+                            metrics=ckpt.metrics, history=history, exclusive=exclusive)
 
 
 def load_into_page(path: str) -> None:
@@ -70,8 +71,7 @@ def _upload() -> None:
         if refusal:
             st.session_state[ERROR_KEY] = refusal
             return
-        path = checkpoints.free_user_path(path.stem)  # never over an existing file: keep both
-        storage.atomic_write_bytes(path, upload.getvalue())
+        path = _store_new(path.stem, upload.getvalue())  # never over an existing file: keep both
     except checkpoints.CheckpointError as exc:
         st.session_state[ERROR_KEY] = f"{shown}: {security.markdown_safe(str(exc))}"
         return
@@ -80,6 +80,18 @@ def _upload() -> None:
         return
     access.count_upload()
     load_into_page(str(path))
+
+
+def _store_new(name: str, data: bytes) -> Path:
+    """Write `data` under the first free name from `name` on (name, name_2, ...), racing no other writer."""
+    for _ in range(20):
+        path = checkpoints.free_user_path(name)
+        try:
+            storage.atomic_write_bytes(path, data, exclusive=True)
+            return path
+        except FileExistsError:  # taken between the check and the write: the next free name
+            continue
+    raise checkpoints.CheckpointError("Too many checkpoints are being saved under this name: choose another.")
 
 
 def _holds(path: Path, data: bytes) -> bool:
@@ -97,12 +109,14 @@ def _stem(filename: str) -> str:
         return "checkpoint"
 
 
-def _save(source: Source, path: Path) -> None:
+def _save(source: Source, path: Path, overwrite: bool = False) -> None:
     """Save the source run to `path`; the outcome (path or error) goes to the session for the panel."""
     st.session_state.pop(PENDING_KEY, None)
     st.session_state.pop(SAVED_KEY, None)  # a stale "Saved to" never stays under a new outcome
     try:
-        save_run(source.final_path.parent, source.snapshots, path)
+        save_run(source.final_path.parent, source.snapshots, path, exclusive=not overwrite)
+    except FileExistsError:  # another save took the name a moment ago: ask again
+        st.session_state[PENDING_KEY] = (source.label, path.stem, str(path))
     except OSError as exc:
         st.session_state[ERROR_KEY] = f"Not saved: {storage.disk_problem(exc, path.parent)}"
     except (ValueError, checkpoints.CheckpointError) as exc:
@@ -137,7 +151,7 @@ def _ask_overwrite(source: Source) -> None:
                f"both (this one as {security.markdown_safe(other.stem)})?", icon=":material/warning:")
     c = st.columns(3)
     if c[0].button("Overwrite", key="cls_save_overwrite", icon=":material/save_as:"):
-        _save(source, Path(path))
+        _save(source, Path(path), overwrite=True)
         st.rerun()
     if c[1].button("Keep both", key="cls_save_keep", icon=":material/library_add:"):
         _save(source, other)

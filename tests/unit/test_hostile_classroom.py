@@ -246,3 +246,13 @@ def test_passcode_guesses_are_counted_per_address_in_a_window():
 def test_config_batch_size_message_names_the_real_cap():
     with pytest.raises(ConfigError, match=r"in 1\.\.1000000; got 10000000"):
         TrainConfig(batch_size=10_000_000)
+
+
+def test_an_exclusive_write_never_replaces_a_file_that_appeared_meanwhile(tmp_path):
+    target = tmp_path / "mine.pt"
+    target.write_bytes(b"someone else's save")
+    with pytest.raises(FileExistsError):
+        storage.atomic_write_bytes(target, b"my save", exclusive=True)
+    assert target.read_bytes() == b"someone else's save" and sorted(p.name for p in tmp_path.iterdir()) == ["mine.pt"]
+    storage.atomic_write_bytes(tmp_path / "new.pt", b"my save", exclusive=True)
+    assert (tmp_path / "new.pt").read_bytes() == b"my save"
