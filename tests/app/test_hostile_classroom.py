@@ -200,20 +200,23 @@ def _full_disk(fh, data):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
-def test_start_on_a_full_or_file_runs_folder_says_so_under_start(nnviz_env, monkeypatch):
-    at = _page("app_pages/regression.py")
+@pytest.mark.parametrize("page, start", [("app_pages/regression.py", "rg_start"),
+                                         ("app_pages/classification.py", "cls_start")])
+def test_start_on_a_full_or_file_runs_folder_says_so_under_start(nnviz_env, monkeypatch, page, start):
+    at = _page(page)
+    real_write = storage.write_bytes
     monkeypatch.setattr(storage, "write_bytes", _full_disk)
-    at.button(key="rg_start").click().run()
+    at.button(key=start).click().run()
     assert not at.exception, at.exception
     errors = _errors(at)
     assert len(errors) == 1 and errors[0].startswith("Not started: The disk holding") and "is full" in errors[0]
     assert not runs.active_runs()
     root = nnviz_env / "runs"
-    assert not root.exists() or not [p for p in root.rglob("*") if p.is_file() or p.name.endswith(".tmp")]
-    monkeypatch.undo()
+    assert not root.exists() or not list(root.rglob("*"))  # no run folder, no 0-byte or temp file
+    monkeypatch.setattr(storage, "write_bytes", real_write)  # the disk has room again, but the folder is a file
     monkeypatch.setenv("NNVIZ_RUNS_DIR", str(nnviz_env / "a_file"))
     (nnviz_env / "a_file").write_text("not a folder")
-    at.button(key="rg_start").click().run()
+    at.button(key=start).click().run()
     assert not at.exception, at.exception
     assert len(_errors(at)) == 1 and "is a file, not a folder" in _errors(at)[0]
 
@@ -248,13 +251,3 @@ def test_a_bad_checkpoint_in_the_folder_is_listed_on_home_and_breaks_no_page(nnv
     at.session_state["picked_model_path"] = str(folder / "crafted.pt")  # a stale pick (a link, an old tab)
     at.switch_page("app_pages/inside.py").run()
     assert not at.exception, at.exception
-
-
-def test_classification_start_on_a_full_disk_says_so_under_start(nnviz_env, monkeypatch):
-    at = _page("app_pages/classification.py")
-    monkeypatch.setattr(storage, "write_bytes", _full_disk)
-    at.button(key="cls_start").click().run()
-    assert not at.exception, at.exception
-    errors = _errors(at)
-    assert len(errors) == 1 and errors[0].startswith("Not started: The disk holding") and "is full" in errors[0]
-    assert not runs.active_runs() and not list((nnviz_env / "runs").rglob("*"))  # no run folder, no temp file
