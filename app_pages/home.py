@@ -36,6 +36,11 @@ if ckpts:
     st.dataframe(ckpts, hide_index=True, width="stretch")
 else:
     st.info("No checkpoints yet. Train a model in a lab and save it.")
+skipped = overview.unreadable_checkpoints()
+if skipped:
+    st.warning(f"{len(skipped)} file(s) in the checkpoint folders cannot be used and are skipped everywhere:",
+               icon=":material/warning:")
+    st.dataframe(skipped, hide_index=True, width="stretch", key="home_unreadable")
 
 st.subheader("Runs")
 run_rows = overview.run_rows()

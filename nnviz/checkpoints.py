@@ -18,10 +18,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from nnviz.config import ConfigError, RunConfig
+from nnviz.checkpoint_meta import MetaError, check_meta, check_state_dict, parse_meta
+from nnviz.config import RunConfig
 from nnviz.models import ModelTooLarge, build_model
 from nnviz.security import check_name
-from nnviz.storage import atomic_write, inside, safe_name, sweep_temp_files
+from nnviz.storage import atomic_write_bytes, inside, safe_name, sweep_temp_files
 
 FORMAT = "nnviz-checkpoint"
 VERSION = 1
@@ -60,11 +61,11 @@ class Checkpoint:
             model = build_model(self.config.model, self.input_shape, self.n_outputs)
         except ModelTooLarge as exc:
             raise CheckpointError(f"This checkpoint describes a model too large to build: {exc}") from None
-        except ValueError as exc:
+        except (ValueError, RuntimeError) as exc:
             raise CheckpointError(f"This checkpoint describes a model that cannot be built ({exc}).") from None
         try:
             model.load_state_dict(self.state_dict, strict=True)
-        except (RuntimeError, ValueError) as exc:
+        except (RuntimeError, ValueError, TypeError) as exc:
             first = str(exc).strip().splitlines()[0][:300]
             raise CheckpointError(f"The weights in this checkpoint do not fit its architecture ({first}). "
                                   "It was probably edited or saved by another program.") from None
@@ -74,22 +75,45 @@ class Checkpoint:
 def save(path: str | os.PathLike, model: nn.Module, config: RunConfig, *, task: str,
          input_shape: tuple[int, ...], n_outputs: int, classes: tuple[str, ...] = (),
          mean: tuple[float, ...] = (), std: tuple[float, ...] = (), metrics: dict | None = None,
-         history: dict | None = None, half: bool = False) -> Path:
+         history: dict | None = None, half: bool = False, exclusive: bool = False) -> Path:
     """Write a checkpoint atomically (a crash leaves the old file or the new, never half).
 
-    `half` stores float weights as float16 (half the size; loading converts back).
+    `half` stores float weights as float16 (half the size; loading converts back). `exclusive`:
+    FileExistsError rather than replace a file at `path` (a user's save never overwrites silently).
     """
     meta = {"config": json.loads(config.to_json()), "task": task, "input_shape": list(input_shape),
             "n_outputs": int(n_outputs), "classes": list(classes), "mean": [float(m) for m in mean],
             "std": [float(s) for s in std], "metrics": _plain(metrics or {}), "history": _plain(history or {}),
             "saved_at": time.time()}
+    try:
+        check_meta(meta)  # nnviz never writes a checkpoint it would refuse to read
+    except MetaError as exc:
+        raise CheckpointError(str(exc)) from None
     state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     payload = {"format": FORMAT, "version": VERSION, "meta": json.dumps(meta), "state_dict": state}
-    atomic_write(path, lambda fh: torch.save(payload, fh))
+    save_tensors(path, payload, exclusive)
     sweep_temp_files(Path(path).parent)  # temp files of saves killed long ago (a crashed server) go
     return Path(path)
+
+
+def save_tensors(path: str | os.PathLike, obj: Any, exclusive: bool = False) -> None:
+    """`torch.save` atomically, serialised in memory first: a full disk then fails as an OSError
+    (ENOSPC) in the plain write, not as torch's "unexpected pos" from inside its zip writer."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(path, buffer.getbuffer(), exclusive)
+
+
+def free_user_path(name: str) -> Path:
+    """`user_path(name)`, or the first of name_2, name_3, ... that no file holds yet (keep both)."""
+    first = path = user_path(name)
+    for i in range(2, 10_000):
+        if not path.exists():
+            return path
+        path = first.with_name(f"{first.stem}_{i}.pt")
+    raise CheckpointError("Too many checkpoints with this name: choose another name.")
 
 
 def load(source: str | os.PathLike | bytes) -> Checkpoint:
@@ -108,8 +132,12 @@ def load(source: str | os.PathLike | bytes) -> Checkpoint:
         raise
     except FileNotFoundError:
         raise CheckpointError(f"No checkpoint at {source}.") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{source} is a folder, not a checkpoint file.") from None
+    except PermissionError:
+        raise CheckpointError(f"{source} cannot be read (permission denied).") from None
     except Exception as exc:  # UnpicklingError (code in the file), truncated zip, not a torch file
-        raise CheckpointError(_load_failure(exc)) from None
+        raise CheckpointError(_load_failure(exc, _head(source))) from None
     return _parse(payload, path)
 
 
@@ -126,16 +154,34 @@ def check_upload(data: bytes, task: str, datasets: tuple[str, ...] = ()) -> Chec
     if datasets and ckpt.config.data.dataset not in datasets:
         raise CheckpointError(f"This checkpoint was trained on {ckpt.config.data.dataset!r}; this page works with "
                               f"{', '.join(datasets)}.")
+    try:
+        check_state_dict(ckpt.state_dict, finite=True)
+    except MetaError as exc:
+        raise CheckpointError(str(exc)) from None
     ckpt.model()  # weights from another model fail here, not later on a page
     return ckpt
 
 
-def _load_failure(exc: Exception) -> str:
+def _load_failure(exc: Exception, head: bytes) -> str:
+    if not head.startswith((b"PK\x03\x04", b"\x80")):  # neither a torch zip nor a pickle
+        return ("This is not a PyTorch checkpoint (it looks like a text or other file). "
+                "Only checkpoints saved by nnviz can be loaded.")
     if "Weights only load failed" in str(exc):  # a pickle holding more than tensors and plain data
         return ("This file holds Python objects other than weights (loading it could run code), so nnviz "
                 "refuses it. Only checkpoints saved by nnviz can be loaded.")
     return ("This is not a readable nnviz checkpoint (the file is truncated, corrupted or of another "
             f"format: {type(exc).__name__}). Save it again from nnviz.")
+
+
+def _head(source: str | os.PathLike | bytes) -> bytes:
+    """The first bytes of the file, to tell a text file from a damaged checkpoint."""
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source[:4])
+    try:
+        with open(source, "rb") as fh:
+            return fh.read(4)
+    except OSError:
+        return b""
 
 
 def _parse(payload: Any, path: Path | None) -> Checkpoint:
@@ -146,19 +192,12 @@ def _parse(payload: Any, path: Path | None) -> Checkpoint:
         raise CheckpointError(f"This checkpoint has format version {payload.get('version')}; "
                               f"this nnviz reads version {VERSION}.")
     try:
-        meta = json.loads(payload["meta"])
-        config = RunConfig.from_json(json.dumps(meta["config"]))
-        state = payload["state_dict"]
-        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-            raise CheckpointError("The checkpoint's weights are not a plain state dict.")
-        return Checkpoint(config, state, meta["task"], tuple(meta["input_shape"]), int(meta["n_outputs"]),
-                          tuple(meta.get("classes", ())), tuple(meta.get("mean", ())), tuple(meta.get("std", ())),
-                          dict(meta.get("metrics", {})), dict(meta.get("history", {})),
-                          float(meta.get("saved_at", 0.0)), path)
-    except CheckpointError:
-        raise
-    except (KeyError, TypeError, ValueError, ConfigError) as exc:
-        raise CheckpointError(f"This nnviz checkpoint is incomplete or damaged ({type(exc).__name__}: {exc}).") from None
+        meta = parse_meta(payload.get("meta"))
+        state = check_state_dict(payload.get("state_dict"))
+    except MetaError as exc:
+        raise CheckpointError(str(exc)) from None
+    return Checkpoint(meta["config"], state, meta["task"], meta["input_shape"], meta["n_outputs"], meta["classes"],
+                      meta["mean"], meta["std"], meta["metrics"], meta["history"], meta["saved_at"], path)
 
 
 @dataclass(frozen=True)
@@ -171,29 +210,38 @@ class CheckpointInfo:
     task: str
     metrics: dict
     size_bytes: int
+    error: str = ""  # why the file cannot be used; such entries are only listed, never loaded
 
 
-def list_checkpoints() -> list[CheckpointInfo]:
-    """Shipped and saved checkpoints, newest saved first; unreadable files are skipped."""
+def list_checkpoints(unreadable: bool = False) -> list[CheckpointInfo]:
+    """Shipped and saved checkpoints, sorted by name; files that fail the checks are left out,
+    or (with `unreadable`) listed with their `error` so a page can say which files are skipped."""
     found = []
     for kind, folder in (("shipped", SHIPPED_DIR), ("saved", user_dir())):
-        if not folder.is_dir():
+        try:
+            paths = sorted(folder.glob("*.pt")) if folder.is_dir() else []
+        except OSError:  # a folder that vanished or cannot be read lists nothing
             continue
-        for path in sorted(folder.glob("*.pt")):
-            info = _info(str(path), path.stat().st_mtime_ns, kind)
-            if info is not None:
+        for path in paths:
+            try:
+                info = _info(str(path), path.stat().st_mtime_ns, kind)
+            except OSError:  # deleted between the listing and the stat
+                continue
+            if unreadable or not info.error:
                 found.append(info)
     return found
 
 
 @functools.lru_cache(maxsize=256)
-def _info(path: str, _mtime: int, kind: str) -> CheckpointInfo | None:
+def _info(path: str, _mtime: int, kind: str) -> CheckpointInfo:
     try:
         ckpt = load(path)
-    except CheckpointError:
-        return None
+        ckpt.model()  # weights that do not fit their architecture are caught here, not on a page
+        size = Path(path).stat().st_size
+    except (CheckpointError, OSError) as exc:
+        return CheckpointInfo(Path(path), Path(path).stem, kind, "?", "?", "?", {}, 0, str(exc) or "unreadable")
     return CheckpointInfo(Path(path), Path(path).stem, kind, ckpt.config.data.dataset, ckpt.config.preset,
-                          ckpt.task, ckpt.metrics, Path(path).stat().st_size)
+                          ckpt.task, ckpt.metrics, size)
 
 
 def user_path(name: str) -> Path:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from nnviz import process
+from nnviz import process, storage
 from nnviz.config import DEVICES, OPTIMIZER_NAMES, ConfigError, DataConfig, RunConfig, replace
 
 if TYPE_CHECKING:
@@ -63,7 +63,8 @@ def _bar(fraction: float, width: int = 30) -> str:
 
 def _summary(run: runs.Run, view: dict, wall: float) -> dict:
     last = view["epochs"][-1] if view["epochs"] else {}
-    out = {"run_dir": str(run.dir), "checkpoint": str(run.folder.final_path), "status": view["status"],
+    final = run.folder.final_checkpoint  # named only when it was written (a full disk may have stopped it)
+    out = {"run_dir": str(run.dir), "checkpoint": str(final) if final else None, "status": view["status"],
            "message": view["message"], "epochs": int(last.get("epoch", 0)),
            "seconds": round(float(last.get("elapsed", 0.0)), 3), "wall_seconds": round(wall, 3)}
     if run.config.data.task == "classification":
@@ -77,18 +78,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     from nnviz import runs, threads
     from nnviz.data import load
 
+    if args.epochs is not None and args.epochs < 1:  # the library allows 0 (an untrained model); a CLI run must train
+        raise ConfigError(f"--epochs must be at least 1; got {args.epochs}: a run of no epochs trains nothing")
+    if args.lr is not None and args.lr <= 0:  # NaN and inf are refused by the config, which says "finite"
+        raise ConfigError(f"--lr must be a positive number; got {args.lr}: a learning rate of 0 learns nothing")
     cfg = build_config(args)
     with threads.serial():  # this thread only waits and prints: no OpenMP pool beside the training thread's
         load(cfg.data)  # fail fast, before a run folder exists, with the data's own message
     started = time.perf_counter()
-    run = runs.start(cfg, args.runs_dir)
+    try:
+        run = runs.start(cfg, args.runs_dir)
+    except OSError as exc:  # a read-only, full or missing runs folder, or a file where it should be
+        print(f"nnviz: {storage.disk_problem(exc, runs.runs_dir(args.runs_dir))}", file=sys.stderr)
+        return EXIT_USAGE
     printed = 0
     try:
         while not run.wait(0.1) or printed < len(run.view()["epochs"]):
             view = run.view()
             for row in view["epochs"][printed:]:
                 if args.json:
-                    print(json.dumps(row), flush=True)
+                    print(_json(row), flush=True)
                 printed += 1
             if not args.json:
                 p = view["progress"]
@@ -100,7 +109,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     view = run.view()
     summary = _summary(run, view, time.perf_counter() - started)
     if args.json:
-        print(json.dumps(summary), flush=True)
+        print(_json(summary), flush=True)
     else:
         print(file=sys.stderr)
         for key, value in summary.items():
@@ -125,11 +134,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         out.update(test_mse=metrics["loss"])
     if args.json:
-        print(json.dumps(out))
+        print(_json(out))
     else:
         for key, value in out.items():
             print(f"{key:>14}: {value}")
     return 0
+
+
+def _json(obj: dict) -> str:
+    """Strict JSON (RFC 8259 has no NaN or Infinity): a non-finite number becomes null."""
+    return json.dumps({k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in obj.items()})
 
 
 def cmd_download(args: argparse.Namespace) -> int:
@@ -208,9 +222,9 @@ def _train_arguments(train: argparse.ArgumentParser) -> None:
 
     train.add_argument("--dataset", default="digits", help=f"regression, {', '.join(DATASETS)} or an x,y CSV path")
     train.add_argument("--model", choices=sorted(PRESETS), help="preset (default: the task's default)")
-    train.add_argument("--epochs", type=int)
+    train.add_argument("--epochs", type=int, help="epochs to train (>= 1)")
     train.add_argument("--batch-size", type=int)
-    train.add_argument("--lr", type=float)
+    train.add_argument("--lr", type=float, help="learning rate (> 0)")
     train.add_argument("--optimizer", choices=sorted(OPTIMIZER_NAMES))
     train.add_argument("--weight-decay", type=float)
     train.add_argument("--device", choices=DEVICES)
@@ -295,4 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except (ValueError, DatasetMissing) as exc:
         print(f"nnviz: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # a file or folder the command needs cannot be read or written
+        print(f"nnviz: {storage.disk_problem(exc, exc.filename or 'a file')}", file=sys.stderr)
         return EXIT_USAGE

@@ -154,7 +154,7 @@ class TrainConfig:
         _check(0 <= self.lr <= 100, f"learning rate must be in [0, 100]; got {self.lr}")
         _check(0 <= self.momentum < 1, f"momentum must be in [0, 1); got {self.momentum}")
         _check(0 <= self.weight_decay <= 10, f"weight_decay must be in [0, 10]; got {self.weight_decay}")
-        _check(1 <= self.batch_size <= 1_000_000, f"batch_size must be >= 1; got {self.batch_size}")
+        _check(1 <= self.batch_size <= 1_000_000, f"batch_size must be in 1..1000000; got {self.batch_size}")
         _check(0 <= self.epochs <= 100_000, f"epochs must be in 0..100000; got {self.epochs}")
         _one_of("scheduler", self.scheduler, SCHEDULER_NAMES)
         _check(self.step_size >= 1, f"step_size must be >= 1; got {self.step_size}")

@@ -33,6 +33,12 @@ def checkpoint_rows() -> list[dict]:
             for c in checkpoints.list_checkpoints()]
 
 
+def unreadable_checkpoints() -> list[dict]:
+    """Checkpoint files in the folders that fail the checks: listed so the presenter can remove them."""
+    return [{"name": c.path.name, "kind": c.kind, "reason": c.error, "path": str(c.path)}
+            for c in checkpoints.list_checkpoints(unreadable=True) if c.error]
+
+
 def run_rows(limit: int = 50) -> list[dict]:
     rows = []
     for record in runs.list_runs()[:limit]:

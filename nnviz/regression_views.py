@@ -241,6 +241,11 @@ def replay_epoch(snapshots: Mapping[int, dict], epoch: float) -> int | None:
 
 # --- files ---------------------------------------------------------------------------
 
+def csv_upload_path(raw: bytes, folder: str | os.PathLike | None = None) -> Path:
+    """Where `save_csv_upload` keeps these bytes: <runs>/uploads/<sha>.csv."""
+    return (Path(folder) if folder else runs_dir() / "uploads") / f"{hashlib.sha256(raw).hexdigest()[:16]}.csv"
+
+
 def save_csv_upload(raw: bytes, folder: str | os.PathLike | None = None) -> tuple[Path, int]:
     """Check uploaded x,y CSV bytes (CsvError with a UI message if unusable) and keep them as a file.
 
@@ -248,8 +253,7 @@ def save_csv_upload(raw: bytes, folder: str | os.PathLike | None = None) -> tupl
     bytes give the same file. Returns (path, number of points).
     """
     x, _ = read_xy_csv(raw)
-    target = Path(folder) if folder else runs_dir() / "uploads"
-    path = target / f"{hashlib.sha256(raw).hexdigest()[:16]}.csv"
+    path = csv_upload_path(raw, folder)
     if not path.is_file():
         atomic_write(path, lambda fh: fh.write(raw))
     return path, int(len(x))

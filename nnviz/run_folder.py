@@ -30,6 +30,8 @@ _FOLD_FILE = re.compile(r"fold_(\d+)\.pt$")
 class RunFolder:
     """Paths and readers of one run folder; reading never raises for a missing or torn file."""
 
+    CONFIG, STATUS = "config.json", "status.json"  # the two files every run folder starts with
+
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
 
@@ -44,11 +46,11 @@ class RunFolder:
 
     @property
     def config_path(self) -> Path:
-        return self.path / "config.json"
+        return self.path / self.CONFIG
 
     @property
     def status_path(self) -> Path:
-        return self.path / "status.json"
+        return self.path / self.STATUS
 
     def history_path(self, fold: int = 0) -> Path:
         return self.path / f"history{_suffix(fold)}.jsonl"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nnviz import checkpoints, limits
+from nnviz import checkpoints, limits, storage
 from nnviz.config import ConfigError, RunConfig
 from nnviz.crossval import cross_validate
 from nnviz.data import TaskData, load
@@ -26,7 +27,7 @@ from nnviz.data.regression import DOMAIN
 from nnviz.diagnostics import GradNormRecorder
 from nnviz.jobs import TRAINING_SLOTS, BackgroundJob, Registry
 from nnviz.run_folder import RunFolder
-from nnviz.storage import append_jsonl, atomic_write, atomic_write_json, atomic_write_text
+from nnviz.storage import append_jsonl, atomic_write_json
 from nnviz.train import Callback, History, TrainState, fit, init_model, predict
 
 ACTIVE_STATES = BackgroundJob.ACTIVE_STATES
@@ -39,6 +40,14 @@ _registry: Registry["Run"] = Registry()
 def runs_dir(path: str | os.PathLike | None = None) -> Path:
     """Where run folders live: `path`, else $NNVIZ_RUNS_DIR, else <project>/runs."""
     return Path(path or os.environ.get("NNVIZ_RUNS_DIR") or Path(__file__).resolve().parent.parent / "runs")
+
+
+RUN_ID_PATTERN = r"\d{8}-\d{6}-.+-[0-9a-f]{6}"  # what new_id() makes
+
+
+def clean_leftovers(root: str | os.PathLike | None = None) -> int:
+    """At start-up: temp files of killed writers, and run folders a failed start left half-made."""
+    return storage.sweep_half_made_folders(runs_dir(root), RUN_ID_PATTERN, (RunFolder.CONFIG, RunFolder.STATUS))
 
 
 def fit_grid(data: TaskData) -> np.ndarray:
@@ -107,14 +116,20 @@ class Run(BackgroundJob):
                     "batch_losses": list(self.batch_losses), "snapshots": dict(self.snapshots),
                     "fit_x": list(self.fit_x), "data_info": dict(self.data_info), "config": self.config}
 
-    def set_status(self, status: str, message: str = "") -> None:
+    def set_status(self, status: str, message: str = "", strict: bool = False) -> None:
+        """Set the status; a disk that fails to take status.json (full, gone) only raises when `strict`:
+        the live status is kept in memory, and a later server reads the run as interrupted."""
         with self.lock:
             self.status, self.message = status, message
         previous = self.folder.status()
-        atomic_write_json(self.folder.status_path, {
-            "status": status, "message": message, "pid": os.getpid(),
-            "created": previous.get("created", time.time()), "updated": time.time(),
-            "epochs_done": len(self.epochs) - 1 if self.epochs else 0})
+        try:
+            atomic_write_json(self.folder.status_path, {
+                "status": status, "message": message, "pid": os.getpid(),
+                "created": previous.get("created", time.time()), "updated": time.time(),
+                "epochs_done": len(self.epochs) - 1 if self.epochs else 0})
+        except OSError:
+            if strict:
+                raise
 
 
 class _Recorder(Callback):
@@ -175,7 +190,7 @@ class _Recorder(Callback):
         epoch = int(record["epoch"])
         if self.snapshot_every and epoch % self.snapshot_every == 0:
             state_dict = {k: v.detach().cpu().clone() for k, v in state.model.state_dict().items()}
-            atomic_write(self.run.folder.weights_path(epoch, self.fold), lambda fh: torch.save(state_dict, fh))
+            checkpoints.save_tensors(self.run.folder.weights_path(epoch, self.fold), state_dict)
         val = record.get("val_loss", math.nan)
         if not self.fold and epoch > 0 and math.isfinite(val) and val < self.best_val:
             self.best_val = val
@@ -244,7 +259,9 @@ def _train(run: Run) -> None:
         run.set_status(history.status, history.reason)
     except torch.cuda.OutOfMemoryError:
         run.set_status("failed", "The GPU ran out of memory. Use a smaller batch size or a smaller model.")
-    except (ConfigError, ValueError, RuntimeError, OSError) as exc:
+    except OSError as exc:  # disk full, folder gone or read-only: say which, in one sentence
+        run.set_status("failed", storage.disk_problem(exc, run.dir))
+    except (ConfigError, ValueError, RuntimeError) as exc:
         run.set_status("failed", str(exc) or type(exc).__name__)
 
 
@@ -258,10 +275,13 @@ def start(config: RunConfig, root: str | os.PathLike | None = None) -> Run:
     limits.check_run(config)  # a run that would exhaust memory is refused up front (ModelTooLarge, with the size)
     run_id = new_id(config)
     folder = runs_dir(root) / run_id
-    folder.mkdir(parents=True, exist_ok=False)
-    atomic_write_text(RunFolder(folder).config_path, config.to_json())  # never a half-written config
+    storage.make_folder(folder, {RunFolder.CONFIG: config.to_json()})  # all or nothing, atomically
     run = Run(run_id, folder, config)
-    run.set_status("queued", "Waiting for a free training slot." if TRAINING_SLOTS.free == 0 else "")
+    try:
+        run.set_status("queued", "Waiting for a free training slot." if TRAINING_SLOTS.free == 0 else "", strict=True)
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)  # no half-made run folder (it would list as 'unknown')
+        raise
     run.launch("run", lambda: _work(run), _registry)
     return run
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 import hmac
 import os
 import re
+import threading
+import time
+from typing import Callable
 
 PASSCODE_ENV = "NNVIZ_PRESENTER_PASSCODE"
 MAX_NAME_LEN = 64  # characters: long enough for a description, short for every file system
@@ -36,7 +39,7 @@ def check_name(name: str, what: str = "name") -> str:
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise UnsafeName(f"The {what} contains control characters (such as a NUL byte); use letters, digits, '-', '_' or '.'.")
     if "/" in name or "\\" in name or ".." in name or os.path.isabs(name) or re.match(r"^[A-Za-z]:", name):
-        raise UnsafeName(f"The {what} {name!r} looks like a path; use a plain name without '/', '\\', ':' or '..'.")
+        raise UnsafeName(f"The {what} '{name}' looks like a path; use a plain name without '/', '\\', ':' or '..'.")
     if len(name) > MAX_NAME_LEN:
         raise UnsafeName(f"The {what} is {len(name)} characters long; keep it to {MAX_NAME_LEN}.")
     if name.startswith("."):
@@ -77,3 +80,55 @@ def passcode_matches(attempt: str | None) -> bool:
     if code is None or not attempt:
         return False
     return hmac.compare_digest(attempt.encode("utf-8"), code.encode("utf-8"))
+
+
+class ClientLedger:
+    """Events per client address in a sliding window, shared by every session of the server.
+
+    A browser reload starts a new Streamlit session but comes from the same address, so limits
+    kept here (wrong passcodes, uploads) survive reloads and new tabs. `clock` is injectable for tests.
+    """
+
+    def __init__(self, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window_s, self.clock = window_s, clock
+        self._events: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def count(self, client: str) -> int:
+        """Events of `client` within the window."""
+        with self._lock:
+            return len(self._recent(client))
+
+    def add(self, client: str) -> int:
+        """Record one event for `client`; returns the count within the window, this one included."""
+        with self._lock:
+            recent = self._recent(client)
+            recent.append(self.clock())
+            return len(recent)
+
+    def wait_s(self, client: str, limit: int) -> float:
+        """Seconds until `client` is under `limit` events again (0 when it is already)."""
+        with self._lock:
+            recent = self._recent(client)
+            return 0.0 if len(recent) < limit else max(0.0, recent[-limit] + self.window_s - self.clock())
+
+    def clear(self, client: str) -> None:
+        with self._lock:
+            self._events.pop(client, None)
+
+    def _recent(self, client: str) -> list[float]:
+        now = self.clock()
+        recent = [t for t in self._events.get(client, []) if now - t < self.window_s]
+        if len(self._events) > 10_000:  # many addresses: forget those with nothing recent
+            self._events = {k: v for k, v in self._events.items() if v and now - v[-1] < self.window_s}
+        self._events[client] = recent
+        return recent
+
+
+_MARKDOWN = re.compile(r"([\\`*\[\]<>$])")  # escapes, code, emphasis, links, HTML, math ('_' is harmless mid-word)
+
+
+def markdown_safe(text: str) -> str:
+    """`text` (a name or a message quoting one) with the Markdown characters that would change it escaped:
+    a backslash stays a backslash, brackets make no link, '<' no tag, '$' no formula."""
+    return _MARKDOWN.sub(r"\\\1", text)

@@ -84,6 +84,9 @@ def true_curve(function: str, x: np.ndarray) -> np.ndarray:
     return FUNCTIONS[function].fn(x)
 
 
+MAX_CSV_VALUE = 1e15  # beyond this, squared errors overflow float32 (3.4e38) and training cannot work
+
+
 def read_xy_csv(source: str | Path | bytes) -> tuple[np.ndarray, np.ndarray]:
     """Parse an x,y CSV (a path or the uploaded bytes) into two float32 arrays (N,).
 
@@ -138,6 +141,11 @@ def read_xy_csv(source: str | Path | bytes) -> tuple[np.ndarray, np.ndarray]:
         first = int(np.argmax(bad)) + 1 + int(has_header)
         raise CsvError(f"{int(bad.sum())} row(s) have NaN or infinite values (first at line {first}). "
                        "Remove or fill them and upload again.")
+    huge = (np.abs(x) > MAX_CSV_VALUE) | (np.abs(y) > MAX_CSV_VALUE)
+    if huge.any():
+        first = int(np.argmax(huge)) + 1 + int(has_header)
+        raise CsvError(f"{int(huge.sum())} row(s) have values beyond ±{MAX_CSV_VALUE:.0e} (first at line {first}), "
+                       "too large to train on: rescale the columns (e.g. to other units) and upload again.")
     if len(x) < 4:
         raise CsvError(f"The CSV file has {len(x)} data row(s); at least 4 are needed to train and test.")
     return x.astype(np.float32), y.astype(np.float32)

@@ -1,20 +1,44 @@
 """Presenter mode: with NNVIZ_PRESENTER_PASSCODE set, only an unlocked session may train,
-run sweeps or delete; everyone else can still explore, draw and predict.
+run sweeps, upload, save or delete; everyone else can still explore, draw and predict.
 
 Pages guard an action with `if control_allowed("start training"): ...`; the sidebar calls
 `render_unlock()`. Without the environment variable everything is open, as before.
+Wrong passcodes and uploads are counted per client address (`st.context.ip_address`), not per
+session: a reload or a new tab is a new session from the same address.
 """
 from __future__ import annotations
 
-import time
+import math
+import threading
+import uuid
 
 import streamlit as st
 
 from nnviz import security
 
 _UNLOCKED = "presenter_unlocked"  # session key: this browser session entered the passcode
-_FAILS = "presenter_failures"  # session key: (wrong attempts, time of the last one)
-MAX_TRIES, PAUSE_S = 5, 30.0  # after 5 wrong passcodes a session waits 30 s per further try
+MAX_TRIES, PAUSE_S = 5, 30.0  # at most 5 wrong passcodes per client address in any 30 s
+UPLOADS_PER_SESSION = 10  # checkpoints and CSVs one browser session may store
+UPLOADS_PER_CLIENT_HOUR = 30  # the same per client address and hour, across reloads
+wrong_passcodes = security.ClientLedger(PAUSE_S)  # shared by every session of this server
+uploads = security.ClientLedger(3600.0)
+_UPLOADS = "uploads_stored"  # session key: files this session stored
+_owners: dict[str, tuple[str, str]] = {}  # run or job id -> (session id, client address) that started it
+_owners_lock = threading.Lock()
+
+
+def client() -> str:
+    """This browser's address ('local' for localhost and tests, where Streamlit gives none)."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # noqa: BLE001  (no script run context, e.g. a bare function call)
+        return "local"
+    return address if isinstance(address, str) and address else "local"  # AppTest gives a mock object
+
+
+def _session_id() -> str:
+    """A random token of this browser session (kept in its session state, so it dies with the session)."""
+    return st.session_state.setdefault("_session_token", uuid.uuid4().hex)
 
 
 def presenter_mode() -> bool:
@@ -38,17 +62,52 @@ def control_allowed(action: str) -> bool:
 def _try_unlock() -> None:
     attempt = st.session_state.get("presenter_passcode_input", "")
     st.session_state["presenter_passcode_input"] = ""  # never keep the passcode in the session
-    fails, last = st.session_state.get(_FAILS, (0, 0.0))
-    if fails >= MAX_TRIES and time.time() - last < PAUSE_S:  # guessing from the audience is slowed down
-        st.session_state["presenter_passcode_error"] = f"Too many wrong passcodes: wait {PAUSE_S:.0f} s."
+    wait = wrong_passcodes.wait_s(client(), MAX_TRIES)
+    if wait > 0:  # guessing is slowed down per address: a reload does not reset it, even the right code waits
+        st.session_state["presenter_passcode_error"] = f"Too many wrong passcodes: wait {math.ceil(wait)} s."
         return
     if security.passcode_matches(attempt):
         st.session_state[_UNLOCKED] = True
         st.session_state.pop("presenter_passcode_error", None)
-        st.session_state.pop(_FAILS, None)
     else:
-        st.session_state[_FAILS] = (fails + 1, time.time())
+        wrong_passcodes.add(client())
         st.session_state["presenter_passcode_error"] = "Wrong passcode."
+
+
+def upload_refusal(what: str) -> str | None:
+    """None when this session may store one more uploaded `what`; else the sentence saying why not.
+
+    Server-side, inside the upload callback: a hand-made message can reach a disabled uploader.
+    """
+    if not unlocked():
+        return f"Only the presenter can upload {what}."
+    if st.session_state.get(_UPLOADS, 0) >= UPLOADS_PER_SESSION or \
+            uploads.count(client()) >= UPLOADS_PER_CLIENT_HOUR:
+        return (f"This browser has reached its upload limit ({UPLOADS_PER_SESSION} files per session, "
+                f"{UPLOADS_PER_CLIENT_HOUR} an hour): reuse the files already uploaded, or try again later.")
+    return None
+
+
+def count_upload() -> None:
+    """Record one stored upload against this session and its address."""
+    st.session_state[_UPLOADS] = st.session_state.get(_UPLOADS, 0) + 1
+    uploads.add(client())
+
+
+def claim(job_id: str) -> None:
+    """Remember that this session (and its address) started run or job `job_id`."""
+    with _owners_lock:
+        _owners[job_id] = (_session_id(), client())
+
+
+def may_stop(job_id: str) -> bool:
+    """Whether this session may stop run or job `job_id`: the presenter (presenter mode, unlocked) may stop
+    any; otherwise only the session that started it, or a reload of it (same address)."""
+    if presenter_mode():
+        return unlocked()
+    with _owners_lock:
+        owner = _owners.get(job_id)
+    return owner is not None and (owner[0] == _session_id() or owner[1] == client())
 
 
 def render_unlock() -> None:

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from nnviz import checkpoints
+from nnviz import checkpoints, security, storage
 from nnviz.data import DATASETS
-from nnviz.storage import atomic_write, safe_name
 from nnviz.run_folder import RunFolder
 from nnviz.ui import classification_config as cc
 from nnviz.ui import access, live
@@ -20,15 +19,17 @@ from nnviz.ui.classification_results import Source
 
 ERROR_KEY = "cls:checkpoint_error"
 SAVED_KEY = "cls:checkpoint_saved"
+PENDING_KEY = "cls:checkpoint_pending"  # (run label, name, path): a save waiting for overwrite / keep both
 
 
-def save_run(run_dir: Path, snapshots: dict[int, dict], path: Path) -> Path:
-    """Copy a finished run's final.pt to `path`, adding its per-epoch test predictions to the history."""
+def save_run(run_dir: Path, snapshots: dict[int, dict], path: Path, exclusive: bool = False) -> Path:
+    """Copy a finished run's final.pt to `path`, adding its per-epoch test predictions to the history
+    (`exclusive`: FileExistsError rather than replace a file there)."""
     ckpt = checkpoints.load(RunFolder(run_dir).final_path)
     history = dict(ckpt.history, snapshots={str(k): v for k, v in sorted(snapshots.items())})
     return checkpoints.save(path, ckpt.model(), ckpt.config, task=ckpt.task, input_shape=ckpt.input_shape,
                             n_outputs=ckpt.n_outputs, classes=ckpt.classes, mean=ckpt.mean, std=ckpt.std,
-                            metrics=ckpt.metrics, history=history)
+                            metrics=ckpt.metrics, history=history, exclusive=exclusive)
 
 
 def load_into_page(path: str) -> None:
@@ -56,19 +57,109 @@ def _upload() -> None:
     upload = st.session_state.get("cls_upload")
     if upload is None:
         return
-    data = upload.getvalue()
+    if not access.unlocked():  # presenter mode, checked server-side: the uploader is disabled, not gone
+        st.session_state[ERROR_KEY] = access.upload_refusal("checkpoints")
+        return
+    shown = security.markdown_safe(upload.name[:80])
     try:
         # validate fully (format, task, dataset, weights that fit) before anything is written
-        ckpt = checkpoints.check_upload(data, "classification", tuple(DATASETS))
-        path = checkpoints.user_path(f"uploaded_{safe_name(Path(upload.name).stem)}")
-    except (checkpoints.CheckpointError, ValueError) as exc:
-        st.session_state[ERROR_KEY] = f"{upload.name}: {exc}"
+        checkpoints.check_upload(upload.getvalue(), "classification", tuple(DATASETS))
+        path = checkpoints.user_path(f"uploaded_{_stem(upload.name)}")
+        if _holds(path, upload.getvalue()):  # the same file again: reuse it, no copy, no quota
+            load_into_page(str(path))
+            return
+        refusal = access.upload_refusal("checkpoints")  # the quota: only for files that would be stored
+        if refusal:
+            st.session_state[ERROR_KEY] = refusal
+            return
+        path = _store_new(path.stem, upload.getvalue())  # never over an existing file: keep both
+    except checkpoints.CheckpointError as exc:
+        st.session_state[ERROR_KEY] = f"{shown}: {security.markdown_safe(str(exc))}"
         return
-    if ckpt.task != "classification":
-        st.session_state[ERROR_KEY] = f"{upload.name} is a {ckpt.task} checkpoint; this page loads image classifiers."
+    except OSError as exc:
+        st.session_state[ERROR_KEY] = f"{shown}: {storage.disk_problem(exc, checkpoints.user_dir())}"
         return
-    atomic_write(path, lambda fh: fh.write(data))
+    access.count_upload()
     load_into_page(str(path))
+
+
+def _store_new(name: str, data: bytes) -> Path:
+    """Write `data` under the first free name from `name` on (name, name_2, ...), racing no other writer."""
+    for _ in range(20):
+        path = checkpoints.free_user_path(name)
+        try:
+            storage.atomic_write_bytes(path, data, exclusive=True)
+            return path
+        except FileExistsError:  # taken between the check and the write: the next free name
+            continue
+    raise checkpoints.CheckpointError("Too many checkpoints are being saved under this name: choose another.")
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
+
+
+def _stem(filename: str) -> str:
+    """A file name's stem as a short safe name ('checkpoint' when nothing usable is left)."""
+    try:
+        return storage.safe_name(Path(filename.replace("\\", "/")).stem, max_len=40)
+    except ValueError:
+        return "checkpoint"
+
+
+def _save(source: Source, path: Path, overwrite: bool = False) -> None:
+    """Save the source run to `path`; the outcome (path or error) goes to the session for the panel."""
+    st.session_state.pop(PENDING_KEY, None)
+    st.session_state.pop(SAVED_KEY, None)  # a stale "Saved to" never stays under a new outcome
+    try:
+        save_run(source.final_path.parent, source.snapshots, path, exclusive=not overwrite)
+    except FileExistsError:  # another save took the name a moment ago: ask again
+        st.session_state[PENDING_KEY] = (source.label, path.stem, str(path))
+    except OSError as exc:
+        st.session_state[ERROR_KEY] = f"Not saved: {storage.disk_problem(exc, path.parent)}"
+    except (ValueError, checkpoints.CheckpointError) as exc:
+        st.session_state[ERROR_KEY] = f"Not saved: {security.markdown_safe(str(exc))}"
+    else:
+        st.session_state[SAVED_KEY] = (source.label, str(path))
+
+
+def _save_pressed(source: Source, name: str) -> None:
+    """Save, or ask first when a checkpoint of that name exists (never a silent overwrite)."""
+    st.session_state.pop(SAVED_KEY, None)
+    try:
+        path = checkpoints.user_path(name)
+    except ValueError as exc:
+        st.session_state.pop(PENDING_KEY, None)
+        st.session_state[ERROR_KEY] = f"Not saved: {security.markdown_safe(str(exc))}"
+        return
+    if path.exists():
+        st.session_state[PENDING_KEY] = (source.label, name, str(path))
+        return
+    _save(source, path)
+
+
+def _ask_overwrite(source: Source) -> None:
+    """The question a save under an existing name asks: overwrite it, or keep both."""
+    label, name, path = st.session_state[PENDING_KEY]
+    if label != source.label:
+        st.session_state.pop(PENDING_KEY, None)
+        return
+    other = checkpoints.free_user_path(name)
+    st.warning(f"A checkpoint named {security.markdown_safe(Path(path).stem)} already exists. Overwrite it, or keep "
+               f"both (this one as {security.markdown_safe(other.stem)})?", icon=":material/warning:")
+    c = st.columns(3)
+    if c[0].button("Overwrite", key="cls_save_overwrite", icon=":material/save_as:"):
+        _save(source, Path(path), overwrite=True)
+        st.rerun()
+    if c[1].button("Keep both", key="cls_save_keep", icon=":material/library_add:"):
+        _save(source, other)
+        st.rerun()
+    if c[2].button("Cancel", key="cls_save_cancel"):
+        st.session_state.pop(PENDING_KEY, None)
+        st.rerun()
 
 
 def _label(info: checkpoints.CheckpointInfo) -> str:
@@ -87,16 +178,14 @@ def panel(source: Source | None, busy: bool) -> None:
         name = st.text_input("Checkpoint name", key="cls_save_name", placeholder=default)
         # `and can_save`: the button may have been drawn for the previous run (Start redraws only the run panel)
         if st.button("Save checkpoint", key="cls_save", disabled=not can_save, icon=":material/save:") and can_save:
-            try:
-                path = checkpoints.user_path(name or default)
-                save_run(source.final_path.parent, source.snapshots, path)
-            except (ValueError, OSError, checkpoints.CheckpointError) as exc:
-                st.error(f"Not saved: {exc}")
-            else:
-                st.session_state[SAVED_KEY] = (source.label, str(path))
+            _save_pressed(source, name or default)
+        if can_save and st.session_state.get(PENDING_KEY):
+            _ask_overwrite(source)
         saved = st.session_state.get(SAVED_KEY)
         if saved and source is not None and saved[0] == source.label:
-            st.success(f"Saved to {saved[1]}", icon=":material/check:")
+            st.success(f"Saved to {security.markdown_safe(saved[1])}", icon=":material/check:")
+        if st.session_state.get(ERROR_KEY, "").startswith("Not saved"):
+            st.error(st.session_state.pop(ERROR_KEY), icon=":material/error:")
         if not access.unlocked():
             st.caption("Only the presenter can save checkpoints here.")
         elif not can_save:
@@ -111,6 +200,7 @@ def panel(source: Source | None, busy: bool) -> None:
                       disabled=busy, icon=":material/upload_file:",
                       help="Stop the training run first." if busy else "Its history and results come with it.")
         st.file_uploader("…or upload an nnviz checkpoint (.pt)", type=["pt"], key="cls_upload", on_change=_upload,
-                         disabled=busy)
+                         disabled=busy or not access.unlocked(),
+                         help="Only the presenter can upload here." if not access.unlocked() else None)
         if st.session_state.get(ERROR_KEY):
             st.error(st.session_state.pop(ERROR_KEY), icon=":material/error:")

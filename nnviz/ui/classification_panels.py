@@ -272,10 +272,13 @@ def controls(s: dict[str, Any], run: runs.Run | None, ready: bool) -> None:
     c = st.columns([2, 1.3, 5], vertical_alignment="center")
     c[0].button("Start training", key="cls_start", type="primary", disabled=active or not ready or not allowed,
                 icon=":material/play_arrow:", width="stretch", shortcut=presenter.shortcut("start"), on_click=_start)
-    c[1].button("Stop", key="cls_stop", disabled=not active or not allowed, icon=":material/stop:", width="stretch",
+    c[1].button("Stop", key="cls_stop", disabled=not live.stoppable(run), icon=":material/stop:", width="stretch",
                 on_click=lambda: live.stop(run) if run is not None else None, shortcut=presenter.shortcut("stop"))
+    live.show_start_problem(SLOT)
     if run is None:
         _offer_active_runs()
+    elif active and allowed and not live.stoppable(run):
+        st.caption("Only the session that started this run, or the presenter, can stop it.")
     choices = cc.model_choices()
     c[2].caption(f"{DATASETS[s['cls_dataset']].title} ({s['cls_fraction']:.0%} of the training set) · "
                  f"{choices.get(s['cls_model'], s['cls_model'])} · {s['cls_optimizer']} lr {s['cls_lr']:g} · "

@@ -140,7 +140,7 @@ def _scored(path: str, mtime_ns: int, kind: str, config_json: str, split: str) -
 def predictions(source: Source, split: str, epoch: int) -> tuple[np.ndarray, np.ndarray] | None:
     """(pred, conf) of the model at `epoch` on a split, or None when that epoch's model is not kept."""
     snap = source.snapshots.get(epoch, {})
-    if split == "test" and "test_pred" in snap:
+    if split == "test" and "test_pred" in snap and len(snap["test_pred"]) == len(_labels(source.config.data, "test")):
         return np.asarray(snap["test_pred"], dtype=np.int64), np.asarray(snap["test_conf"], dtype=np.float32)
     config_json = source.config.to_json()
     weights = source.folder.weights_path(epoch, source.folder.shown_fold()) if source.folder else None

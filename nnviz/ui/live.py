@@ -12,7 +12,7 @@ from typing import Callable
 
 import streamlit as st
 
-from nnviz import runs
+from nnviz import runs, storage
 from nnviz.config import RunConfig
 from nnviz.models import ModelTooLarge
 from nnviz.ui import access
@@ -51,15 +51,31 @@ def start(slot: str, config: RunConfig) -> runs.Run | None:
     if len(mine) >= MAX_RUNS_PER_SESSION:
         st.warning(f"You already have {len(mine)} runs training. Stop one before starting another.")
         return None
+    st.session_state.pop(_problem_key(slot), None)
     try:
         run = runs.start(config)
     except ModelTooLarge as exc:  # would exhaust memory: refused before it starts, with the estimate
-        st.error(f"Not started: {exc}", icon=":material/memory:")
+        st.session_state[_problem_key(slot)] = f"Not started: {exc}"
         return None
+    except OSError as exc:  # a read-only, full or vanished runs folder
+        st.session_state[_problem_key(slot)] = f"Not started: {storage.disk_problem(exc, runs.runs_dir())}"
+        return None
+    access.claim(run.id)
     st.session_state[_key(slot)] = run.id
     st.session_state.setdefault("my_runs", []).append(run.id)
     st.query_params[f"{slot}_run"] = run.id
     return run
+
+
+def _problem_key(slot: str) -> str:
+    return f"start_problem:{slot}"
+
+
+def show_start_problem(slot: str) -> None:
+    """Why the last Start in `slot` did not start a run (memory, disk), shown where it is called: under Start."""
+    problem = st.session_state.pop(_problem_key(slot), None)
+    if problem:
+        st.error(problem, icon=":material/error:")
 
 
 def follow(slot: str, run: runs.Run) -> None:
@@ -74,9 +90,14 @@ def forget(slot: str) -> None:
     st.query_params.pop(f"{slot}_run", None)
 
 
+def stoppable(run: runs.Run | None) -> bool:
+    """Whether this session may stop `run`: the session that started it, or the presenter."""
+    return run is not None and run.active and access.may_stop(run.id)
+
+
 def stop(run: runs.Run, timeout: float = 1.0) -> None:
-    """Ask the run to stop and wait up to `timeout` s for its thread to end."""
-    if not access.unlocked():  # presenter mode: only the presenter stops runs
+    """Ask the run to stop and wait up to `timeout` s for its thread to end (only `stoppable` runs)."""
+    if not access.may_stop(run.id):  # checked here too: a crafted message can press a disabled button
         return
     run.stop()
     deadline = time.time() + timeout

@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from nnviz import runs, sweeps
 from nnviz.figures.svg_curves import training_curves_svg
+from nnviz.storage import sweep_temp_files
 from nnviz.sweeps import SWEEPS
 from nnviz.ui.live import status_line  # the same words as the rest of the UI
 
@@ -145,8 +146,17 @@ ROUTES = [Route(RUN_PATH + "{run_id:str}", _run_route, methods=["GET"]),
 
 @asynccontextmanager
 async def lifespan(app: Any) -> AsyncIterator[None]:  # noqa: ARG001  (st.App passes itself)
-    """Server start-up: warm the first run's imports in the background (~1 s that Start would wait)."""
+    """Server start-up: warm the first run's imports in the background (~1 s that Start would wait), and
+    clear what killed writers left behind (temp files, half-made run folders)."""
     from nnviz.train import warm_up
 
     threading.Thread(target=warm_up, name="nnviz-warm-up", daemon=True).start()
+    threading.Thread(target=clean_leftovers, name="nnviz-clean-up", daemon=True).start()
     yield
+
+
+def clean_leftovers() -> None:
+    from nnviz import checkpoints
+
+    runs.clean_leftovers()
+    sweep_temp_files(checkpoints.user_dir())

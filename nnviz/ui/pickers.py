@@ -55,6 +55,9 @@ def model_picker(task: str = "classification", key: str = "model_picker", need_d
     except checkpoints.CheckpointError as exc:
         st.error(f"This model cannot be loaded: {exc}")
         st.stop()
+    except OSError:  # deleted (or its folder unmounted) since the list was made
+        st.error(f"The model file {Path(path).name} is gone. Pick another model.")
+        st.stop()
     except DatasetMissing as exc:
         st.error(f"The test images of this model are not available. {exc}")
         st.stop()

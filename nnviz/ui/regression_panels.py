@@ -13,10 +13,11 @@ from typing import Any
 import streamlit as st
 
 from nnviz import regression_views as views
+from nnviz import security, storage
 from nnviz.config import ConfigError, ModelConfig, RunConfig, from_dict, to_dict
 from nnviz.data import FUNCTIONS, CsvError
 from nnviz.models import ModelTooLarge, build_model, summarize
-from nnviz.runs import Run
+from nnviz.runs import Run, runs_dir
 from nnviz.ui import access, live, presenter
 from nnviz.ui import regression_settings as rs
 
@@ -86,16 +87,24 @@ def _on_upload() -> None:
     if upload is None:
         st.session_state.pop(CSV_STORE, None)
         return
+    new = not views.csv_upload_path(upload.getvalue()).is_file()  # the same file again costs no quota
+    refusal = access.upload_refusal("CSV files") if new or not access.unlocked() else None  # checked server-side
+    if refusal:
+        st.session_state[CSV_ERROR] = refusal
+        return
+    name = security.markdown_safe(upload.name[:80])
     try:
         path, points = views.save_csv_upload(upload.getvalue())
     except CsvError as exc:
         st.session_state.pop(CSV_STORE, None)
-        st.session_state[CSV_ERROR] = f"**{upload.name}** cannot be used: {exc}"
+        st.session_state[CSV_ERROR] = f"**{name}** cannot be used: {security.markdown_safe(str(exc))}"
         return
     except OSError as exc:
-        st.session_state[CSV_ERROR] = f"The upload could not be stored on the server ({exc.strerror or exc})."
+        st.session_state[CSV_ERROR] = f"The upload could not be stored: {storage.disk_problem(exc, runs_dir())}"
         return
-    st.session_state[CSV_STORE] = {"path": str(path), "name": upload.name, "points": points}
+    if new:
+        access.count_upload()
+    st.session_state[CSV_STORE] = {"path": str(path), "name": name, "points": points}
 
 
 def data_panel() -> None:
@@ -111,6 +120,7 @@ def data_panel() -> None:
         right.slider("Test points", 10, 2000, step=10, key="rg_n_test")
     else:
         st.file_uploader("x,y CSV file", type=UPLOAD_TYPES, key="rg_upload", on_change=_on_upload,
+                         disabled=not access.unlocked(),
                          help="Two numeric columns (named x and y, or the first two numeric ones); "
                               "comma, semicolon or tab separated; at most 100,000 rows. 30% is held out as test set.")
         if st.session_state.get(CSV_ERROR):
@@ -222,10 +232,13 @@ def controls(cfg: RunConfig | None, run: Run | None) -> None:
                  disabled=cfg is None or active or not allowed, on_click=_start, args=(cfg,),
                  help="Train with the settings below, in the background: the page stays usable.",
                  shortcut=presenter.shortcut("start"))
-    stop.button("Stop", key="rg_stop", width="stretch", disabled=not active or not allowed, on_click=_stop,
+    stop.button("Stop", key="rg_stop", width="stretch", disabled=not live.stoppable(run), on_click=_stop,
                 shortcut=presenter.shortcut("stop"))
     reset.button("Reset", key="rg_reset", width="stretch", disabled=run is None,
                  on_click=_reset, help="Forget this run and show the untrained model again.")
+    live.show_start_problem(SLOT)
+    if active and allowed and not live.stoppable(run):
+        st.caption("Only the session that started this run, or the presenter, can stop it.")
 
 
 def config_panels(problem: str) -> None:

@@ -21,6 +21,16 @@ def live_data(container: Any, key: str) -> dict | None:
     return None
 
 
+@pytest.fixture(autouse=True)
+def fresh_client_ledgers(monkeypatch):
+    """Wrong passcodes and uploads are counted per client address for the server's lifetime, and every
+    AppTest session has the same (local) address: each test starts with none on record."""
+    from nnviz.ui import access
+
+    monkeypatch.setattr(access, "wrong_passcodes", type(access.wrong_passcodes)(access.PAUSE_S))
+    monkeypatch.setattr(access, "uploads", type(access.uploads)(access.uploads.window_s))
+
+
 @pytest.fixture
 def nnviz_env(tmp_path, monkeypatch):
     """NNVIZ_* folders under tmp_path, so tests never write into the project; stops runs at the end."""

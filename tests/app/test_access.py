@@ -119,11 +119,7 @@ def test_guessing_is_slowed_down_after_five_wrong_passcodes(presenter):
     at = _page("app_pages/regression.py")
     for _ in range(5):
         _unlock(at, "guess")
-    _unlock(at, CODE)  # even the right one waits now
-    assert [e.value for e in at.sidebar.error] == ["Too many wrong passcodes: wait 30 s."]
+    _unlock(at, CODE)  # even the right one waits now (per address: see test_hostile_classroom for reloads)
+    errors = [e.value for e in at.sidebar.error]  # 30 s after the first of the five wrong ones
+    assert len(errors) == 1 and errors[0].startswith("Too many wrong passcodes: wait ")
     assert at.button(key="rg_start").disabled
-    fails, _ = at.session_state["presenter_failures"]
-    at.session_state["presenter_failures"] = (fails, 0.0)  # ... 30 s later
-    at.run()
-    _unlock(at, CODE)
-    assert not at.button(key="rg_start").disabled

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from nnviz.ui import access
 from nnviz import checkpoints, runs
 from nnviz.config import ConvBlock, DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.data import DatasetMissing
@@ -152,6 +153,7 @@ def test_loading_a_checkpoint_while_the_run_trains_is_refused(page):
     names = [i.name for i in checkpoints.list_checkpoints()]
     page.selectbox(key="cls_ckpt_choice").set_value(names.index("digits_cnn")).run()
     run = runs.start(cc.run_config({**cc.default_settings(), "cls_epochs": 200}))
+    access._owners[run.id] = ("this browser", "local")  # what live.start records  # noqa: SLF001
     try:
         page.session_state["run_id:classification"] = run.id  # started from the run panel since the set-up was drawn
         page.button(key="cls_load").click().run()
@@ -345,6 +347,7 @@ def test_dataset_suggestions_raise_epochs_only():
 
 def test_a_run_from_another_tab_can_be_followed_and_stopped(page):
     other = runs.start(cc.run_config({**cc.default_settings(), "cls_epochs": 200}))
+    access._owners[other.id] = ("another tab", "local")  # started by a tab of this browser  # noqa: SLF001
     page.run()
     assert any("another tab" in i.value for i in page.info)
     page.button(key="cls_follow").click().run()

@@ -53,6 +53,15 @@ def _torch_bytes(obj) -> bytes:
     return buf.getvalue()
 
 
+def edited_meta(change) -> bytes:
+    """A valid digits checkpoint whose meta went through `change(meta)` (nnviz's save would refuse to write it)."""
+    payload = torch.load(io.BytesIO(_good_bytes()), weights_only=True)
+    meta = json.loads(payload["meta"])
+    change(meta)
+    payload["meta"] = json.dumps(meta)
+    return _torch_bytes(payload)
+
+
 def _renamed_zip() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -78,8 +87,8 @@ def _foreign_state_dict() -> bytes:
 CASES = {
     "truncated": (lambda: _good_bytes()[:2000], "truncated, corrupted or of another format"),
     "renamed zip": (_renamed_zip, "truncated, corrupted or of another format"),
-    "text file": (lambda: b"epoch,loss\n1,0.5\n", "truncated, corrupted or of another format"),
-    "empty": (lambda: b"", "truncated, corrupted or of another format"),
+    "text file": (lambda: b"epoch,loss\n1,0.5\n", "not a PyTorch checkpoint"),
+    "empty": (lambda: b"", "not a PyTorch checkpoint"),
     "another program's weights": (_foreign_state_dict, "not an nnviz checkpoint"),
     "another model's weights": (_another_models_weights, "do not fit its architecture"),
     "regression checkpoint": (lambda: _good_bytes(RunConfig(data=DataConfig(dataset="regression"),
@@ -87,8 +96,8 @@ CASES = {
                                                   model=build_model(ModelConfig(hidden=(4,)), (1,), 1),
                                                   task="regression", input_shape=(1,), n_outputs=1, classes=()),
                               "this page needs a classification checkpoint"),
-    "unknown dataset": (lambda: _good_bytes(RunConfig(data=DataConfig(dataset="svhn"), model=IMAGES)),
-                        "was trained on 'svhn'"),
+    "unknown dataset": (lambda: edited_meta(lambda m: m["config"]["data"].update(dataset="svhn")),
+                        "dataset 'svhn' is not one nnviz knows"),
 }
 
 

@@ -20,6 +20,9 @@ BAD = {
             "1 row(s) have NaN or infinite values (first at line 3). Remove or fill them and upload again."),
     "inf": (b"x,y\n0,1\n1,2\n2,3\n3,4\n-inf,5\n6,inf\n",
             "2 row(s) have NaN or infinite values (first at line 6). Remove or fill them and upload again."),
+    "1e308": (b"x,y\n0,1\n1,1e308\n2,3\n3,4\n4,5\n",  # finite in float64, inf in float32
+              "1 row(s) have values beyond ±1e+15 (first at line 3), too large to train on: rescale the columns "
+              "(e.g. to other units) and upload again."),
     "one row": (b"x,y\n0.5,1.5\n", "The CSV file has 1 data row(s); at least 4 are needed to train and test."),
     "10^6 rows": (b"x,y\n" + b"0.5,1.5\n" * 1_000_000,
                   "The CSV file has 1,000,000 rows; the limit is 100,000. Subsample it first (1-D regression "

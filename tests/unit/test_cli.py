@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from nnviz import checkpoints, cli
-from nnviz.config import RunConfig
+from nnviz.config import DataConfig, RunConfig
 from nnviz.models import PRESETS
 from tests.unit.fixtures_data import write_mnist_like
 
@@ -118,8 +118,9 @@ def test_train_on_a_csv_file(capsys, tmp_path):
 
 
 def test_eval_of_a_broken_checkpoint_exits_2(capsys, tmp_path):
-    good = checkpoints.save(tmp_path / "good.pt", torch.nn.Sequential(torch.nn.Linear(1, 1)), RunConfig(),
-                            task="regression", input_shape=(1,), n_outputs=1)
+    good = checkpoints.save(tmp_path / "good.pt", torch.nn.Sequential(torch.nn.Linear(1, 1)),
+                            RunConfig(data=DataConfig(dataset="regression")), task="regression", input_shape=(1,),
+                            n_outputs=1)
     broken = tmp_path / "broken.pt"
     broken.write_bytes(good.read_bytes()[:300])
     assert cli.main(["eval", str(broken)]) == 2

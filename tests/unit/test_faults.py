@@ -43,7 +43,7 @@ def _writer(folder: str, phase, counter) -> None:  # runs in the forked child un
                 p.fill_(float(i))  # every weight tells which save it belongs to
         phase.value = 0
         checkpoints.save(folder / "final.pt", model, CONFIG, task="classification", input_shape=(1, 28, 28),
-                         n_outputs=10, metrics={"save": i})
+                         n_outputs=10, classes=tuple("0123456789"), metrics={"save": i})
         phase.value = 1
         storage.atomic_write_json(folder / "status.json", {"status": "running", "save": i, "pad": "x" * 20_000})
         phase.value = 2

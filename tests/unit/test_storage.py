@@ -90,7 +90,10 @@ class TestNames:
         (".hidden", "hidden"),
         ("ok-name_1.2", "ok-name_1.2"),
         ("  spaced  ", "spaced"),
-        ("ümlaut/ß", "mlaut"),
+        ("ümlaut/ß", "ümlaut_ß"),
+        ("名前", "名前"),
+        ("ｍｙ／ｍｏｄｅｌ", "my_model"),  # full-width letters and slash: NFKC first, so the slash goes too
+        ("a\u202eb", "a_b"),  # a right-to-left override is no letter
     ])
     def test_safe_name(self, raw, expected):
         cleaned = safe_name(raw)
@@ -101,7 +104,7 @@ class TestNames:
         assert len(safe_name("a" * 500)) == 64
         assert len(safe_name("a" * 500, max_len=10)) == 10
 
-    @pytest.mark.parametrize("raw", ["", "...", "///", "  ", "é"])
+    @pytest.mark.parametrize("raw", ["", "...", "///", "  ", "\u0301", "．．"])
     def test_unusable_names(self, raw):
         with pytest.raises(ValueError):
             safe_name(raw)
