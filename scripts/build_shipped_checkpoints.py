@@ -43,6 +43,11 @@ _CNN = ModelConfig(hidden=(), conv=(ConvBlock(32, 3, True, "max", batch_norm=Tru
                                     ConvBlock(64, 3, True, "max", batch_norm=True),
                                     ConvBlock(128, 3, True, "none", batch_norm=True)), global_pool=True)
 _MLP = ModelConfig(hidden=(256, 128), activation="relu")
+# Fashion-MNIST needs where things are, not only what: conv32 -> conv64 -> conv128 pooled to 3x3, then a dense
+# layer (~240k parameters, ~480 KB in float16); with global pooling instead it stayed at 84.5 % (15 epochs)
+_FASHION_CNN = ModelConfig(hidden=(128,), dropout=0.3, conv=(ConvBlock(32, 3, True, "max", batch_norm=True),
+                                                          ConvBlock(64, 3, True, "max", batch_norm=True),
+                                                          ConvBlock(128, 3, True, "max", batch_norm=True)))
 
 
 @dataclass(frozen=True)
@@ -62,8 +67,9 @@ RECIPES: dict[str, Recipe] = {
     "mnist_mlp": Recipe("mnist_sample", _MLP, TrainConfig(optimizer="adamw", lr=3e-3, weight_decay=1e-4,
                                                            batch_size=64, epochs=12, scheduler="onecycle"),
                         "MLP on the MNIST sample, drawing augmentation", "handwriting"),
-    "fashion_cnn": Recipe("fashion_mnist_sample", _CNN, TrainConfig(optimizer="adamw", lr=5e-3, weight_decay=5e-4,
-                                                                     batch_size=64, epochs=15, scheduler="onecycle"),
+    "fashion_cnn": Recipe("fashion_mnist_sample", _FASHION_CNN,
+                          TrainConfig(optimizer="adamw", lr=3e-3, weight_decay=5e-4, batch_size=64, epochs=25,
+                                      scheduler="onecycle"),
                           "CNN on the Fashion-MNIST sample, mirrored and shifted", "mirror"),
     "digits_cnn": Recipe("digits", PRESETS["fast_cnn"].model, PRESETS["fast_cnn"].train, "Fast default CNN on digits",
                          preset="fast_cnn"),
