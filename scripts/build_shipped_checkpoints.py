@@ -1,4 +1,4 @@
-"""Rebuild the shipped checkpoints in checkpoints/shipped/ (offline; minutes on 2 CPU cores).
+"""Rebuild the shipped checkpoints in checkpoints/shipped/ (offline, one thread; each a few minutes to ~20 on a busy CPU).
 
     python scripts/build_shipped_checkpoints.py            # all of them
     python scripts/build_shipped_checkpoints.py mnist_cnn  # one
@@ -6,8 +6,9 @@
 `mnist_cnn` and `mnist_mlp` learn the embedded MNIST sample with augmentation for how people
 draw (nnviz.data.augment.handwriting: stroke width, slant, rotation, scale, shift), fresh every
 batch; `fashion_cnn` learns the Fashion-MNIST sample with mirroring and shifts; `digits_cnn` and
-`digits_mlp` are the presets on scikit-learn's digits, trained by fit() as the dashboard would. Seeded and on a fixed number of threads:
-the same command gives the same weights on the same machine and torch version.
+`digits_mlp` are the presets on scikit-learn's digits, trained by fit() as the dashboard would.
+Seeded and on a fixed number of threads: the same command gives the same weights on the same
+machine and torch version. The metrics saved are those of the float16 weights that are shipped.
 """
 from __future__ import annotations
 
