@@ -23,7 +23,7 @@ with right:
         dp.waiting_panel(source)
     elif outcome is not None:
         prepared, result, ms = outcome
-        dp.prediction_panel(result, picked.checkpoint.classes, settings, ms)
+        dp.prediction_panel(result, picked.checkpoint.classes, settings, ms, rule.caution)
 
 if outcome is not None:
     with dp.figures_in_turn():  # the answer above is already on its way; the rest queues fairly

@@ -8,7 +8,8 @@ st.title(":material/neurology: nnviz — watch neural networks learn")
 st.markdown(
     "Train small networks live and **see** what they learn: loss curves as they fall, the fitted "
     "curve of a regression, confusion matrices, conv filters, feature maps, attributions, and your own "
-    "drawing classified. Everything works offline on the embedded `digits` set and synthetic data."
+    "drawing classified. Everything works offline on the embedded sets (real MNIST and Fashion-MNIST samples, "
+    "scikit-learn's `digits`) and synthetic data."
 )
 
 cols = st.columns(3)

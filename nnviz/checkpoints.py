@@ -28,6 +28,7 @@ FORMAT = "nnviz-checkpoint"
 VERSION = 1
 ROOT = Path(__file__).resolve().parent.parent / "checkpoints"
 SHIPPED_DIR = ROOT / "shipped"  # committed with nnviz; works offline on a fresh clone
+DEFAULT_MODEL = SHIPPED_DIR / "mnist_cnn.pt"  # what the inspection pages open: real MNIST, trained for drawn digits
 MAX_CHECKPOINT_BYTES = 200 * 2**20
 
 

@@ -3,8 +3,9 @@
 A lesson is a short sequence of steps. Each step names the page it opens and what that page
 needs: a frozen RunConfig for a lab (trained at once unless the step says otherwise), a
 sweep of the experiments page, or the view of the inspection page. Every lesson says, in
-two lines, what to look for. Lessons that need a downloaded image set fall back to the
-embedded `digits` set when it is missing, and say so (`resolve`).
+two lines, what to look for. Lessons that need a downloaded image set fall back to an embedded
+set when it is missing, and say so (`resolve`): MNIST and Fashion-MNIST to their real samples,
+anything else to `digits`.
 
 No Streamlit here: the dashboard (nnviz.ui.lessons) and the tests use the same registry.
 """
@@ -20,6 +21,8 @@ from nnviz.models import PRESETS
 
 PAGES = ("regression", "classification", "inside", "experiments")  # app_pages/<name>.py
 FALLBACK = "digits"  # embedded: needs no download, works in a lecture hall with no network
+# a full set that is not downloaded -> its embedded sample (real images, fewer of them)
+SAMPLES = {info.sample_of: name for name, info in DATASETS.items() if info.sample_of}
 EPOCH_CAP_ENV = "NNVIZ_LESSON_MAX_EPOCHS"  # quick checks only: caps every lesson run's epochs
 DOWNLOAD_HINT = ("To show the original, put the set's files into the data folder ($NNVIZ_DATA_DIR or ./data) "
                  "before the lecture, e.g. with `python -m nnviz download NAME` on a machine with internet.")
@@ -191,8 +194,14 @@ def _cap_epochs(cfg: RunConfig, cap: int) -> RunConfig:
     return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=min(cfg.train.epochs, cap)))
 
 
+def fallback(dataset: str) -> str:
+    """The embedded set that stands in for `dataset` when it is not downloaded."""
+    return SAMPLES.get(dataset, FALLBACK)
+
+
 def resolve(lesson: Lesson, root: str | os.PathLike | None = None) -> Lesson:
-    """The lesson as it can run here: missing image sets replaced by `digits`, with a note saying so.
+    """The lesson as it can run here: missing image sets replaced by their embedded sample (else `digits`),
+    with a note saying so.
 
     $NNVIZ_LESSON_MAX_EPOCHS (quick checks only) caps the epochs of every run it trains.
     """
@@ -204,14 +213,15 @@ def resolve(lesson: Lesson, root: str | os.PathLike | None = None) -> Lesson:
     for step in lesson.steps:
         cfg = step.config
         if cfg is not None and cfg.data.dataset in missing:
-            cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, dataset=FALLBACK))
+            cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, dataset=fallback(cfg.data.dataset)))
         if cfg is not None and cap:
             cfg = _cap_epochs(cfg, cap)
-        dataset = FALLBACK if step.dataset in missing else step.dataset
+        dataset = fallback(step.dataset) if step.dataset in missing else step.dataset
         steps.append(dataclasses.replace(step, config=cfg, dataset=dataset))
     note = ""
     if missing:
         titles = " and ".join(DATASETS[d].title for d in missing)
+        instead = " and ".join(dict.fromkeys(DATASETS[fallback(d)].title for d in missing))
         note = (f"{titles} {'is' if len(missing) == 1 else 'are'} not on this machine: this lesson runs on the "
-                "embedded digits set instead (same model and training).")
+                f"{instead} instead (same model and training).")
     return dataclasses.replace(lesson, steps=tuple(steps), note=note)

@@ -1,7 +1,7 @@
 """Free-form image (a drawing, an upload, a photo) -> model input, with every step kept for display.
 
 MNIST was made so (LeCun et al.): the ink box scaled, anti-aliased and keeping its aspect
-ratio, to fit 20x20, then placed in the 28x28 frame with its centre of mass at the centre.
+ratio, to fit 20x20, then placed in the 28x28 frame with its centre of mass on pixel (14, 14).
 A drawing looks like training data only after the same steps, so `prepare` shows each:
 grayscale -> auto-invert (dark ink on light paper -> light on black) -> ink only (paper and
 uneven lighting removed, contrast stretched) -> crop to the ink box -> fit -> centre ->
@@ -67,6 +67,7 @@ class Rule:
     colour: bool = False  # CIFAR-like: keep RGB and the whole picture (no inversion, no ink crop)
     box: int = 20  # px: the ink box's longer side in the frame (MNIST: 20 of 28)
     centre: str = "mass"  # 'mass' (MNIST) or 'box' (sets that centred the bounding box)
+    caution: str = ""  # one line shown next to the answer: why this model may misread a drawing
     note: str = ""  # one line for the page: what this rule does and why
 
     @property
@@ -91,16 +92,18 @@ def rule_for(dataset: str, input_shape: Sequence[int] | None = None, mean: Seque
     if shape[0] == 3:
         return Rule(dataset, shape, mean, std, colour=True, box=frame,
                     note=f"Colour photos: the whole picture, cropped to a square and resized to {frame}×{frame}.")
-    if dataset == "fashion_mnist":
+    if (info.sample_of if info else "") == "fashion_mnist" or dataset == "fashion_mnist":  # a sample: its set's rule
         return Rule(dataset, shape, mean, std, box=frame, centre="box",
                     note="Fashion-MNIST: the object's box scaled so its longer side fills the 28 px frame, centred.")
     if dataset == "digits":
         return Rule(dataset, shape, mean, std, box=round(frame * 20 / 28), centre="box",
                     note="scikit-learn digits: the ink box scaled to fit 20×20 (aspect kept) and centred by its "
-                         "box in 28×28, as the training images (8×8 originals upsampled into a 20×20 box).")
+                         "box in 28×28, as the training images (8×8 originals upsampled into a 20×20 box).",
+                    caution="This model was trained on scikit-learn's 8×8 digits (blurry, upsampled to 28×28), not "
+                            "on pen strokes: it may misread drawings. The MNIST models read handwriting.")
     return Rule(dataset, shape, mean, std, box=round(frame * 20 / 28), centre="mass",
                 note="MNIST convention: the ink box scaled to fit 20×20 (aspect kept), its centre of mass "
-                     "moved to the centre of the 28×28 frame.")
+                     "moved to pixel (14, 14) of the 28×28 frame.")
 
 
 # --- safe decoding ------------------------------------------------------------------------------------------
@@ -299,7 +302,10 @@ def _paper(light: np.ndarray) -> np.ndarray:
     small = np.asarray(Image.fromarray(light.astype(np.float32)).reduce(shrink)) if shrink > 1 else light
     size = max(3, int(0.3 * max(small.shape))) | 1
     rough = ndimage.grey_opening(small, size=(size, size))
-    if float(rough.max() - rough.min()) < 0.03:  # evenly lit: a flat paper, so clean images stay untouched
+    ring = np.concatenate([rough[0], rough[-1], rough[:, 0], rough[:, -1]])
+    # evenly lit: a flat paper, so clean images stay untouched; uneven light also shows along the border, where
+    # a clean image's opening stays flat even when a thick digit's filled loops survive it in the middle
+    if float(rough.max() - rough.min()) < 0.03 or float(ring.max() - ring.min()) < 0.03:
         return np.full_like(light, float(np.median(rough)))
     rise = small - rough
     ink = ndimage.binary_dilation(rise > 0.5 * float(rise.max()), iterations=2)  # strokes and their soft edges
@@ -315,20 +321,21 @@ def _place(crop: np.ndarray, box: int, frame: int, centre: str,
     """The ink crop scaled so its longer side spans `box` px, placed in a frame x frame image.
 
     One anti-aliased resample (PIL's resize of a sub-pixel source window): the centre of
-    mass (or of the box) lands exactly on the frame's centre, with no second blur from a
+    mass (or of the box) lands exactly where the set puts it, with no second blur from a
     separate shift. The window is clamped so the ink is never cut off.
     """
     h, w = crop.shape
     scale = box / max(h, w)  # output px per source px
     span = frame / scale  # the frame's side in source px
-    if centre == "mass":
+    if centre == "mass":  # MNIST: centre of mass on pixel (14, 14), i.e. at 14.5 px in continuous coords
         total = float(crop.sum())
         cy = float((crop.sum(1) * (np.arange(h) + 0.5)).sum()) / total  # continuous coords: pixel i is [i, i+1)
         cx = float((crop.sum(0) * (np.arange(w) + 0.5)).sum()) / total
+        target = frame / 2 + 0.5
     else:
-        cy, cx = h / 2, w / 2
-    y0 = min(max(cy - span / 2, h - span), 0.0)  # keep [0, h] inside the window
-    x0 = min(max(cx - span / 2, w - span), 0.0)
+        cy, cx, target = h / 2, w / 2, frame / 2
+    y0 = min(max(cy - target / scale, h - span), 0.0)  # keep [0, h] inside the window
+    x0 = min(max(cx - target / scale, w - span), 0.0)
     pad = int(np.ceil(span)) + 1
     padded = np.pad(crop.astype(np.float32), pad)
     window = (x0 + pad, y0 + pad, x0 + pad + span, y0 + pad + span)

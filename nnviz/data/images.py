@@ -1,4 +1,8 @@
-"""Image-set registry: embedded `digits`, and MNIST / Fashion-MNIST / CIFAR-10 on disk.
+"""Image-set registry: embedded `digits` and MNIST / Fashion-MNIST samples, and the full sets on disk.
+
+The samples are real images (MNIST: 7,000 + 1,000 digits, Fashion-MNIST: 3,443 + 1,000
+pictures, all from the official test splits) stored xz-compressed in nnviz/data/samples/
+(rebuilt by scripts/build_embedded_samples.py), so they load with no network and no data folder.
 
 Every set is loaded once into uint8 tensors (N, C, H, W) and kept in memory; callers
 normalise and split with fixed permutations, so the validation split never changes.
@@ -6,6 +10,7 @@ normalise and split with fixed permutations, so the validation split never chang
 from __future__ import annotations
 
 import functools
+import lzma
 import os
 import pickle
 from dataclasses import dataclass
@@ -32,16 +37,26 @@ class ImageDatasetInfo:
     files: tuple[str, ...]  # required files inside `folder`
     download_mb: int  # size of the download
     embedded: bool = False
+    sample_of: str = ""  # embedded samples: the full set they were taken from (same classes, statistics, rule)
 
 
 _MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+SAMPLES_DIR = Path(__file__).resolve().parent / "samples"  # <name>/<IDX file>.xz
 _CIFAR_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 
 DATASETS: dict[str, ImageDatasetInfo] = {
     "digits": ImageDatasetInfo(
         "digits", "Digits (scikit-learn, embedded)", tuple(str(i) for i in range(10)),
         (1, 28, 28), (0.1556,), (0.2772,), "", (), 0, embedded=True),
+    "mnist_sample": ImageDatasetInfo(
+        "mnist_sample", "MNIST sample (8,000 real digits, embedded)", tuple(str(i) for i in range(10)),
+        (1, 28, 28), (0.1307,), (0.3081,), "", _MNIST_FILES, 0, embedded=True, sample_of="mnist"),
+    "fashion_mnist_sample": ImageDatasetInfo(
+        "fashion_mnist_sample", "Fashion-MNIST sample (4,443 images, embedded)",
+        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+         "Sneaker", "Bag", "Ankle boot"),
+        (1, 28, 28), (0.2860,), (0.3530,), "", _MNIST_FILES, 0, embedded=True, sample_of="fashion_mnist"),
     "mnist": ImageDatasetInfo(
         "mnist", "MNIST", tuple(str(i) for i in range(10)), (1, 28, 28),
         (0.1307,), (0.3081,), "MNIST/raw", _MNIST_FILES, 12),
@@ -67,6 +82,8 @@ def data_dir(path: str | os.PathLike | None = None) -> Path:
 def missing_files(name: str, root: str | os.PathLike | None = None) -> list[Path]:
     """Required files of set `name` that are not under the data dir (empty when present)."""
     info = DATASETS[name]
+    if info.embedded:
+        return []
     folder = data_dir(root) / info.folder
     return [folder / f for f in info.files if not (folder / f).is_file()]
 
@@ -94,6 +111,8 @@ def load_raw(name: str, root: str | os.PathLike | None = None) -> tuple[torch.Te
         raise ValueError(f"unknown image set {name!r}; choose from {', '.join(DATASETS)}")
     if name == "digits":
         return _load_digits()
+    if DATASETS[name].sample_of:
+        return _load_sample(name)
     if missing_files(name, root):
         raise DatasetMissing(missing_message(name, root))
     folder = data_dir(root).resolve() / DATASETS[name].folder
@@ -123,6 +142,24 @@ def _load_digits() -> tuple[torch.Tensor, ...]:
     n_test = int(round(len(labels) * DIGITS_TEST_FRACTION))
     test, train = order[:n_test], order[n_test:]
     return pixels[train], labels[train], pixels[test], labels[test]
+
+
+@functools.lru_cache(maxsize=2)
+def _load_sample(name: str) -> tuple[torch.Tensor, ...]:
+    files = [lzma.decompress((SAMPLES_DIR / name / f"{f}.xz").read_bytes()) for f in DATASETS[name].files]
+    x_train, y_train, x_test, y_test = (torch.from_numpy(parse_idx(b)) for b in files)
+    return x_train[:, None].contiguous(), y_train.long(), x_test[:, None].contiguous(), y_test.long()
+
+
+def parse_idx(raw: bytes) -> np.ndarray:
+    """An uncompressed IDX file of unsigned bytes (MNIST's format) -> uint8 array of its shape."""
+    if len(raw) < 4 or raw[:3] != b"\0\0\x08":
+        raise ValueError("not an IDX file of unsigned bytes")
+    dims = np.frombuffer(raw, ">i4", count=raw[3], offset=4).astype(int)
+    data = np.frombuffer(raw, np.uint8, offset=4 + 4 * raw[3])
+    if data.size != int(np.prod(dims)):
+        raise ValueError(f"IDX header says {tuple(dims)} but holds {data.size} bytes")
+    return data.reshape(dims).copy()
 
 
 @functools.lru_cache(maxsize=4)

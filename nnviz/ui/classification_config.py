@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from nnviz.config import ConfigError, ConvBlock, DataConfig, ModelConfig, RunConfig, TrainConfig, replace
+from nnviz.data import DATASETS
 from nnviz.models import DEFAULT_PRESET, presets_for
 
 CLASSIFIER_PRESETS = presets_for("classification")
@@ -24,6 +25,11 @@ SUGGESTION_NOTES = {
     "cifar10": "CIFAR-10 is much harder: 10 epochs with augmentation (shifts and flips) suggested; "
                "expect minutes per epoch on a CPU.",
 }
+
+
+def family(dataset: str) -> str:
+    """The full set an embedded sample was taken from (its suggestions apply), else the set itself."""
+    return DATASETS[dataset].sample_of if dataset in DATASETS and DATASETS[dataset].sample_of else dataset
 
 
 def model_choices() -> dict[str, str]:
@@ -50,7 +56,7 @@ def train_settings(train: TrainConfig, dataset: str) -> dict[str, Any]:
            "cls_batch_size": train.batch_size, "cls_epochs": train.epochs, "cls_scheduler": train.scheduler,
            "cls_seed": train.seed, "cls_device": train.device, "cls_augment": train.augment,
            "cls_momentum": train.momentum, "cls_step_size": train.step_size, "cls_gamma": train.gamma}
-    hint = SUGGESTED.get(dataset, {})
+    hint = SUGGESTED.get(family(dataset), {})
     if "epochs" in hint:
         out["cls_epochs"] = max(out["cls_epochs"], hint["epochs"])
     if "augment" in hint:

@@ -101,8 +101,8 @@ def data_panel(s: dict[str, Any]) -> TaskData | None:
     _w(cols[2].text_input, "Data folder", "cls_data_dir", placeholder=f"{data_dir()} (default)",
        disabled=not access.unlocked(),  # presenter mode: no server paths typed by the audience
        help="torchvision's layout, e.g. <folder>/MNIST/raw. Empty: $NNVIZ_DATA_DIR or ./data.")
-    if name in cc.SUGGESTION_NOTES:
-        st.caption(cc.SUGGESTION_NOTES[name])
+    if cc.family(name) in cc.SUGGESTION_NOTES:
+        st.caption(cc.SUGGESTION_NOTES[cc.family(name)])
     root = s["cls_data_dir"].strip() or None
     if not DATASETS[name].embedded and not is_present(name, root):
         _missing(name, root)

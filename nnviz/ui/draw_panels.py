@@ -165,8 +165,9 @@ def _analyse(picked: PickedModel, data: np.ndarray | bytes, rule: Rule,
     return prepared, result, (time.perf_counter() - start) * 1000
 
 
-def prediction_panel(result: Result, classes: tuple[str, ...], settings: Settings, ms: float) -> None:
-    """The predicted class in type big enough for the back row, then the top-k bars."""
+def prediction_panel(result: Result, classes: tuple[str, ...], settings: Settings, ms: float,
+                     caution: str = "") -> None:
+    """The predicted class in type big enough for the back row, a caution if the model has one, the top-k bars."""
     top = int(result.probs.argmax())
     name, p = classes[top] if top < len(classes) else str(top), float(result.probs[top])
     size = 7.5 if len(name) <= 3 else 4.5 if len(name) <= 8 else 3.2
@@ -177,6 +178,8 @@ def prediction_panel(result: Result, classes: tuple[str, ...], settings: Setting
                 f'<div style="font-size:{size}rem;font-weight:800;color:{color}">{html.escape(name)}</div>'
                 f'<div style="font-size:1.6rem;font-weight:600">{p:.0%} <span style="font-weight:400;'
                 f'opacity:.7">{verdict}</span></div></div>', unsafe_allow_html=True)
+    if caution:
+        st.warning(caution, icon=":material/info:")
     labels = classes if len(classes) == len(result.probs) else tuple(str(i) for i in range(len(result.probs)))
     with figures_in_turn():  # the answer above is sent; its chart takes its turn
         st.plotly_chart(top_k_bar(result.probs, labels, settings.k, title=f"Top-{settings.k} probabilities",

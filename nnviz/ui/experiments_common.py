@@ -12,7 +12,7 @@ from nnviz.ui.access import control_allowed
 
 TABS = (":material/compare_arrows: Compare runs", ":material/tune: Ready-made sweeps",
         ":material/manage_search: Hyper-parameter search")
-DATASET_CHOICES = ("digits", "mnist", "fashion_mnist", "cifar10", "regression")
+DATASET_CHOICES = (*DATASETS, "regression")
 SWEEP_KEY, DATASET_KEY = "exp_sweep_key", "exp_sweep_dataset"  # widget keys
 LINK_SWEEP, LINK_DATASET = "experiments:sweep", "experiments:dataset"  # set by other pages before switch_page
 LINK_JOB = "experiments:sweep_job"  # optional: the id of a sweep another page started (sweeps.start_sweep)

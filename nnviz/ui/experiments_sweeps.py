@@ -6,7 +6,7 @@ import streamlit as st
 
 from nnviz import sweeps
 from nnviz.config import ConfigError
-from nnviz.data import DatasetMissing, is_present
+from nnviz.data import DATASETS, DatasetMissing, is_present
 from nnviz.figures.experiments import sweep_figure
 from nnviz.ui import live
 from nnviz.ui.experiments_common import DATASET_CHOICES, DATASET_KEY, SWEEP_KEY, allowed, dataset_title, shade_above
@@ -59,9 +59,10 @@ def _settings() -> tuple[str, str, int]:
 
 def start(key: str, dataset: str, epochs: int) -> None:
     """Start sweep `key` in the background and follow it on the experiments page (also used by lessons)."""
-    if dataset not in ("digits", "regression") and not is_present(dataset):
+    if dataset != "regression" and not DATASETS[dataset].embedded and not is_present(dataset):
         st.error(f"{dataset_title(dataset)} is not in the data folder. Fetch it with "
-                 f"`python -m nnviz download {dataset}`, or pick the embedded digits set.")
+                 f"`python -m nnviz download {dataset}`, or pick an embedded set (digits, the MNIST or "
+                 "Fashion-MNIST sample).")
         return
     try:
         job = sweeps.start_sweep(key, sweeps.base_config(dataset, epochs))

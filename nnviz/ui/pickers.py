@@ -20,7 +20,7 @@ from nnviz.ui.resources import checkpoint_model, task_data
 
 MODEL_KEY = "picked_model_path"  # survives page switches (not a widget key)
 IMAGES_KEY = "picked_images"  # {'mode', 'index', 'cls', 'seed'}
-DEFAULT_MODEL = checkpoints.SHIPPED_DIR / "digits_cnn.pt"
+DEFAULT_MODEL = checkpoints.DEFAULT_MODEL
 
 
 @dataclass

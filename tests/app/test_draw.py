@@ -1,4 +1,4 @@
-"""AppTest: Draw & predict on the shipped digits models — a drawing injected into the canvas, uploads, the camera."""
+"""AppTest: Draw & predict on the shipped models — a drawing injected into the canvas, uploads, the camera."""
 from __future__ import annotations
 
 import base64
@@ -68,11 +68,11 @@ def _prediction(at: AppTest) -> str:
     return found[0]
 
 
-def test_page_waits_for_a_drawing_on_the_shipped_cnn(nnviz_env):
+def test_page_waits_for_a_drawing_on_the_shipped_mnist_cnn(nnviz_env):
     at = _open()
     assert "Draw & predict" in at.title[0].value
     box = at.selectbox(key="draw_model")
-    assert "digits_cnn" in box.options[box.index]
+    assert "mnist_cnn" in box.options[box.index]
     canvas = [e for e in at.main if getattr(e, "type", "") == "bidi_component"]
     assert canvas and "drawable_canvas" in canvas[0].proto.component_name
     assert any("Draw a digit" in i.value for i in at.info)
@@ -82,12 +82,14 @@ def test_page_waits_for_a_drawing_on_the_shipped_cnn(nnviz_env):
 def test_a_drawn_seven_is_classified_with_steps_attribution_and_maps(nnviz_env):
     at = _open()
     _stroke(at, canvas_png(SEVEN))
-    # the same drawing through the library gives the same answer
-    ckpt = checkpoints.load(checkpoints.SHIPPED_DIR / "digits_cnn.pt")
+    # the same drawing through the library gives the same answer: a 7
+    ckpt = checkpoints.load(checkpoints.DEFAULT_MODEL)
     rgba = np.asarray(Image.open(io.BytesIO(canvas_png(SEVEN))))
-    prepared = preprocess.prepare(rgba, preprocess.rule_for("digits", ckpt.input_shape, ckpt.mean, ckpt.std))
+    rule = preprocess.rule_for(ckpt.config.data.dataset, ckpt.input_shape, ckpt.mean, ckpt.std)
+    prepared = preprocess.prepare(rgba, rule)
     result = preprocess.classify(ckpt.model(), prepared.x, mean=ckpt.mean, std=ckpt.std, method=None)
     expected = ckpt.classes[int(result.probs.argmax())]
+    assert expected == "7"
     shown = _prediction(at)
     assert f">{expected}</div>" in shown and "%" in shown and "font-size:7.5rem" in shown
     titles = [_title(s) for s in _charts(at)]
@@ -99,8 +101,18 @@ def test_a_drawn_seven_is_classified_with_steps_attribution_and_maps(nnviz_env):
     assert [a["text"].split("</b>")[0] for a in steps["layout"]["annotations"]][:3] == \
         ["<b>1. input", "<b>2. grayscale", "<b>3. inverted"]
     assert any(t.startswith("Input × Gradient → “") for t in titles)
-    assert any("act1: 16 feature maps" in t for t in titles)
+    assert any("act1: 32 feature maps" in t for t in titles)
     assert any("ms on the server" in c.value for c in at.caption)
+    assert not at.warning, "a model trained on MNIST gives no caution"
+
+
+def test_a_digits_model_says_it_may_misread_drawings(nnviz_env):
+    at = _open()
+    box = at.selectbox(key="draw_model")
+    box.select(next(i for i, label in enumerate(box.options) if "digits_cnn" in label)).run()
+    _stroke(at, canvas_png(SEVEN))
+    assert "%" in _prediction(at)
+    assert any("8×8 digits" in w.value and "may misread drawings" in w.value for w in at.warning)
 
 
 def test_clear_gives_a_fresh_canvas(nnviz_env):

@@ -1,4 +1,4 @@
-"""AppTest: the Explain page on the shipped digits checkpoints — every method, view and target, bad parameters."""
+"""AppTest: the Explain page on the shipped checkpoints — every method, view and target, bad parameters."""
 from __future__ import annotations
 
 import pytest
@@ -145,7 +145,7 @@ def test_shared_cached_model_is_untouched(at):
     _ok(at)
     from nnviz.ui.resources import checkpoint_model
 
-    path = checkpoints.SHIPPED_DIR / "digits_cnn.pt"
+    path = checkpoints.DEFAULT_MODEL  # the page's default
     _, shared = checkpoint_model(path)
     fresh = checkpoints.load(path).state_dict
     assert not shared.training

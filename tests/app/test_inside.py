@@ -1,4 +1,8 @@
-"""AppTest: 'Inside the network' on the shipped digits CNN and MLP, and on a finished run."""
+"""AppTest: 'Inside the network' on the shipped digits CNN and MLP, and on a finished run.
+
+The page opens the shipped MNIST CNN by default; these tests pick the digits CNN first (its small,
+known architecture), as the model select box would.
+"""
 from __future__ import annotations
 
 import json
@@ -6,14 +10,17 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from nnviz import checkpoints
 from tests.app.conftest import APP
 
 PAGE = "app_pages/inside.py"
 
 
-def _open(tab: str | None = None) -> AppTest:
+def _open(tab: str | None = None, model: str = "digits_cnn") -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
+    if model:
+        at.session_state["picked_model_path"] = str(checkpoints.SHIPPED_DIR / f"{model}.pt")  # the picker's choice
     at.switch_page(PAGE).run()
     if tab:
         at.session_state["inside_tab"] = tab
@@ -35,6 +42,14 @@ def _select_model(at: AppTest, name: str) -> None:
     box = at.selectbox(key="inside_model")  # options are indices into the model list, shown as labels
     box.select(next(i for i, label in enumerate(box.options) if name in label)).run()
     assert not at.exception, at.exception
+
+
+def test_the_page_opens_the_shipped_mnist_cnn(nnviz_env):
+    at = _open(model="")
+    box = at.selectbox(key="inside_model")
+    assert "mnist_cnn" in box.options[box.index]
+    row = at.dataframe[0].value.set_index("layer")
+    assert row.loc["conv1", "output shape"] == "32×28×28"
 
 
 def test_architecture_of_the_shipped_cnn(nnviz_env):

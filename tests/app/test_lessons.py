@@ -48,7 +48,7 @@ def test_lessons_page_lists_every_lesson_with_an_open_button(quick):
     for lesson in lessons.LESSONS.values():
         assert lesson.title in text and lesson.look_for[1] in text
     assert "?lesson=fashion_cnn" in text, "each card gives the link for a slide"
-    assert "runs on the embedded digits set" in text, "missing sets are announced before opening"
+    assert "runs on the MNIST sample" in text, "missing sets are announced before opening"
 
 
 def test_one_click_applies_the_settings_and_starts_the_run(quick):
@@ -102,7 +102,7 @@ def test_next_step_walks_from_training_to_the_trained_models_filters(quick):
     at = _app(lesson="mnist_cnn")
     assert at.title[0].value == "Classification lab"
     run = _run(at, "classification")
-    assert run.config.preset == "pytorch_example" and run.config.data.dataset == "digits", "offline fallback"
+    assert run.config.preset == "pytorch_example" and run.config.data.dataset == "mnist_sample", "offline fallback"
     assert "MNIST is not on this machine" in _texts(at)
     assert run.wait(120)
     at.run()
@@ -126,9 +126,9 @@ def test_sweep_lessons_hand_the_experiments_page_its_sweep(quick):
     at = _app(lesson="optimizer_race")
     assert at.title[0].value == "Experiments"
     assert at.session_state[experiments_common.SWEEP_KEY] == "optimizers"
-    assert at.session_state[experiments_common.DATASET_KEY] == "digits", "MNIST is missing here"
+    assert at.session_state[experiments_common.DATASET_KEY] == "mnist_sample", "MNIST is missing here"
     params = dict(at.query_params)
-    assert params["sweep"] == "optimizers" and params["dataset"] == "digits"
+    assert params["sweep"] == "optimizers" and params["dataset"] == "mnist_sample"
     job = sweeps.get_sweep(at.session_state[experiments_sweeps.JOB_KEY])
     assert job is not None and job.key == "optimizers", "one click also starts the sweep"
     job.stop()

@@ -167,7 +167,7 @@ def test_explain_replays_one_image_over_training(nnviz_env, replay_clock):
 
 
 def test_explain_over_training_explains_itself_for_a_checkpoint(nnviz_env):
-    at = _open("app_pages/explain.py")  # the shipped digits CNN: no per-epoch weights
+    at = _open("app_pages/explain.py")  # the shipped default CNN: no per-epoch weights
     at.radio(key="explain_view").set_value("epochs").run()
     assert not at.exception and any("Only a training run keeps" in i.value for i in at.info)
 

@@ -28,9 +28,9 @@ def _chart_with(page, *texts: str):
     return chart.first
 
 
-def test_method_comparison_grid_for_the_shipped_digits_cnn(page, app_url):
+def test_method_comparison_grid_for_the_shipped_mnist_cnn(page, app_url):
     _open_explain(page, app_url)
-    assert "digits_cnn" in page.get_by_role("combobox", name="Model").input_value()  # the shipped default
+    assert "mnist_cnn" in page.get_by_role("combobox", name="Model").input_value()  # the shipped default
     page.get_by_text("Compare methods", exact=True).click()
     grid = _chart_with(page, "Saliency", "Integrated Gradients", "Grad-CAM", "Occlusion")
     wait_idle(page)

@@ -1,4 +1,4 @@
-"""'Inside the network' in a real browser on the shipped digits CNN: filters, feature maps, weights."""
+"""'Inside the network' in a real browser on the shipped default CNN: filters, feature maps, weights."""
 from __future__ import annotations
 
 import pytest

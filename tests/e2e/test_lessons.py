@@ -141,7 +141,7 @@ def test_lab_lesson_runs_in_one_click(fresh_url, browser, lesson_id):
     if first.page == "regression":
         _regression_finished(page)
     else:
-        assert "not on this machine" in _main_text(page), "the fallback to digits is announced"
+        assert "not on this machine" in _main_text(page), "the fallback to an embedded set is announced"
         _classification_finished(page)
         if lesson_id == "fashion_cnn":
             page.get_by_role("tab", name="Confusion matrix").click()

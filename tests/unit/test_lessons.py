@@ -94,13 +94,16 @@ def test_classification_page_settings_rebuild_the_lesson_config_exactly(lesson_i
     assert _unnamed(cc.run_config(settings)) == _unnamed(step.config)
 
 
-def test_missing_sets_fall_back_to_digits_and_say_so(tmp_path, monkeypatch):
+def test_missing_sets_fall_back_to_their_embedded_samples_and_say_so(tmp_path, monkeypatch):
     monkeypatch.setenv("NNVIZ_DATA_DIR", str(tmp_path))  # an empty data folder: nothing downloaded
     monkeypatch.delenv(lessons.EPOCH_CAP_ENV, raising=False)
     fashion = lessons.resolve(lessons.get("fashion_cnn"))
-    assert fashion.steps[0].config.data.dataset == "digits"
-    assert "Fashion-MNIST" in fashion.note and "digits" in fashion.note
+    assert fashion.steps[0].config.data.dataset == "fashion_mnist_sample"
+    assert "Fashion-MNIST is not on this machine" in fashion.note and "Fashion-MNIST sample" in fashion.note
     assert fashion.steps[0].config.model == lessons.get("fashion_cnn").steps[0].config.model, "same model"
+    mnist = lessons.resolve(lessons.get("mnist_cnn"))
+    assert mnist.steps[0].config.data.dataset == "mnist_sample" and "MNIST sample" in mnist.note
+    assert lessons.resolve(lessons.get("optimizer_race")).steps[0].dataset == "mnist_sample"
     cifar = lessons.resolve(lessons.get("activation_depth"))
     assert cifar.steps[0].dataset == "digits" and "CIFAR-10" in cifar.note
     regression = lessons.get("sigmoid_mlp")
@@ -113,7 +116,7 @@ def test_a_present_set_is_kept(tmp_path, monkeypatch):
     monkeypatch.setenv("NNVIZ_DATA_DIR", str(tmp_path))
     fashion = lessons.resolve(lessons.get("fashion_cnn"))
     assert fashion.steps[0].config.data.dataset == "fashion_mnist" and fashion.note == ""
-    assert lessons.resolve(lessons.get("mnist_cnn")).steps[0].config.data.dataset == "digits"
+    assert lessons.resolve(lessons.get("mnist_cnn")).steps[0].config.data.dataset == "mnist_sample"
 
 
 def test_epoch_cap_for_quick_checks(tmp_path, monkeypatch):
