@@ -17,12 +17,11 @@ from dataclasses import dataclass
 
 from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.data import DATASETS, is_present
+from nnviz.data.images import SAMPLES
 from nnviz.models import PRESETS
 
 PAGES = ("regression", "classification", "inside", "experiments")  # app_pages/<name>.py
 FALLBACK = "digits"  # embedded: needs no download, works in a lecture hall with no network
-# a full set that is not downloaded -> its embedded sample (real images, fewer of them)
-SAMPLES = {info.sample_of: name for name, info in DATASETS.items() if info.sample_of}
 EPOCH_CAP_ENV = "NNVIZ_LESSON_MAX_EPOCHS"  # quick checks only: caps every lesson run's epochs
 DOWNLOAD_HINT = ("To show the original, put the set's files into the data folder ($NNVIZ_DATA_DIR or ./data) "
                  "before the lecture, e.g. with `python -m nnviz download NAME` on a machine with internet.")
@@ -195,7 +194,8 @@ def _cap_epochs(cfg: RunConfig, cap: int) -> RunConfig:
 
 
 def fallback(dataset: str) -> str:
-    """The embedded set that stands in for `dataset` when it is not downloaded."""
+    """The embedded set that stands in for `dataset` when it is not downloaded: its sample (real images,
+    fewer of them), else `digits`."""
     return SAMPLES.get(dataset, FALLBACK)
 
 

@@ -71,6 +71,7 @@ DATASETS: dict[str, ImageDatasetInfo] = {
         (3, 32, 32), (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616),
         "cifar-10-batches-py", _CIFAR_FILES, 163),
 }
+SAMPLES = {info.sample_of: name for name, info in DATASETS.items() if info.sample_of}  # full set -> embedded sample
 DIGITS_TEST_FRACTION = 0.2  # digits has no official test split; this fixed share is held out
 
 

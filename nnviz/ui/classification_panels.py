@@ -81,8 +81,8 @@ def _on_model() -> None:
         settings()["cls_model"] = choice
 
 
-def _use_digits() -> None:
-    apply_settings({"cls_dataset": "digits"})
+def _use_set(name: str = "digits") -> None:
+    apply_settings({"cls_dataset": name})
     _on_dataset()
 
 
@@ -111,7 +111,7 @@ def data_panel(s: dict[str, Any]) -> TaskData | None:
         data = task_data(cc.data_config(s))
     except (DatasetMissing, ConfigError, ValueError) as exc:
         st.error(str(exc))
-        st.button("Use the embedded digits set", key="cls_use_digits_err", on_click=_use_digits)
+        st.button("Use the embedded digits set", key="cls_use_digits_err", on_click=_use_set)
         return None
     _samples_and_counts(data, s)
     return data
@@ -132,7 +132,12 @@ def _missing(name: str, root: str | None) -> None:
         else:
             st.success(f"{info.title} is ready.")
             st.rerun()
-    cols[1].button("Use the embedded digits set", key="cls_use_digits", on_click=_use_digits, type="primary")
+    if name in image_sets.SAMPLES:  # real images of the same set, fewer of them
+        sample = image_sets.SAMPLES[name]
+        cols[1].button(f"Use the embedded {DATASETS[sample].title.split(' (')[0]}", key="cls_use_sample",
+                       on_click=_use_set, args=(sample,), type="primary")
+    else:
+        cols[1].button("Use the embedded digits set", key="cls_use_digits", on_click=_use_set, type="primary")
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -190,7 +190,7 @@ def test_out_of_memory_suggests_a_smaller_batch(page, monkeypatch):
     assert not page.button(key="cls_start").disabled
 
 
-def test_missing_dataset_offers_download_then_the_embedded_set(page, monkeypatch):
+def test_missing_dataset_offers_download_then_the_embedded_sample(page, monkeypatch):
     from nnviz.data import images
 
     page.selectbox(key="cls_dataset").set_value("mnist").run()
@@ -208,8 +208,9 @@ def test_missing_dataset_offers_download_then_the_embedded_set(page, monkeypatch
     assert calls == ["mnist"]
     assert not page.exception, page.exception
     assert "offline" in _errors(page)
-    page.button(key="cls_use_digits").click().run()
-    assert page.selectbox(key="cls_dataset").value == "digits"
+    assert page.button(key="cls_use_sample").label == "Use the embedded MNIST sample"
+    page.button(key="cls_use_sample").click().run()
+    assert page.selectbox(key="cls_dataset").value == "mnist_sample"
     assert not page.warning and not page.button(key="cls_start").disabled
 
 
