@@ -286,22 +286,11 @@ def test_settings_survive_a_page_switch(page):
     assert page.number_input(key="cls_epochs").value == 12
 
 
-def test_a_run_survives_widget_clicks_and_stops(page, monkeypatch):
-    from nnviz import threads
-    if hasattr(threads, "OtherLoad"):  # the rest of the machine reads as idle: a lone run then takes every core
-        monkeypatch.setattr(threads.OtherLoad, "_sample", staticmethod(lambda: None))
+def test_a_run_survives_widget_clicks_and_stops(page):
     page.number_input(key="cls_epochs").set_value(200).run()
     page.button(key="cls_start").click().run()
     run = runs.get(page.session_state["run_id:classification"])
-    import threading
-
-    # epoch 0 is recorded once fit() has claimed its cores
     wait_until(lambda: not run.active or run.view()["epochs"], what="the first recorded epoch")
-    seen: list[int] = []  # torch's thread count is per OS thread; a new thread (like a run's) reads the global
-    probe = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
-    probe.start()
-    probe.join()
-    assert seen == [threads.CORES]  # a lone run trains on every core
     page.run()
     view = live_data(page.main, f"nnviz-live-run-{run.id}")  # drawn by the browser from the live feed
     assert view["kind"] == "run" and view["feed"] == f"/nnviz/live/run/{run.id}"
