@@ -2,7 +2,7 @@
 import streamlit as st
 
 from nnviz import overview
-from nnviz.ui.sidebar import device_label
+from nnviz.ui.sidebar import device_label, threads_note
 
 st.title(":material/neurology: nnviz — watch neural networks learn")
 st.markdown(
@@ -13,7 +13,7 @@ st.markdown(
 )
 
 cols = st.columns(3)
-cols[0].metric("Device", device_label())
+cols[0].metric("Device", device_label(), help=threads_note(why=True) or None)
 datasets = overview.dataset_rows()
 cols[1].metric("Datasets present", f"{sum(r['present'] for r in datasets)} of {len(datasets)}")
 ckpts = overview.checkpoint_rows()

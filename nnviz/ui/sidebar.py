@@ -14,13 +14,23 @@ ACTIVITY_IDLE_POLL_S = 2.0  # a run started elsewhere shows within 2 s; an idle 
 
 @st.cache_resource
 def device_label() -> str:
-    """'CUDA: <GPU name>', 'MPS (Apple GPU)' or 'CPU (N threads)'."""
+    """'CUDA: <GPU name>', 'MPS (Apple GPU)' or 'CPU (N cores)'."""
     device = resolve_device("auto")
     if device.type == "cuda":
         return f"CUDA: {torch.cuda.get_device_name(0)}"
     if device.type == "mps":
         return "MPS (Apple GPU)"
-    return f"CPU ({threads.CORES} thread{'s' if threads.CORES > 1 else ''})"  # not torch's count: a run changes it
+    return f"CPU ({threads.CORES} core{'s' if threads.CORES > 1 else ''})"
+
+
+def threads_note(why: bool = False) -> str:
+    """How many threads a run trains on here (CPU; '' on a GPU), and with `why` the reason."""
+    if resolve_device("auto").type != "cpu":
+        return ""
+    used = threads.run_threads("classification", torch.device("cpu"))
+    note = f"runs train on {used} thread{'s' if used > 1 else ''}"
+    return f"{note.capitalize()}: every core but one, the same count every time, so a seed gives the same " \
+           "numbers." if why else note
 
 
 def render() -> None:
@@ -28,7 +38,8 @@ def render() -> None:
     presenter.inject()
     with st.sidebar:
         presenter.toggle()
-        st.caption(f"Device: **{device_label()}**")
+        note = threads_note()
+        st.caption(f"Device: **{device_label()}**" + (f" · {note}" if note else ""))
         # redrawn from the live feed, no page reruns; it says "No run is training." when nothing does
         live_panel.activity_view(live_feed.activity(), every_s=ACTIVITY_POLL_S, idle_every_s=ACTIVITY_IDLE_POLL_S)
         access.render_unlock()
