@@ -31,6 +31,7 @@ class RunFolder:
     """Paths and readers of one run folder; reading never raises for a missing or torn file."""
 
     CONFIG, STATUS = "config.json", "status.json"  # the two files every run folder starts with
+    WEIGHTS = "weights"  # the per-epoch weight files' folder
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
@@ -63,7 +64,7 @@ class RunFolder:
 
     @property
     def weights_dir(self) -> Path:
-        return self.path / "weights"
+        return self.path / self.WEIGHTS
 
     def weights_path(self, epoch: int, fold: int = 0) -> Path:
         return self.weights_dir / f"epoch{'_f%d' % fold if fold else ''}_{epoch:04d}.pt"

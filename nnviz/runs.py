@@ -47,7 +47,8 @@ RUN_ID_PATTERN = r"\d{8}-\d{6}-.+-[0-9a-f]{6}"  # what new_id() makes
 
 def clean_leftovers(root: str | os.PathLike | None = None) -> int:
     """At start-up: temp files of killed writers, and run folders a failed start left half-made."""
-    return storage.sweep_half_made_folders(runs_dir(root), RUN_ID_PATTERN, (RunFolder.CONFIG, RunFolder.STATUS))
+    return storage.sweep_half_made_folders(runs_dir(root), RUN_ID_PATTERN, (RunFolder.CONFIG, RunFolder.STATUS),
+                                          subfolders=(RunFolder.WEIGHTS,))
 
 
 def fit_grid(data: TaskData) -> np.ndarray:

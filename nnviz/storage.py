@@ -207,8 +207,9 @@ def make_folder(folder: str | os.PathLike, files: dict[str, str]) -> Path:
 
 
 def sweep_half_made_folders(root: str | os.PathLike, name_pattern: str, needed: tuple[str, ...],
-                            older_than_s: float = TEMP_MAX_AGE_S) -> int:
-    """At start-up: remove temp files in `root` and its folders named like `name_pattern`, and such
+                            subfolders: tuple[str, ...] = (), older_than_s: float = TEMP_MAX_AGE_S) -> int:
+    """At start-up: remove temp files in `root`, its folders named like `name_pattern` (and their
+    `subfolders`), and such
     folders lacking any of `needed` files (a start that died half-way) once they are older than
     `older_than_s`. Returns the folders removed."""
     removed, now = 0, time.time()
@@ -219,8 +220,8 @@ def sweep_half_made_folders(root: str | os.PathLike, name_pattern: str, needed: 
     except OSError:
         return 0
     for folder in folders:
-        sweep_temp_files(folder, older_than_s)
-        sweep_temp_files(folder / "weights", older_than_s)
+        for inner in (folder, *(folder / name for name in subfolders)):
+            sweep_temp_files(inner, older_than_s)
         try:
             if now - folder.stat().st_mtime < older_than_s or all((folder / n).is_file() for n in needed):
                 continue
