@@ -28,6 +28,7 @@ from nnviz.diagnostics import GradNormRecorder
 from nnviz.jobs import TRAINING_SLOTS, BackgroundJob, Registry
 from nnviz.run_folder import RunFolder
 from nnviz.storage import append_jsonl, atomic_write_json
+from nnviz.tempo import Tempo
 from nnviz.train import Callback, History, TrainState, fit, init_model, predict
 
 ACTIVE_STATES = BackgroundJob.ACTIVE_STATES
@@ -104,6 +105,10 @@ class Run(BackgroundJob):
     stop_event: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     thread: threading.Thread | None = None
+    tempo: Tempo = field(default_factory=Tempo)  # slow motion; its rate may change while the run trains
+
+    def __post_init__(self) -> None:
+        self.tempo.stop_event = self.stop_event  # Stop ends a slow-motion pause at once
 
     @property
     def folder(self) -> RunFolder:
@@ -242,7 +247,7 @@ def _train(run: Run) -> None:
         train_cfg = run.config.train
         if train_cfg.kfold:
             results = cross_validate(data, run.config.model, train_cfg, train_cfg.kfold,
-                                     lambda fold: [GradNormRecorder(), _Recorder(run, data, fold)],
+                                     lambda fold: [GradNormRecorder(), _Recorder(run, data, fold), run.tempo],
                                      run.stop_event)
             for r in results:
                 _checkpoint(run, r.model, data, run.folder.fold_path(r.fold), r.history.last(), r.history)
@@ -252,7 +257,8 @@ def _train(run: Run) -> None:
         else:
             model = init_model(run.config.model, data, train_cfg.seed)
             # GradNormRecorder first: it adds the gradient norms to the record _Recorder writes
-            history = fit(model, data, train_cfg, [GradNormRecorder(), _Recorder(run, data)], run.stop_event)
+            history = fit(model, data, train_cfg, [GradNormRecorder(), _Recorder(run, data), run.tempo],
+                          run.stop_event)
         model = model.cpu().eval()
         _checkpoint(run, model, data, run.folder.final_path, history.last(), history)
         with run.lock:
@@ -271,13 +277,15 @@ def new_id(config: RunConfig) -> str:
     return f"{stamp}-{config.data.dataset}-{uuid.uuid4().hex[:6]}"
 
 
-def start(config: RunConfig, root: str | os.PathLike | None = None) -> Run:
-    """Create runs/<id>/, write the config, and train in a daemon thread (queued past the cap)."""
+def start(config: RunConfig, root: str | os.PathLike | None = None, epochs_per_s: float = 0.0) -> Run:
+    """Create runs/<id>/, write the config, and train in a daemon thread (queued past the cap);
+    `epochs_per_s` > 0 plays it in slow motion (`nnviz.tempo`), with the same numbers."""
     limits.check_run(config)  # a run that would exhaust memory is refused up front (ModelTooLarge, with the size)
     run_id = new_id(config)
     folder = runs_dir(root) / run_id
     storage.make_folder(folder, {RunFolder.CONFIG: config.to_json()})  # all or nothing, atomically
     run = Run(run_id, folder, config)
+    run.tempo.epochs_per_s = float(epochs_per_s)
     try:
         run.set_status("queued", "Waiting for a free training slot." if TRAINING_SLOTS.free == 0 else "", strict=True)
     except OSError:

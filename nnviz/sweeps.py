@@ -23,6 +23,7 @@ from nnviz.data import TaskData, load
 from nnviz.jobs import TRAINING_SLOTS, BackgroundJob, Registry
 from nnviz.params import apply_params, quick_base
 from nnviz.storage import append_jsonl, atomic_write_json, read_json, read_jsonl
+from nnviz.tempo import Tempo
 from nnviz.train import Callback, TrainState, evaluate, fit, init_model
 
 HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc", "elapsed",
@@ -103,10 +104,10 @@ class _Live(Callback):
 
 
 def _train_point(label: str, params: dict, cfg: RunConfig, data: TaskData, stop_event: threading.Event | None,
-                 on_epoch: Callable[[dict], None] | None) -> dict[str, Any]:
+                 on_epoch: Callable[[dict], None] | None, tempo: Tempo | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     model = init_model(cfg.model, data, cfg.train.seed)
-    history = fit(model, data, cfg.train, [_Live(on_epoch)], stop_event)
+    history = fit(model, data, cfg.train, [_Live(on_epoch)] + ([tempo] if tempo is not None else []), stop_event)
     rows = [{k: r[k] for k in HISTORY_KEYS if k in r} for r in history.epochs]
     last = rows[-1] if rows else {}
     final = {k: v for k, v in last.items() if k not in ("epoch", "seconds")}
@@ -121,10 +122,12 @@ def _train_point(label: str, params: dict, cfg: RunConfig, data: TaskData, stop_
 
 
 def iter_sweep(key: str, base: RunConfig | str | None = None, stop_event: threading.Event | None = None,
-               epochs: int | None = None, on_epoch: Callable[[str, dict], None] | None = None) -> Iterator[dict]:
+               epochs: int | None = None, on_epoch: Callable[[str, dict], None] | None = None,
+               tempo: Tempo | None = None) -> Iterator[dict]:
     """Train sweep `key`'s points one by one, yielding each finished point's result dict.
 
     A point ended by `stop_event` is not yielded (it did not finish); the sweep ends there.
+    `tempo` (`nnviz.tempo`) plays the points in slow motion, with the same numbers.
     """
     cache: dict[Any, TaskData] = {}
     for label, params, cfg in point_configs(key, base, epochs):
@@ -135,7 +138,7 @@ def iter_sweep(key: str, base: RunConfig | str | None = None, stop_event: thread
                 cache.clear()
                 cache[cfg.data] = load(cfg.data)
             result = _train_point(label, params, cfg, cache[cfg.data], stop_event,
-                                  (lambda row, label=label: on_epoch(label, row)) if on_epoch else None)
+                                  (lambda row, label=label: on_epoch(label, row)) if on_epoch else None, tempo)
         if result["status"] == "stopped":
             return
         yield result
@@ -144,13 +147,13 @@ def iter_sweep(key: str, base: RunConfig | str | None = None, stop_event: thread
 def run_sweep(key: str, base: RunConfig | str | None = None, on_result: Callable[[dict], None] | None = None,
               stop_event: threading.Event | None = None, epochs: int | None = None,
               folder: str | os.PathLike | None = None,
-              on_epoch: Callable[[str, dict], None] | None = None) -> list[dict]:
+              on_epoch: Callable[[str, dict], None] | None = None, tempo: Tempo | None = None) -> list[dict]:
     """Run sweep `key` to the end (or the stop) in this thread; results also go to `folder` if given.
 
     `on_result(result)` gets each finished point, `on_epoch(label, row)` each epoch of the point in flight.
     """
     out = []
-    for result in iter_sweep(key, base, stop_event, epochs, on_epoch):
+    for result in iter_sweep(key, base, stop_event, epochs, on_epoch, tempo):
         if folder is not None:
             append_jsonl(Path(folder) / "results.jsonl", [result])
         if on_result is not None:
@@ -182,6 +185,10 @@ class SweepJob(BackgroundJob):
     stop_event: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     thread: threading.Thread | None = None
+    tempo: Tempo = field(default_factory=Tempo)  # slow motion; its rate may change while the sweep trains
+
+    def __post_init__(self) -> None:
+        self.tempo.stop_event = self.stop_event  # Stop ends a slow-motion pause at once
 
     def view(self) -> dict[str, Any]:
         with self.lock:
@@ -213,15 +220,16 @@ def _work(job: SweepJob) -> None:
             job.current, job.current_rows = "", []
 
     job.set_status("running")
-    run_sweep(job.key, job.base, on_result, job.stop_event, folder=job.dir, on_epoch=on_epoch)
+    run_sweep(job.key, job.base, on_result, job.stop_event, folder=job.dir, on_epoch=on_epoch, tempo=job.tempo)
     stopped = job.stop_event.is_set() and len(job.results) < job.total
     note = f"Stopped after {len(job.results)} of {job.total} points; finished points are kept."
     job.set_status("stopped" if stopped else "finished", note if stopped else "")
 
 
 def start_sweep(key: str, base: RunConfig | str | None = None, root: str | os.PathLike | None = None,
-                epochs: int | None = None) -> SweepJob:
-    """Start sweep `key` in a daemon thread, writing runs/sweeps/<id>/ as it goes."""
+                epochs: int | None = None, epochs_per_s: float = 0.0) -> SweepJob:
+    """Start sweep `key` in a daemon thread, writing runs/sweeps/<id>/ as it goes (in slow motion
+    when `epochs_per_s` > 0)."""
     points = point_configs(key, base, epochs)  # validates before a folder exists
     cfg = base_config(base, epochs)
     job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{key}-{uuid.uuid4().hex[:6]}"
@@ -229,6 +237,7 @@ def start_sweep(key: str, base: RunConfig | str | None = None, root: str | os.Pa
     folder.mkdir(parents=True)
     atomic_write_json(folder / "spec.json", {"key": key, "base": cfg.to_json(), "total": len(points)})
     job = SweepJob(job_id, folder, key, cfg, len(points))
+    job.tempo.epochs_per_s = float(epochs_per_s)
     job.set_status("queued")
     job.launch("sweep", lambda: _work(job), _jobs)
     return job
