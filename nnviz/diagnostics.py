@@ -32,6 +32,7 @@ EXPLODING_RATIO = 100.0  # gradient norm grew 100x above its first-epoch level
 EXPLODING_ABS = 1e3  # ... or simply above this (a loss of order 1 rarely needs more)
 OSCILLATION_UPS = 0.4  # train loss rose in >= 40% of the early epochs ...
 OSCILLATION_JUMP = 0.10  # ... by >= 10% each time
+DIVERGED_RISE = 10.0  # a loss 10x above its best so far has blown up (a finite divergence: 4e+38 is not a fit)
 
 
 @dataclass(frozen=True)
@@ -124,19 +125,93 @@ def overfitting_onset(rows: Sequence[dict]) -> Finding | None:
                    "Stop earlier, add data, or regularise (weight decay, dropout).", onset, rise)
 
 
-def learning_rate(rows: Sequence[dict], status: str = "finished", reason: str = "",
-                  batch_losses: Sequence[tuple[float, float]] = (), lr: float | None = None) -> Finding | None:
-    """A learning rate that is too high: the run diverged, the loss rose at once, or it oscillates."""
+def compact(value: float | None, digits: int = 4) -> str:
+    """A number as a person reads it: 0.0312 with `digits` decimals, 4.1e+38 when huge, 2.0e-07 when tiny,
+    'NaN' / '∞' when not finite, '—' when missing (a diverged run's losses do not fill a table cell)."""
+    if value is None:
+        return "—"
+    v = float(value)
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "∞" if v > 0 else "−∞"
+    if v != 0 and not 10.0 ** -digits <= abs(v) < 1e5:
+        return f"{v:.1e}"
+    return f"{v:.{digits}f}"
+
+
+def _lr_text(rows: Sequence[dict], lr: float | None) -> str:
     lr = lr if lr is not None else next((float(r["lr"]) for r in rows if r.get("epoch", 0) >= 1 and "lr" in r), None)
-    rate = f" ({lr:g})" if lr else ""
+    return f" ({lr:g})" if lr else ""
+
+
+def blow_ups(rows: Sequence[dict]) -> list[tuple[int, str, float, float] | None]:
+    """Per row: (row index, loss key, value, best before it) if its training or validation loss is NaN/inf,
+    or DIVERGED_RISE x above its best so far and above where it started; else None. One pass."""
+    best: dict[str, float] = {}
+    first: dict[str, float] = {}
+    out: list[tuple[int, str, float, float] | None] = []
+    for i, row in enumerate(rows):
+        hit = None
+        for key in ("train_loss", "val_loss"):
+            value = row.get(key)
+            if not isinstance(value, (int, float)):
+                continue
+            value = float(value)
+            if not math.isfinite(value):
+                if hit is None and (key == "train_loss" or key in best):  # NaN validation from the start: no set
+                    hit = (i, key, value, best.get(key, math.nan))
+                continue
+            # above the untrained network's too: a near-zero loss that wobbles 10x (0.002 -> 0.02) has not blown up
+            if hit is None and key in best and best[key] > 0 and value >= DIVERGED_RISE * best[key] \
+                    and value > first[key]:
+                hit = (i, key, value, best[key])
+            first.setdefault(key, value)
+            best[key] = min(best.get(key, value), value)
+        out.append(hit)
+    return out
+
+
+def divergence(rows: Sequence[dict], status: str = "finished", batch_losses: Sequence[tuple[float, float]] = (),
+               lr: float | None = None) -> Finding | None:
+    """The run diverged: its loss became NaN/inf (status 'diverged') or ended DIVERGED_RISE x above its best.
+
+    Live, on the rows so far, this is the banner's verdict (the epoch the latest blow-up began); after the
+    run it is the only verdict (`diagnose`): advice about the best epoch or training longer means nothing
+    for a blown-up run."""
+    rate = _lr_text(rows, lr)
+    advice = f"The learning rate{rate} is too high; lower it 3-10x or clip the gradients."
     if status == "diverged":
         epoch = next((float(r["epoch"]) for r in rows if not all(
             math.isfinite(float(r.get(k, 0.0))) for k in ("train_loss", "val_loss"))), None)
         if epoch is None and batch_losses:
-            epoch = float(math.ceil(batch_losses[-1][0])) if batch_losses else None
+            epoch = float(math.ceil(batch_losses[-1][0]))
         when = f" at epoch {int(epoch)}" if epoch is not None else ""
-        return Finding("diverged", "error", f"Training diverged{when}: the loss became NaN or infinite. The learning "
-                       f"rate{rate} is too high; lower it 3-10x or clip the gradients.", epoch)
+        return Finding("diverged", "error", f"Training diverged{when}: the loss became NaN or infinite. {advice}",
+                       epoch)
+    hits = blow_ups(rows)
+    if not hits or hits[-1] is None:
+        return None  # it did not end blown up (a spike it recovered from is a learning-rate warning at most)
+    start = len(hits) - 1
+    while start > 0 and hits[start - 1] is not None:
+        start -= 1  # the epoch this blow-up began
+    index, key, value, best = hits[start]  # type: ignore[misc]
+    epoch = float(rows[index].get("epoch", index))
+    which = "training" if key == "train_loss" else "validation"
+    if not math.isfinite(value):
+        what = f"the {which} loss became {compact(value)}"
+    else:
+        what = f"the {which} {_loss_name(rows)} rose to {compact(value)}, {value / best:.0f}x its best ({compact(best)})"
+    return Finding("diverged", "error", f"Training diverged at epoch {int(epoch)}: {what}. {advice}", epoch, value)
+
+
+def learning_rate(rows: Sequence[dict], status: str = "finished", reason: str = "",
+                  batch_losses: Sequence[tuple[float, float]] = (), lr: float | None = None) -> Finding | None:
+    """A learning rate that is too high: the run diverged, the loss rose at once, or it oscillates."""
+    diverged = divergence(rows, status, batch_losses, lr)
+    if diverged is not None:
+        return diverged
+    rate = _lr_text(rows, lr)
     epochs, train = _finite(rows, "train_loss", first=0)
     if len(train) < 2:
         return None
@@ -216,7 +291,10 @@ def dead_relu_fraction(model: nn.Module, x: torch.Tensor) -> tuple[float, list[d
 def diagnose(rows: Sequence[dict], status: str = "finished", reason: str = "",
              batch_losses: Sequence[tuple[float, float]] = (), activation_stats: Sequence[dict] | None = None,
              lr: float | None = None) -> list[Finding]:
-    """Every finding for a run, most serious first."""
+    """Every finding for a run, most serious first; a diverged run gets that verdict alone."""
+    diverged = divergence(rows, status, batch_losses, lr)
+    if diverged is not None:
+        return [diverged]
     found = [best_epoch(rows), overfitting_onset(rows),
              learning_rate(rows, status, reason, batch_losses, lr), *gradient_norms(rows)]
     if activation_stats:

@@ -29,7 +29,8 @@ SLOT = "classification"  # the live-run slot of this page
 STORE = "cls:settings"  # non-widget key: survives page switches
 CHECKPOINT_KEY = "cls:checkpoint"  # path of a loaded checkpoint shown instead of a run
 FRACTIONS = [0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]
-LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 0.01, 0.02, 0.03, 0.05, 0.1, 0.3, 1.0, 3.0, 10.0]
+LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 0.01, 0.02, 0.03, 0.05, 0.1, 0.3, 1.0, 3.0, 10.0,
+                  30.0, 100.0]  # up to 100: what a far too high rate does is worth a try
 WEIGHT_DECAYS = [0.0, 1e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05, 0.1]
 BATCH_SIZES = [8, 16, 32, 64, 128, 256, 512, 1024]
 KERNELS = [1, 3, 5, 7]

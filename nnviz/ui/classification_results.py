@@ -22,6 +22,7 @@ import torch
 from nnviz import checkpoints, metrics, runs
 from nnviz.config import DataConfig, RunConfig, to_dict
 from nnviz.data import DATASETS, DatasetMissing, denormalise
+from nnviz.diagnostics import compact
 from nnviz.figures.classification import confusion_heatmap, per_class_bars, training_curves
 from nnviz.figures.images import gallery, prediction_strip, to_rgb_uint8
 from nnviz.models import build_model
@@ -230,7 +231,7 @@ def _at_epoch(source: Source, epoch: int) -> None:
                           key="cls_res_loss", width="stretch")
         c[1].plotly_chart(annotate(training_curves(source.epochs, "acc", upto_epoch=epoch, title="Accuracy",
                                                    uirevision="cls_result"), found), key="cls_res_acc", width="stretch")
-        report_panel.show_findings(found, skip=("diverged",))  # the status line above already says it diverged
+        report_panel.show_findings(found, skip=("diverged",) if source.status == "diverged" else ())  # said above
         report_panel.gradient_chart(source.epochs, found, "cls_grad_norms")
     if test is None or y_test is None:
         for tab in tabs[1:]:
@@ -248,7 +249,7 @@ def _metrics_row(row: dict, y_test: np.ndarray | None, test: tuple | None, n_cla
     acc = metrics.accuracy(y_test, test[0]) if test is not None and y_test is not None else row.get("test_acc", math.nan)
     c = st.columns(5)
     c[0].metric("Test accuracy", f"{acc:.2%}" if math.isfinite(acc) else "—")
-    c[1].metric("Test loss", f"{row.get('test_loss', math.nan):.4f}")
+    c[1].metric("Test loss", compact(row.get("test_loss", math.nan)))
     c[2].metric("Validation accuracy", f"{row.get('val_acc', math.nan):.2%}")
     c[3].metric("Epoch", int(row["epoch"]))
     c[4].metric("Training time", f"{row.get('elapsed', 0.0):.1f} s")

@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from nnviz import runs, sweeps
+from nnviz.diagnostics import divergence
 from nnviz.figures.svg_curves import training_curves_svg
 from nnviz.storage import sweep_temp_files
 from nnviz.sweeps import SWEEPS
@@ -62,13 +63,17 @@ _charts = _Charts()
 
 
 def run_frame(view: dict, have: dict[str, str], picks: list[int]) -> dict[str, Any]:
-    """One refresh of the classification live view: progress, the loss and accuracy curves (those
-    whose key differs from `have`), and the current predictions for the test images `picks`."""
+    """One refresh of the classification live view: progress, a divergence alarm (`nnviz.diagnostics.divergence`
+    on the epochs so far), the loss and accuracy curves (those whose key differs from `have`), and the
+    current predictions for the test images `picks`."""
     p, epochs, status = view["progress"], view["epochs"], view["status"]
     frame: dict[str, Any] = {"status": status, "active": status in runs.ACTIVE_STATES,
                              "text": status_line(view), "fraction": round(p.fraction, 4), "epochs": len(epochs)}
     if not epochs:
         return frame
+    diverged = divergence(epochs, status, lr=view["config"].train.lr)
+    if diverged is not None:
+        frame["alarm"] = diverged.sentence
     total, losses, run_id = view["config"].train.epochs, view["batch_losses"], view["id"]
     charts = {
         "loss": (f"{run_id}/loss/{len(epochs)}/{len(losses)}", lambda: training_curves_svg(

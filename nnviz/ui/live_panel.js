@@ -29,6 +29,9 @@ function shortName(name) {  // class names fit under a tile: 'T-shirt/top' -> 'T
 // One training run: progress line, loss and accuracy curves, test images with their predictions.
 function runView(root, data) {
   const bar = progressBar(root);
+  const alarm = el("p", "nnviz-alarm", root);  // the run is diverging: said at once, not after the run
+  alarm.setAttribute("role", "alert");
+  alarm.hidden = true;
   const hint = el("p", "nnviz-hint", root);
   hint.textContent = "Loading the data and scoring the untrained network…";
   const charts = el("div", "nnviz-charts", root);
@@ -52,6 +55,8 @@ function runView(root, data) {
     url: () => `${data.feed}?loss=${encodeURIComponent(have.loss)}&acc=${encodeURIComponent(have.acc)}&picks=${picks}`,
     update(frame) {
       bar.set(frame.fraction, frame.text);
+      alarm.hidden = !frame.alarm;
+      alarm.textContent = frame.alarm || "";
       hint.hidden = frame.epochs > 0 || !frame.active;
       for (const name of ["loss", "acc"]) {
         const c = frame[name];

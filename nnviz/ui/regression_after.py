@@ -18,6 +18,7 @@ from nnviz import regression_views as views
 from nnviz.run_folder import RunFolder
 from nnviz.config import DataConfig, from_dict
 from nnviz.data import load
+from nnviz.diagnostics import compact, divergence
 from nnviz.figures import regression as rfig
 from nnviz.runs import Run
 from nnviz.ui import replay, report_panel, resources
@@ -79,11 +80,14 @@ def _results(ctx: dict) -> None:
     preds = _predictions(ctx["path"], ctx["mtime"], cfg_json(cfg.data))
     rows = views.final_metrics(preds, scene["noise"])
     test = next((r for r in rows if r["split"] == "test"), None)
+    view = ctx["view"]
+    if divergence(view["epochs"], view["status"], lr=cfg.train.lr) is not None:
+        test = None  # one verdict: the divergence sentence above the curves, no advice to train longer
     if test and scene["noise"]:
         ratio = test["MSE / σ²"]
         good = ratio <= 1.5
         (st.success if good else st.warning)(
-            f"Test MSE **{test['MSE']:.4f}** = **{ratio:.2f} × σ²** (noise variance {scene['noise']**2:.3g}): "
+            f"Test MSE **{compact(test['MSE'])}** = **{ratio:.2f} × σ²** (noise variance {scene['noise']**2:.3g}): "
             + ("within the 1.5 × σ² target." if good else "above the 1.5 × σ² target: train longer, or change "
                                                             "the model or the regularisation."),
             icon=":material/check_circle:" if good else ":material/warning:")
@@ -91,18 +95,24 @@ def _results(ctx: dict) -> None:
     with left:
         st.markdown("**Final metrics**" + (" (fold 1 model)" if cfg.train.kfold else ""))
         st.dataframe(rows, hide_index=True, width="stretch",
-                     column_config={k: st.column_config.NumberColumn(format="%.4f")
+                     column_config={k: st.column_config.NumberColumn(format=_number_format(rows, k))
                                     for k in ("MSE", "RMSE", "MAE", "MSE / σ²")})
         best = min((r for r in ctx["view"]["epochs"] if math.isfinite(r.get("val_loss", math.nan))),
                    key=lambda r: r["val_loss"], default=None)
         if best:
-            st.caption(f"Lowest validation MSE {best['val_loss']:.4f} at epoch {int(best['epoch'])}; "
+            st.caption(f"Lowest validation MSE {compact(best['val_loss'])} at epoch {int(best['epoch'])}; "
                        f"{ctx['view']['message'] or 'trained for all epochs.'}")
         report_panel.report_button([ctx["run"].dir], "rg_report")
     with right:
         res = views.residuals(preds)
         chart(rfig.residual_figure(res, noise=scene["noise"], gaps=scene["gaps"], x_range=scene["x_range"],
                                     title="Residuals y − ŷ"), "rg_residuals", "regression-residuals")
+
+
+def _number_format(rows: list[dict], key: str) -> str:
+    """Four decimals, or 4.1e+38 for a column a diverged run filled with huge numbers."""
+    values = [abs(r[key]) for r in rows if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+    return "%.4f" if all(v < 1e5 for v in values) else "%.2e"
 
 
 def _replay(ctx: dict) -> None:

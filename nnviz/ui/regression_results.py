@@ -18,6 +18,7 @@ from nnviz.run_folder import RunFolder
 from nnviz.config import DataConfig, ModelConfig, RunConfig, from_dict, to_dict
 from nnviz.data import CsvError, DatasetMissing, TaskData
 from nnviz.data.regression import FUNCTIONS, true_curve
+from nnviz.diagnostics import compact, divergence
 from nnviz.figures import regression as rfig
 from nnviz.figures import diagnostics as dfig
 from nnviz.runs import runs_dir
@@ -110,7 +111,7 @@ def preview(cfg: RunConfig | None) -> None:
 # --- while training (and the final state) -------------------------------------------------------
 
 def _metric(value: float | None) -> str:
-    return f"{value:.4f}" if value is not None and math.isfinite(value) else "—"
+    return compact(value) if value is not None else "—"
 
 
 def _live_figures(view: dict, scene: dict, smoothing: float) -> tuple:
@@ -166,6 +167,10 @@ def live_panel(view: dict) -> None:
             message = "Batch-norm cannot train on a batch of a single sample; change the batch size. " + \
                       f"(PyTorch: {message})"
         st.error(message, icon=":material/error:")
+    elif view["status"] in ("queued", "running"):
+        diverging = divergence(view["epochs"], view["status"], lr=cfg.train.lr)
+        if diverging is not None:  # said while it trains: a blown-up loss is no reason to wait for the end
+            st.error(diverging.sentence, icon=":material/trending_up:")
     last = view["epochs"][-1] if view["epochs"] else {}
     noise_var = scene["noise"] ** 2
     cols = st.columns(4)
@@ -184,7 +189,7 @@ def live_panel(view: dict) -> None:
     chart(dfig.annotate(loss_fig, found) if found else loss_fig, "rg_loss_live", "regression-loss", static=training)
     if training:
         st.caption(LOSS_LEGEND)
-    report_panel.show_findings(found, skip=("diverged",))  # the status above already says it diverged
+    report_panel.show_findings(found, skip=("diverged",) if view["status"] == "diverged" else ())  # said above
     if not training:
         report_panel.gradient_chart(view["epochs"], found, "rg_grad_norms")
     st.slider("Smoothing of the batch losses", 0.0, 0.99, step=0.01, key="rg_smoothing")

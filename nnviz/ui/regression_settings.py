@@ -27,8 +27,8 @@ OPTIMIZERS = {"sgd": "SGD with momentum", "adam": "Adam", "adamw": "AdamW", "rms
               "adadelta": "Adadelta"}
 SCHEDULERS = {"none": "constant", "cosine": "cosine decay", "step": "step decay (×γ every N epochs)",
               "plateau": "reduce on plateau", "onecycle": "one-cycle"}
-# learning rates 1e-4 .. 1 on a 1-2-3-5 log scale (Adadelta's usual lr is 1.0)
-LEARNING_RATES = [round(m * 10.0**e, 6) for e in range(-4, 0) for m in (1, 2, 3, 5)] + [1.0]
+# learning rates 1e-4 .. 100 on a 1-2-3-5 log scale (Adadelta's usual lr is 1.0; 10 and 100 show divergence)
+LEARNING_RATES = [round(m * 10.0**e, 6) for e in range(-4, 2) for m in (1, 2, 3, 5)] + [100.0]
 WEIGHT_DECAYS = [0.0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1]
 BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 KFOLDS = [0] + list(range(2, 11))

@@ -232,3 +232,55 @@ class TestFigures:
         assert fig.layout.yaxis.type == "log"
         empty = gradient_norm_figure(history([1, 1], [1, 1]))
         assert not empty.data and "No gradient norms" in empty.layout.annotations[0].text
+
+
+class TestDivergence:
+    """One verdict per run: a diverged run gets the divergence sentence alone, in compact numbers."""
+
+    def test_a_finite_blow_up_is_the_only_verdict(self):
+        # SGD + momentum at the top rate: the losses end 4e+38, finite, and the run "finished"
+        train = [2.8, 0.9, 0.5, 30.0, 2e9, 4.1e38]
+        val = [3.2, 1.0, 0.6, 40.0, 2e9, 2.015e15]
+        rows = history(train, val, grad_norm_max=[1, 1, 2, 1e4, 1e9, 1e19], grad_norm=[1, 1, 1, 1e3, 1e8, 1e18])
+        found = d.diagnose(rows, "finished", lr=1.0)
+        assert [f.kind for f in found] == ["diverged"] and found[0].severity == "error"
+        sentence = found[0].sentence
+        assert "epoch 3" in sentence and "4.1e+38" not in sentence  # where it began, said compactly
+        assert "more epochs" not in sentence and "longer" not in sentence and "(1)" in sentence
+        assert all(len(word) < 16 for word in sentence.split())  # no 39-digit numbers
+
+    def test_nan_ends_the_run_with_the_divergence_sentence_only(self):
+        rows = history([2.0, 1.0, math.nan], [2.0, 1.0, math.nan])
+        found = d.diagnose(rows, "diverged", lr=10.0)
+        assert [f.kind for f in found] == ["diverged"] and "epoch 2" in found[0].sentence
+
+    def test_live_alarm_as_soon_as_the_loss_is_ten_times_its_best(self):
+        rows = history([2.0, 0.5, 0.4, 3.0], [2.0, 0.5, 0.4, 3.0])
+        assert d.divergence(rows[:3], "running") is None
+        assert d.divergence(rows[:4], "running") is None  # 7.5x its best: not yet
+        rows = history([2.0, 0.5, 0.4, 4.5], [2.0, 0.5, 0.4, 4.5])
+        found = d.divergence(rows, "running", lr=1.0)
+        assert found is not None and "epoch 3" in found.sentence and "11x" in found.sentence
+        assert d.divergence(history([2.0, math.inf], [2.0, 1.0]), "running") is not None
+
+    def test_no_false_alarms(self):
+        # a near-zero loss that wobbles 10x is not a blow-up; nor is a missing validation set (NaN throughout)
+        assert d.divergence(history([2.3, 0.01, 0.002, 0.03], [2.3, 0.05, 0.04, 0.05]), "finished") is None
+        assert d.divergence(history([2.0, 1.0, 0.5], [math.nan] * 3), "finished") is None
+        # a spike it recovered from: no divergence verdict at the end
+        assert d.divergence(history([2.0, 0.1, 5.0, 0.1], [2.0, 0.1, 5.0, 0.1]), "finished") is None
+        e = np.arange(41)
+        healthy = history(0.1 + np.exp(-e / 4), 0.3 + np.exp(-e / 4))
+        assert "diverged" not in kinds(d.diagnose(healthy))
+
+    def test_a_real_adam_run_at_lr_10_is_called_diverged(self, reg_data):
+        model = init_model(ModelConfig(hidden=(64, 64), activation="tanh"), reg_data, 0)
+        h = fit(model, reg_data, TrainConfig(device="cpu", epochs=15, batch_size=16, optimizer="adam", lr=10.0))
+        found = d.diagnose(h.epochs, h.status, h.reason, h.batch_losses, lr=10.0)
+        assert [f.kind for f in found] == ["diverged"] and "(10)" in found[0].sentence
+
+    @pytest.mark.parametrize("value, text", [(0.031234, "0.0312"), (4.1066e38, "4.1e+38"), (2.015e15, "2.0e+15"),
+                                             (123.4567, "123.4567"), (0.0, "0.0000"), (2e-7, "2.0e-07"),
+                                             (math.nan, "NaN"), (math.inf, "∞"), (None, "—")])
+    def test_compact_numbers(self, value, text):
+        assert d.compact(value) == text
