@@ -100,10 +100,12 @@ def _image_axes(fig: go.Figure) -> None:
         fig.layout[name].scaleanchor = "x" + name[5:]
 
 
-def attribution_heatmap(attr: np.ndarray, sign: str = "all", title: str = "", height: int = 360) -> go.Figure:
-    """One (H, W) map as a heatmap with its raw values (hover) and a colour bar."""
+def attribution_heatmap(attr: np.ndarray, sign: str = "all", title: str = "", height: int = 360,
+                        limit: float | None = None) -> go.Figure:
+    """One (H, W) map as a heatmap with its raw values (hover) and a colour bar; `limit` fixes the colour
+    scale (a replay's frames compare; beyond it colours saturate), else the map's own robust maximum."""
     values = signed(attr, sign)
-    zmin, zmax = _range(sign, color_limit(values))
+    zmin, zmax = _range(sign, limit or color_limit(values))
     fig = go.Figure(go.Heatmap(z=values, colorscale=colorscale(sign), zmin=zmin, zmax=zmax,
                                colorbar=_colorbar("attribution"),
                                hovertemplate="x %{x}, y %{y}<br>attribution %{z:.3g}<extra></extra>"))
@@ -112,10 +114,11 @@ def attribution_heatmap(attr: np.ndarray, sign: str = "all", title: str = "", he
 
 
 def attribution_overlay(image: np.ndarray, attr: np.ndarray, sign: str = "all", opacity: float = 0.7,
-                        title: str = "", height: int = 360) -> go.Figure:
-    """The map laid over the image: zero is see-through, `opacity` (0-1) sets how strongly the map covers it."""
+                        title: str = "", height: int = 360, limit: float | None = None) -> go.Figure:
+    """The map laid over the image: zero is see-through, `opacity` (0-1) sets how strongly the map covers it;
+    `limit` as in `attribution_heatmap`."""
     values = signed(attr, sign)
-    zmin, zmax = _range(sign, color_limit(values))
+    zmin, zmax = _range(sign, limit or color_limit(values))
     fig = go.Figure([_image_trace(image, DIM),
                      go.Heatmap(z=values, colorscale=colorscale(sign, overlay=True), zmin=zmin, zmax=zmax,
                                 opacity=float(opacity), colorbar=_colorbar("attribution"),
@@ -131,20 +134,35 @@ def _tight(fig: go.Figure, title: str) -> go.Figure:
 
 @dataclass(frozen=True)
 class Cell:
-    """One panel of a grid: a title, the image (or None) and a map (or None)."""
+    """One panel of a grid: a title, the image (or None), a map (or None), and the group of maps it shares
+    a colour scale with (maps in the same units: one method's; None: its own scale)."""
 
     title: str = ""
     image: np.ndarray | None = None
     attr: np.ndarray | None = None
+    group: object = None
+
+
+def _limits(cells: Sequence[Cell], sign: str, shared: bool) -> list[float]:
+    """Each cell's colour limit: its own robust maximum, or (`shared`) the largest of its group's."""
+    own = [color_limit(signed(c.attr, sign)) if c.attr is not None else 1.0 for c in cells]
+    if not shared:
+        return own
+    top: dict[object, float] = {}
+    for c, limit in zip(cells, own):
+        if c.attr is not None and c.group is not None:
+            top[c.group] = max(top.get(c.group, 0.0), limit)
+    return [top.get(c.group, limit) if c.group is not None else limit for c, limit in zip(cells, own)]
 
 
 def panel_grid(cells: Sequence[Cell], ncols: int, sign: str = "all", overlay: bool = False, opacity: float = 0.7,
                row_labels: Sequence[str] = (), title: str = "", cell_px: int = 170,
-               width_hint: int = WIDTH_HINT) -> go.Figure:
-    """Cells in rows of `ncols`; each map is scaled to its own robust maximum (-1..1 or 0..1).
+               width_hint: int = WIDTH_HINT, shared: bool = True) -> go.Figure:
+    """Cells in rows of `ncols`; each map is scaled to a robust maximum (-1..1 or 0..1): its group's
+    when `shared` (maps in the same units then compare in strength), else its own.
 
     Maps share one colour bar of *relative* attribution: methods differ in units by
-    orders of magnitude, so only the pattern within a map is comparable. The height is
+    orders of magnitude, so maps of different methods never share a scale. The height is
     set so that square cells of at most `cell_px` fill a chart about `width_hint` px wide.
     """
     ncols = max(1, min(ncols, len(cells)))
@@ -157,13 +175,14 @@ def panel_grid(cells: Sequence[Cell], ncols: int, sign: str = "all", overlay: bo
     fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=[c.title for c in cells],
                         horizontal_spacing=gap / max(200, width_hint - left - bar),
                         vertical_spacing=(gap + title_px) / plot_h if nrows > 1 else 0.0)
+    limits = _limits(cells, sign, shared)
     for i, cell_ in enumerate(cells):
         row, col = i // ncols + 1, i % ncols + 1
         if cell_.image is not None and (cell_.attr is None or overlay):
             fig.add_trace(_image_trace(cell_.image, DIM if cell_.attr is not None else 1.0), row=row, col=col)
         if cell_.attr is not None:
             values = signed(cell_.attr, sign)
-            fig.add_trace(go.Heatmap(z=np.clip(values / color_limit(values), -1, 1), coloraxis="coloraxis",
+            fig.add_trace(go.Heatmap(z=np.clip(values / limits[i], -1, 1), coloraxis="coloraxis",
                                      opacity=float(opacity) if overlay else 1.0,
                                      hovertemplate="x %{x}, y %{y}<br>relative %{z:.2f}<extra></extra>"),
                           row=row, col=col)
@@ -185,11 +204,11 @@ def panel_grid(cells: Sequence[Cell], ncols: int, sign: str = "all", overlay: bo
 
 def attribution_grid(images: np.ndarray, maps: np.ndarray, method_titles: Sequence[str],
                      image_titles: Sequence[str], sign: str = "all", overlay: bool = False, opacity: float = 0.7,
-                     title: str = "", max_cols: int = 6) -> go.Figure:
+                     title: str = "", max_cols: int = 6, shared: bool = True) -> go.Figure:
     """Methods × images: `maps` (M, N, H, W) for `images` (N, H, W[, 3]).
 
     One image: a single row (input, then one panel per method). Several: the inputs on
-    top, then a row per method, labelled on the left.
+    top, then a row per method, labelled on the left; `shared`: one colour scale per method.
     """
     maps = np.asarray(maps)
     m, n = maps.shape[:2]
@@ -197,24 +216,28 @@ def attribution_grid(images: np.ndarray, maps: np.ndarray, method_titles: Sequen
         cells = [Cell(image_titles[0], images[0])] + [Cell(method_titles[j], images[0], maps[j, 0]) for j in range(m)]
         return panel_grid(cells, min(len(cells), max_cols), sign, overlay, opacity, title=title)
     cells = [Cell(image_titles[i], images[i]) for i in range(n)]
-    cells += [Cell("", images[i], maps[j, i]) for j in range(m) for i in range(n)]
-    return panel_grid(cells, n, sign, overlay, opacity, row_labels=["input", *method_titles], title=title)
+    cells += [Cell("", images[i], maps[j, i], group=j) for j in range(m) for i in range(n)]
+    return panel_grid(cells, n, sign, overlay, opacity, row_labels=["input", *method_titles], title=title,
+                      shared=shared)
 
 
 def target_strip(image: np.ndarray, maps: np.ndarray, target_titles: Sequence[str], sign: str = "all",
-                 overlay: bool = False, opacity: float = 0.7, title: str = "", ncols: int = 6) -> go.Figure:
-    """One image explained towards every class: `maps` (K, H, W), one panel per target."""
-    cells = [Cell("input", image)] + [Cell(t, image, a) for t, a in zip(target_titles, maps)]
-    return panel_grid(cells, ncols, sign, overlay, opacity, title=title, cell_px=150)
+                 overlay: bool = False, opacity: float = 0.7, title: str = "", ncols: int = 6,
+                 shared: bool = True) -> go.Figure:
+    """One image explained towards every class: `maps` (K, H, W), one panel per target (`shared`: one scale)."""
+    cells = [Cell("input", image)] + [Cell(t, image, a, group="targets") for t, a in zip(target_titles, maps)]
+    return panel_grid(cells, ncols, sign, overlay, opacity, title=title, cell_px=150, shared=shared)
 
 
 def sanity_pair(images: np.ndarray, trained: np.ndarray, randomized: np.ndarray, correlations: Sequence[float],
                 sign: str = "all", overlay: bool = False, opacity: float = 0.7, image_titles: Sequence[str] = (),
-                title: str = "") -> go.Figure:
-    """Per image: input | map of the trained model | map of the randomised model (with the rank correlation)."""
+                title: str = "", shared: bool = True) -> go.Figure:
+    """Per image: input | map of the trained model | map of the randomised model (with the rank correlation);
+    `shared`: the two maps of an image on one scale."""
     cells = []
     for i, (img, a, b, rho) in enumerate(zip(images, trained, randomized, correlations)):
         name = image_titles[i] if i < len(image_titles) else "input"
         rho_text = "ρ undefined (flat map)" if not np.isfinite(rho) else f"ρ = {rho:.2f}"
-        cells += [Cell(name, img), Cell("trained weights", img, a), Cell(f"random weights · {rho_text}", img, b)]
-    return panel_grid(cells, 3, sign, overlay, opacity, title=title, cell_px=190)
+        cells += [Cell(name, img), Cell("trained weights", img, a, group=i),
+                  Cell(f"random weights · {rho_text}", img, b, group=i)]
+    return panel_grid(cells, 3, sign, overlay, opacity, title=title, cell_px=190, shared=shared)

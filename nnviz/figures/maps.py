@@ -141,8 +141,11 @@ def _height(rows: int, cols: int, h: int, w: int, width_px: float = 760.0, lo: i
 
 def tile_grid(maps: np.ndarray, ids: Sequence[int] | None = None, *, per_map_scale: bool = False,
               title: str = "", what: str = "map", value_label: str = "value", cols: int | None = None,
-              signed: bool | None = None) -> go.Figure:
-    """maps (n, h, w) -> a mosaic heatmap figure; hover shows `what` id, pixel and raw value."""
+              signed: bool | None = None, limit: float | None = None) -> go.Figure:
+    """maps (n, h, w) -> a mosaic heatmap figure; hover shows `what` id, pixel and raw value.
+
+    `limit` fixes the shared colour scale at +-limit (0..limit) instead of these maps' own range, so
+    the frames of a replay compare (values beyond it saturate); a per-map scale ignores it."""
     maps = np.asarray(maps, np.float32)[:MAX_TILES]
     ids = list(range(len(maps)) if ids is None else ids)[:len(maps)]
     rows, cols = grid_shape(len(maps)) if cols is None else (math.ceil(len(maps) / cols), cols)
@@ -155,6 +158,8 @@ def tile_grid(maps: np.ndarray, ids: Sequence[int] | None = None, *, per_map_sca
     scale = _scale(shown, signed) if per_map_scale else _scale(maps, signed)
     if per_map_scale:  # shown values are in [-1, 1] (signed) or [0, 1]
         scale.update(zmin=-1.0 if scale["colorscale"] == DIVERGING else 0.0, zmax=1.0)
+    elif limit:
+        scale.update(zmin=-limit if scale["colorscale"] == DIVERGING else 0.0, zmax=limit)
     fig = go.Figure(go.Heatmap(
         z=mosaic(tiles, gap), customdata=mosaic(custom, gap), hoverongaps=False, **scale,
         colorbar=dict(title=dict(text="relative" if per_map_scale else value_label, side="right"), **COLORBAR),
@@ -165,8 +170,8 @@ def tile_grid(maps: np.ndarray, ids: Sequence[int] | None = None, *, per_map_sca
 
 
 def filter_grid(filters: np.ndarray, channel: int | str = 0, *, first: int = 0, per_filter_scale: bool = False,
-                title: str = "") -> go.Figure:
-    """Conv kernels (out, in, kh, kw) as a grid.
+                title: str = "", limit: float | None = None) -> go.Figure:
+    """Conv kernels (out, in, kh, kw) as a grid; `limit` fixes a shared colour scale at +-limit (a replay's).
 
     channel: an input-channel index (one grayscale tile per filter), 'rgb' (a first layer on
     colour input: each filter as a colour image, 3 input channels required) or 'all' (rows =
@@ -177,16 +182,17 @@ def filter_grid(filters: np.ndarray, channel: int | str = 0, *, first: int = 0, 
     if channel == "rgb":
         if n_in != 3:
             raise ValueError(f"an RGB view needs 3 input channels, this layer has {n_in}")
-        return _rgb_filters(filters[first:first + MAX_TILES], first, per_filter_scale, title)
+        return _rgb_filters(filters[first:first + MAX_TILES], first, per_filter_scale, title, limit)
     if channel == "all":
-        return _filter_matrix(filters[first:first + 32, :32], first, per_filter_scale, title)
+        return _filter_matrix(filters[first:first + 32, :32], first, per_filter_scale, title, limit)
     chosen = filters[first:first + MAX_TILES, int(channel)]
     ids = range(first, first + len(chosen))
     return tile_grid(chosen, ids, per_map_scale=per_filter_scale, title=title, what="filter",
-                     value_label="weight", signed=True)
+                     value_label="weight", signed=True, limit=limit)
 
 
-def _filter_matrix(filters: np.ndarray, first: int, per_filter_scale: bool, title: str) -> go.Figure:
+def _filter_matrix(filters: np.ndarray, first: int, per_filter_scale: bool, title: str,
+                   limit: float | None = None) -> go.Figure:
     n_out, n_in, kh, kw = filters.shape
     shown = _normalise_each(filters.reshape(n_out, n_in * kh, kw)).reshape(filters.shape) if per_filter_scale \
         else filters
@@ -197,7 +203,8 @@ def _filter_matrix(filters: np.ndarray, first: int, per_filter_scale: bool, titl
     info[..., 2] = np.arange(kh)[:, None]
     info[..., 3] = np.arange(kw)[None, :]
     info[..., 4] = filters
-    scale = {"colorscale": DIVERGING, "zmin": -1.0, "zmax": 1.0} if per_filter_scale else _scale(filters, True)
+    scale = {"colorscale": DIVERGING, "zmin": -1.0, "zmax": 1.0} if per_filter_scale else \
+        {"colorscale": DIVERGING, "zmin": -limit, "zmax": limit} if limit else _scale(filters, True)
     step = max(1, math.ceil(n_out / 16))
     fig = go.Figure(go.Heatmap(
         z=mosaic(shown, gap), customdata=mosaic(info, gap), hoverongaps=False, **scale,
@@ -209,14 +216,15 @@ def _filter_matrix(filters: np.ndarray, first: int, per_filter_scale: bool, titl
     return apply(fig, title, height=_height(n_out, n_in, kh, kw, title=bool(title), hi=720))
 
 
-def _rgb_filters(filters: np.ndarray, first: int, per_filter_scale: bool, title: str) -> go.Figure:
+def _rgb_filters(filters: np.ndarray, first: int, per_filter_scale: bool, title: str,
+                 limit: float | None = None) -> go.Figure:
     n, _, kh, kw = filters.shape
     rgb = filters.transpose(0, 2, 3, 1)  # (n, kh, kw, 3)
     if per_filter_scale:
         top = np.abs(rgb).reshape(n, -1).max(1)[:, None, None, None]
     else:
-        top = np.full((n, 1, 1, 1), np.abs(rgb).max())
-    shown = 0.5 + 0.5 * rgb / np.where(top > 0, top, 1.0)  # 0 -> mid grey, so sign stays visible
+        top = np.full((n, 1, 1, 1), limit or np.abs(rgb).max())
+    shown = np.clip(0.5 + 0.5 * rgb / np.where(top > 0, top, 1.0), 0, 1)  # 0 -> mid grey, so sign stays visible
     rows, cols = grid_shape(n)
     tiles = np.ones((rows * cols, kh, kw, 3), np.float32)
     tiles[:n] = shown

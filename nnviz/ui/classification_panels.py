@@ -23,9 +23,11 @@ from nnviz.models import ModelTooLarge, build_model, summarize
 from nnviz.train import resolve_device
 from nnviz.ui import classification_config as cc
 from nnviz.ui import access, live, presenter
+from nnviz.ui import tempo as tempo_ui
 from nnviz.ui.resources import task_data
 
 SLOT = "classification"  # the live-run slot of this page
+TEMPO_KEY = "cls_tempo"  # slow motion: epochs per second, 0 is full speed
 STORE = "cls:settings"  # non-widget key: survives page switches
 CHECKPOINT_KEY = "cls:checkpoint"  # path of a loaded checkpoint shown instead of a run
 FRACTIONS = [0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]
@@ -285,6 +287,7 @@ def controls(s: dict[str, Any], run: runs.Run | None, ready: bool) -> None:
         _offer_active_runs()
     elif active and allowed and not live.stoppable(run):
         st.caption("Only the session that started this run, or the presenter, can stop it.")
+    tempo_ui.slow_motion(TEMPO_KEY, lambda: run if live.stoppable(run) else None, c[2])
     choices = cc.model_choices()
     c[2].caption(f"{DATASETS[s['cls_dataset']].title} ({s['cls_fraction']:.0%} of the training set) · "
                  f"{choices.get(s['cls_model'], s['cls_model'])} · {s['cls_optimizer']} lr {s['cls_lr']:g} · "
@@ -314,6 +317,6 @@ def _start() -> None:
     except (ConfigError, ValueError) as exc:
         st.error(f"Cannot start: {exc}", icon=":material/error:")
         return
-    if live.start(SLOT, cfg) is not None:
+    if live.start(SLOT, cfg, tempo_ui.rate(TEMPO_KEY)) is not None:
         st.session_state.pop(CHECKPOINT_KEY, None)
         st.session_state.pop("cls_replay", None)

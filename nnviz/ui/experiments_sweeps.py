@@ -9,10 +9,12 @@ from nnviz.config import ConfigError
 from nnviz.data import DATASETS, DatasetMissing, is_present
 from nnviz.figures.experiments import sweep_figure
 from nnviz.ui import live
+from nnviz.ui import tempo as tempo_ui
 from nnviz.ui.experiments_common import DATASET_CHOICES, DATASET_KEY, SWEEP_KEY, allowed, dataset_title, shade_above
 from nnviz.ui.experiments_common import SWEEP_JOB_KEY as JOB_KEY  # the sweep this session follows
 
 POLL_S = 0.7
+TEMPO_KEY = "exp_sweep_tempo"  # slow motion (epochs per second); a lesson may set it before starting a sweep
 GAP_ALERT = 0.03  # a train-test accuracy gap above 3 points is shaded as overfitting
 
 
@@ -65,7 +67,7 @@ def start(key: str, dataset: str, epochs: int) -> None:
                  "Fashion-MNIST sample).")
         return
     try:
-        job = sweeps.start_sweep(key, sweeps.base_config(dataset, epochs))
+        job = sweeps.start_sweep(key, sweeps.base_config(dataset, epochs), epochs_per_s=tempo_ui.rate(TEMPO_KEY))
     except (ConfigError, DatasetMissing, ValueError, OSError) as exc:
         st.error(f"The sweep could not start: {exc}")
         return
@@ -76,9 +78,10 @@ def _render(view: dict, key: str) -> None:
     results, task = view["results"], "regression" if view["dataset"] == "regression" else "classification"
     done, total = len(results), max(view["total"], 1)
     if view["status"] in ("queued", "running"):
-        now = f" · training **{view['current']}**, epoch {len(view['current_rows']) - 1}/{view['epochs']}" \
-            if view["current"] and view["current_rows"] else ""
-        st.progress(done / total, text=f"{done} of {total} points done{now}")
+        st.progress(done / total, text=f"{done} of {total} points done")
+        if view["current"] and view["current_rows"]:  # which model trains now, in words too (a race's commentary)
+            st.markdown(f":material/directions_run: Training now: **{view['current']}** (point {done + 1} of "
+                        f"{view['total']}) · epoch {len(view['current_rows']) - 1}/{view['epochs']}")
     elif view["status"] in ("stopped", "failed", "interrupted"):
         st.warning(f"Sweep {view['status']}. {view['message']}".strip())
     current = (view["current"], view["current_rows"]) if view["current"] else None
@@ -115,7 +118,7 @@ def render() -> None:
     key, dataset, epochs = _settings()
     job = sweeps.get_sweep(st.session_state.get(JOB_KEY, "")) if st.session_state.get(JOB_KEY) else None
     running = job is not None and job.active
-    c1, c2, _ = st.columns([1, 1, 4], vertical_alignment="center")
+    c1, c2, c3 = st.columns([1, 1, 3], vertical_alignment="center")
     if c1.button("Run sweep", key="exp_sweep_start", type="primary", icon=":material/play_arrow:",
                  disabled=running) and allowed("run sweeps"):
         start(key, dataset, epochs)
@@ -125,6 +128,7 @@ def render() -> None:
         job.stop()
         job.wait(2.0)
         running = job.active
+    tempo_ui.slow_motion(TEMPO_KEY, _followed_sweep, c3)
 
     if job is not None and job.key == key:
         _watch(job.id, key)
@@ -142,6 +146,12 @@ def render() -> None:
                                               f"{len(by_id[i]['results'])}/{by_id[i]['total']} points · "
                                               f"{by_id[i]['status']}")
     _watch(pick, key)
+
+
+def _followed_sweep() -> sweeps.SweepJob | None:
+    """The sweep this session follows, whose pace the slow-motion control sets while it trains."""
+    job_id = st.session_state.get(JOB_KEY)
+    return sweeps.get_sweep(job_id) if job_id else None
 
 
 def _watch(job_id: str, key: str) -> None:

@@ -33,6 +33,7 @@ class Display:
     sign: str
     overlay: bool
     opacity: float
+    shared: bool = True  # side-by-side maps in the same units on one colour scale
 
 
 # --- cached computation -------------------------------------------------------------------------------
@@ -135,7 +136,11 @@ def display_panel() -> Display:
                     help="Red pixels raise the class score, blue ones lower it.")
     overlay = st.toggle("Overlay on the image", value=True, key="explain_overlay")
     opacity = st.slider("Map opacity", 0.1, 1.0, 0.75, 0.05, key="explain_opacity", disabled=not overlay)
-    return Display(sign, overlay, opacity)
+    shared = st.toggle("One colour scale for side-by-side maps", value=True, key="explain_shared_scale",
+                       help="On: maps in the same units (one method on several images, one image towards every "
+                            "class, trained vs random weights) share a scale, so a weak map looks weak. Off: each "
+                            "map on its own scale (shows the pattern of a faint one).")
+    return Display(sign, overlay, opacity, shared)
 
 
 def view_selector() -> str:
@@ -165,7 +170,7 @@ def show_single(picked: PickedModel, images: PickedImages, method: str, params: 
     if len(maps) > 1:
         st.plotly_chart(fa.attribution_grid(images.pixels, maps[None], [TITLE[method]], _image_titles(picked, images),
                                             d.sign, d.overlay, d.opacity,
-                                            title="The same method on every chosen image"),
+                                            title="The same method on every chosen image", shared=d.shared),
                         key="explain_fig_images", width="stretch")
 
 
@@ -187,9 +192,12 @@ def show_compare(picked: PickedModel, images: PickedImages, targets: list[int], 
     if any(m is None for m in maps):
         return
     st.plotly_chart(fa.attribution_grid(images.pixels, np.stack(maps), [TITLE[m] for m in methods],
-                                        _image_titles(picked, images), d.sign, d.overlay, d.opacity),
+                                        _image_titles(picked, images), d.sign, d.overlay, d.opacity,
+                                        shared=d.shared),
                     key="explain_fig_compare", width="stretch")
-    st.caption("Each panel is scaled to its own maximum: methods differ in units, so compare the patterns. "
+    scale = "each method's maps on one colour scale" if d.shared and len(images.indices) > 1 else \
+        "each panel scaled to its own maximum"
+    st.caption(f"Methods differ in units, so compare the patterns across methods ({scale}). "
                "Every method uses the parameters last set for it in the sidebar (its defaults otherwise).")
 
 
@@ -200,7 +208,7 @@ def show_targets(picked: PickedModel, images: PickedImages, method: str, params:
     if maps is None:
         return
     titles = [f"{c}{' ✓' if i == images.labels[0] else ''} · {probs[i]:.0%}" for i, c in enumerate(classes)]
-    st.plotly_chart(fa.target_strip(images.pixels[0], maps, titles, d.sign, d.overlay, d.opacity),
+    st.plotly_chart(fa.target_strip(images.pixels[0], maps, titles, d.sign, d.overlay, d.opacity, shared=d.shared),
                     key="explain_fig_targets", width="stretch")
     st.caption(f"{TITLE[method]} for image #{images.indices[0]} towards every class (✓ the true class, "
                "% the predicted probability). The evidence *for* one digit is often evidence *against* another.")
@@ -222,7 +230,8 @@ def show_sanity(picked: PickedModel, images: PickedImages, method: str, params: 
     rho = [explain.rank_correlation(fa.signed(a, d.sign), fa.signed(b, d.sign), absolute=False)
            for a, b in zip(trained, scrambled)]
     st.plotly_chart(fa.sanity_pair(images.pixels, trained, scrambled, rho, d.sign, d.overlay, d.opacity,
-                                   _image_titles(picked, images)), key="explain_fig_sanity", width="stretch")
+                                   _image_titles(picked, images), shared=d.shared),
+                    key="explain_fig_sanity", width="stretch")
     finite = [r for r in rho if np.isfinite(r)]
     mean = float(np.mean(finite)) if finite else float("nan")
     if np.isfinite(mean) and mean > 0.5:
@@ -267,6 +276,12 @@ def show_epochs(picked: PickedModel, images: PickedImages, method: str, params: 
         return
     final = int(picked.checkpoint.metrics.get("epoch", -1))
     classes, index, target = picked.checkpoint.classes, images.indices[0], targets[0]
+    fixed = None  # the trained map's scale for every epoch: untrained noise then looks as weak as it is
+    if st.toggle("Same colour scale for every epoch", True, key="explain_epoch_fixed",
+                 help="On: every epoch on the trained model's scale, so maps compare in strength. Off: each epoch "
+                      "scaled to its own maximum (shows the pattern of a faint map)."):
+        trained = compute(picked, [index], method, params, [target])
+        fixed = fa.color_limit(fa.signed(trained[0], d.sign)) if trained is not None else None
 
     def draw(epoch: int) -> None:
         try:
@@ -287,14 +302,15 @@ def show_epochs(picked: PickedModel, images: PickedImages, method: str, params: 
         guess = int(np.argmax(probs))
         cols = st.columns(2)
         cols[0].plotly_chart(fa.attribution_heatmap(shown, d.sign, f"{TITLE[method]} · class {classes[target]} · "
-                                                                  f"epoch {epoch}"),
+                                                                  f"epoch {epoch}", limit=fixed),
                              key="explain_fig_epoch_heatmap", width="stretch")
         cols[1].plotly_chart(fa.attribution_overlay(images.pixels[0], shown, d.sign, d.opacity if d.overlay else 1.0,
-                                                    f"Predicted {classes[guess]} ({probs[guess]:.0%})"),
+                                                    f"Predicted {classes[guess]} ({probs[guess]:.0%})", limit=fixed),
                              key="explain_fig_epoch_overlay", width="stretch")
 
     replay.player(sorted(set(files) | ({final} if final >= 0 else set())), "explain_epoch", draw,
                   label="Epoch (replay the run)",
                   help="The same image and class after each recorded epoch; Play steps through training.")
-    st.caption(f"Image #{index}, explained towards class {classes[target]} at every epoch, so the maps compare: "
+    scale = "on the trained model's colour scale" if fixed else "each on its own colour scale"
+    st.caption(f"Image #{index}, explained towards class {classes[target]} at every epoch, {scale}: "
                "watch the evidence sharpen from noise (epoch 0, the untrained network) to strokes.")

@@ -129,15 +129,23 @@ def filters(picked: PickedModel) -> None:
     _seed("inside_filter_first", 0, lambda v: 0 <= v < n_out)
     first = c[3].number_input("First filter", 0, max(n_out - 1, 0), step=limit, key="inside_filter_first",
                               disabled=n_out <= limit, **KEEP)
+    folder, final, epochs = _filter_epochs(picked)
+    fixed = None  # one colour scale for every epoch of a replay, so a frame's weights compare with the others'
+    if epochs and not per and st.toggle("Same colour scale for every epoch", True, key="inside_filter_fixed",
+                                        help="On: the scale spans the largest weight of the whole run, so growing "
+                                             "filters look stronger. Off: each epoch scaled to its own largest weight."):
+        fixed = _run_weight_limit(str(folder), tuple(e for e in epochs if e != final), f"{layer}.weight",
+                                  float(np.abs(w).max()))
+
     def draw(epoch: int | None) -> None:  # the trained filters, or a recorded epoch's while replaying
         kernels = w if epoch is None or epoch == final else _epoch_kernels(str(folder), epoch, f"{layer}.weight")
         at = "" if epoch is None else f" · epoch {epoch}"
         fig = maps.filter_grid(w if kernels is None else kernels, channel, first=int(first) if n_out > limit else 0,
-                               per_filter_scale=per, title=f"{layer}: {n_out} filters of {w.shape[2]}×{w.shape[3]} "
-                                                       f"over {n_in} input channel{'s' if n_in > 1 else ''}{at}")
+                               per_filter_scale=per, limit=fixed,
+                               title=f"{layer}: {n_out} filters of {w.shape[2]}×{w.shape[3]} "
+                                     f"over {n_in} input channel{'s' if n_in > 1 else ''}{at}")
         chart(fig, "inside_filters")
 
-    folder, final, epochs = _filter_epochs(picked)
     if epochs:  # a run with per-epoch weights: replay how the filters formed
         replay.player(epochs, "inside_filter_epoch", draw, label="Epoch (replay the run)",
                       help="The filters as they were after each recorded epoch; Play steps through training.")
@@ -156,6 +164,12 @@ def _filter_epochs(picked: PickedModel) -> tuple[object, int, list[int]]:
         return None, -1, []
     final = int(picked.checkpoint.metrics.get("epoch", -1))
     return run.path, final, sorted({e for e, _ in files} | ({final} if final >= 0 else set()))
+
+
+def _run_weight_limit(folder: str, epochs: tuple[int, ...], name: str, final: float) -> float:
+    """The largest |weight| of tensor `name` over the run's recorded epochs and its final weights."""
+    tops = [float(np.abs(k).max()) for e in epochs if (k := _epoch_kernels(folder, e, name)) is not None and k.size]
+    return max([final, *tops]) or 1.0
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

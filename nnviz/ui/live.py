@@ -43,8 +43,9 @@ def current(slot: str) -> runs.Run | None:
     return run
 
 
-def start(slot: str, config: RunConfig) -> runs.Run | None:
-    """Start a run for this session; refuses (with a message) past the per-session cap."""
+def start(slot: str, config: RunConfig, epochs_per_s: float = 0.0) -> runs.Run | None:
+    """Start a run for this session (in slow motion when `epochs_per_s` > 0); refuses (with a message)
+    past the per-session cap."""
     if not access.unlocked():  # presenter mode: checked here too, a crafted message can press a disabled button
         return None
     mine = [r for r in runs.active_runs() if r.id in st.session_state.get("my_runs", [])]
@@ -53,7 +54,7 @@ def start(slot: str, config: RunConfig) -> runs.Run | None:
         return None
     st.session_state.pop(_problem_key(slot), None)
     try:
-        run = runs.start(config)
+        run = runs.start(config, epochs_per_s=epochs_per_s)
     except ModelTooLarge as exc:  # would exhaust memory: refused before it starts, with the estimate
         st.session_state[_problem_key(slot)] = f"Not started: {exc}"
         return None

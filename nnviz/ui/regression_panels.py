@@ -20,8 +20,10 @@ from nnviz.models import ModelTooLarge, build_model, summarize
 from nnviz.runs import Run, runs_dir
 from nnviz.ui import access, live, presenter
 from nnviz.ui import regression_settings as rs
+from nnviz.ui import tempo as tempo_ui
 
 SLOT = "regression"  # the live.* slot of this page's run
+TEMPO_KEY = "rg_tempo"  # slow motion: epochs per second, 0 is full speed
 STORE = "regression:settings"  # non-widget copy of the widget values
 CSV_STORE = "regression:csv"  # the accepted upload: {'path', 'name', 'points'}
 CSV_ERROR = "regression:csv_error"
@@ -209,7 +211,7 @@ def _start(cfg: RunConfig) -> None:
     run = live.current(SLOT)
     if run is not None and run.active:
         return
-    live.start(SLOT, cfg)
+    live.start(SLOT, cfg, tempo_ui.rate(TEMPO_KEY))
 
 
 def _stop() -> None:
@@ -239,6 +241,13 @@ def controls(cfg: RunConfig | None, run: Run | None) -> None:
     live.show_start_problem(SLOT)
     if active and allowed and not live.stoppable(run):
         st.caption("Only the session that started this run, or the presenter, can stop it.")
+    tempo_ui.slow_motion(TEMPO_KEY, _own_run)
+
+
+def _own_run() -> Run | None:
+    """The slot's run when this session may change its pace (it may stop it)."""
+    run = live.current(SLOT)
+    return run if live.stoppable(run) else None
 
 
 def config_panels(problem: str) -> None:

@@ -79,7 +79,7 @@ def test_controls_cover_every_option(lab):
     assert lab.selectbox(key="rg_kfold").options == ["off"] + [f"{k} folds" for k in range(2, 11)]
     assert lab.selectbox(key="rg_device").options[:2] == ["auto", "CPU"]
     lr = lab.select_slider(key="rg_lr")
-    assert lr.options[0] == "0.0001" and lr.options[-1] == "1" and lr.value == 0.01
+    assert lr.options[0] == "0.0001" and lr.options[-1] == "100" and "10" in lr.options and lr.value == 0.01
     models = lab.selectbox(key="rg_model").options
     for title in ("Linear regression", "1 hidden layer, sigmoid", "3 hidden layers, sigmoid", "Dropout LeakyReLU",
                   "Custom MLP"):

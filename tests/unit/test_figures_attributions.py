@@ -111,3 +111,34 @@ def test_all_zero_map_draws_without_errors():
     assert np.isfinite(np.asarray(fig.data[1].z)).all()
     grid = fa.attribution_grid(GRAY[None], np.zeros((1, 1, 28, 28)), ["Grad-CAM"], ["#0"])
     assert all(np.isfinite(np.asarray(t.z)).all() for t in grid.data if getattr(t, "coloraxis", None))
+
+
+def _heat_max(fig: go.Figure, index: int) -> float:
+    heatmaps = [t for t in fig.data if isinstance(t, go.Heatmap) and t.coloraxis == "coloraxis"]
+    return float(np.nanmax(np.abs(np.asarray(heatmaps[index].z, dtype=float))))
+
+
+def test_side_by_side_maps_in_the_same_units_share_one_colour_scale():
+    strong, weak = MAP, MAP / 10  # the same pattern, a tenth as strong (an untrained network's map)
+    images = np.stack([GRAY, GRAY])
+    maps = np.stack([[strong, weak]])  # one method, two images
+    shared = fa.attribution_grid(images, maps, ["Saliency"], ["a", "b"])
+    assert _heat_max(shared, 0) == pytest.approx(1.0) and 0.05 < _heat_max(shared, 1) < 0.2
+    own = fa.attribution_grid(images, maps, ["Saliency"], ["a", "b"], shared=False)  # the per-frame toggle
+    assert _heat_max(own, 1) == pytest.approx(1.0)
+    # two methods on one image never share: their units differ
+    methods = fa.attribution_grid(GRAY[None], np.stack([[strong], [weak]]), ["A", "B"], ["a"])
+    assert _heat_max(methods, 1) == pytest.approx(1.0)
+    pair = fa.sanity_pair(GRAY[None], strong[None], weak[None], [0.9])
+    assert 0.05 < _heat_max(pair, 1) < 0.2
+    targets = fa.target_strip(GRAY, np.stack([strong, weak]), ["0", "1"])
+    assert 0.05 < _heat_max(targets, 1) < 0.2
+
+
+def test_a_replay_frame_can_take_a_fixed_colour_limit():
+    fig = fa.attribution_heatmap(MAP / 1000, limit=2.5)
+    assert (fig.data[0].zmin, fig.data[0].zmax) == (-2.5, 2.5)
+    own = fa.attribution_heatmap(MAP / 1000)
+    assert own.data[0].zmax == pytest.approx(fa.color_limit(MAP / 1000))
+    overlay = fa.attribution_overlay(GRAY, MAP, "absolute", limit=4.0)
+    assert (overlay.data[1].zmin, overlay.data[1].zmax) == (0.0, 4.0)

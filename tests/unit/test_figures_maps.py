@@ -168,3 +168,18 @@ def test_activation_stats_figure_and_first_layer_images():
     custom = np.asarray(fig.data[0].customdata, dtype=float)
     assert np.nanmin(custom[..., 0]) == 64 and np.nanmax(custom[..., 0]) == 99
     assert weights.first_layer_images(RNG.normal(size=(4, 3, 8, 8))).data[0].type == "image"
+
+
+def test_filter_grid_takes_a_fixed_limit_for_replays():
+    filters = np.random.default_rng(1).normal(0, 0.2, size=(8, 3, 3, 3)).astype(np.float32)
+    one = maps.filter_grid(filters, 0, limit=0.4)
+    assert (one.data[0].zmin, one.data[0].zmax) == (-0.4, 0.4)
+    matrix = maps.filter_grid(filters, "all", limit=0.4)
+    assert (matrix.data[0].zmin, matrix.data[0].zmax) == (-0.4, 0.4)
+    own = maps.filter_grid(filters, 0)
+    assert own.data[0].zmax == pytest.approx(float(np.abs(filters[:, 0]).max()))
+    per = maps.filter_grid(filters, 0, per_filter_scale=True, limit=0.4)  # per filter wins: relative
+    assert per.data[0].zmax == 1.0
+    rgb_small = maps.filter_grid(filters / 10, "rgb", limit=float(np.abs(filters).max()))
+    pixels = np.asarray(rgb_small.data[0].z, dtype=float)
+    assert np.abs(pixels[np.isfinite(pixels)] - 127.5).max() < 20  # a tenth as strong: close to grey

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from nnviz.ui.replay import MAX_FRAMES, next_frame, stride
+from nnviz.ui.replay import MAX_FRAMES, PLAY_S, SPEEDS, next_frame, pace, stride
 
 INTERVAL = 0.3
 
@@ -30,6 +30,31 @@ def test_long_runs_play_in_a_bounded_number_of_frames():
         value, last = next_frame(options, value, stride(len(options)))
         frames += 1
     assert value == 300 and frames <= MAX_FRAMES
+
+
+def test_speed_sets_the_epochs_per_frame_and_the_frame_time():
+    assert pace(11) == (1, PLAY_S)  # 1x: the default pace, unchanged
+    assert pace(301) == (stride(301), PLAY_S)
+    step, frame_s = pace(11, 0.25)
+    assert step == 1 and frame_s == pytest.approx(4 * PLAY_S)  # slower: each epoch shown longer
+    step, frame_s = pace(301, 0.25)
+    assert step < stride(301) and frame_s >= PLAY_S * 0.99  # a long run shows more of its epochs
+    for n in (5, 41, 301, 1501):
+        rates = [pace(n, s)[0] / pace(n, s)[1] for s in SPEEDS]  # options per second
+        assert rates == sorted(rates) and len(set(rates)) == len(rates)  # every speed faster than the one before
+        assert all(pace(n, s)[1] >= 0.39 for s in SPEEDS)  # never redrawn more often than ~2.5x a second
+
+
+def test_a_slower_speed_shows_each_epoch_for_longer(at, replay_clock):
+    at.select_slider(key="ep").set_value(0).run()
+    at.selectbox(key="ep_speed").set_value(0.25).run()
+    at.button(key="ep_play").click().run()
+    replay_clock.advance(INTERVAL)
+    at.run()
+    assert at.select_slider(key="ep").value == 0  # at 1x this would be the next frame
+    replay_clock.advance(3 * INTERVAL)
+    at.run()
+    assert at.select_slider(key="ep").value == 2 and not at.exception
 
 
 def _script() -> None:
