@@ -126,8 +126,9 @@ def overfitting_onset(rows: Sequence[dict]) -> Finding | None:
 
 
 def compact(value: float | None, digits: int = 4) -> str:
-    """A number as a person reads it: 0.0312 with `digits` decimals, 4.1e+38 when huge, 2.0e-07 when tiny,
-    'NaN' / '∞' when not finite, '—' when missing (a diverged run's losses do not fill a table cell)."""
+    """A number as a person reads it, in at most ~7 characters: 0.0312 (`digits` decimals below 10), 123.5 and
+    2596 (`digits` significant figures below 10,000), 4.1e+38 when huge, 2.0e-07 when tiny, 'NaN' / '∞' when
+    not finite, '—' when missing (a diverged run's 39-digit losses do not fit a metric or a sentence)."""
     if value is None:
         return "—"
     v = float(value)
@@ -135,8 +136,10 @@ def compact(value: float | None, digits: int = 4) -> str:
         return "NaN"
     if math.isinf(v):
         return "∞" if v > 0 else "−∞"
-    if v != 0 and not 10.0 ** -digits <= abs(v) < 1e5:
+    if v != 0 and not 10.0 ** -digits <= abs(v) < 1e4:
         return f"{v:.1e}"
+    if abs(v) >= 10:
+        return f"{v:.{max(0, digits - 1 - int(math.floor(math.log10(abs(v)))))}f}"
     return f"{v:.{digits}f}"
 
 
@@ -201,7 +204,8 @@ def divergence(rows: Sequence[dict], status: str = "finished", batch_losses: Seq
     if not math.isfinite(value):
         what = f"the {which} loss became {compact(value)}"
     else:
-        what = f"the {which} {_loss_name(rows)} rose to {compact(value)}, {value / best:.0f}x its best ({compact(best)})"
+        what = f"the {which} {_loss_name(rows)} rose to {compact(value)}, {compact(value / best, 0)}x its best " \
+               f"({compact(best)})"
     return Finding("diverged", "error", f"Training diverged at epoch {int(epoch)}: {what}. {advice}", epoch, value)
 
 

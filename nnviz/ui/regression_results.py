@@ -178,7 +178,7 @@ def live_panel(view: dict) -> None:
     cols[1].metric("train MSE", _metric(last.get("train_loss")))
     cols[2].metric("validation MSE", _metric(last.get("val_loss")))
     test = last.get("test_loss")
-    ratio = f"{test / noise_var:.2f} × σ²" if noise_var and test is not None and math.isfinite(test) else None
+    ratio = f"{compact(test / noise_var, 2)} × σ²" if noise_var and test is not None and math.isfinite(test) else None
     cols[3].metric("test MSE", _metric(test), ratio, delta_color="off", delta_arrow="off")
     fit_fig, loss_fig = _live_figures(view, scene, st.session_state.get("rg_smoothing", 0.6))
     training = view["status"] in ("queued", "running")

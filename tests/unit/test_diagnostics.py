@@ -260,7 +260,7 @@ class TestDivergence:
         assert d.divergence(rows[:4], "running") is None  # 7.5x its best: not yet
         rows = history([2.0, 0.5, 0.4, 4.5], [2.0, 0.5, 0.4, 4.5])
         found = d.divergence(rows, "running", lr=1.0)
-        assert found is not None and "epoch 3" in found.sentence and "11x" in found.sentence
+        assert found is not None and "epoch 3" in found.sentence and "11x" in found.sentence, found.sentence
         assert d.divergence(history([2.0, math.inf], [2.0, 1.0]), "running") is not None
 
     def test_no_false_alarms(self):
@@ -280,7 +280,8 @@ class TestDivergence:
         assert [f.kind for f in found] == ["diverged"] and "(10)" in found[0].sentence
 
     @pytest.mark.parametrize("value, text", [(0.031234, "0.0312"), (4.1066e38, "4.1e+38"), (2.015e15, "2.0e+15"),
-                                             (123.4567, "123.4567"), (0.0, "0.0000"), (2e-7, "2.0e-07"),
+                                             (123.4567, "123.5"), (2595.31, "2595"),
+                                             (25953.1, "2.6e+04"), (0.0, "0.0000"), (2e-7, "2.0e-07"),
                                              (math.nan, "NaN"), (math.inf, "∞"), (None, "—")])
     def test_compact_numbers(self, value, text):
         assert d.compact(value) == text

@@ -104,3 +104,16 @@ def test_the_server_warms_the_first_runs_imports():
     code = ("import sys; from nnviz.train import warm_up; assert 'torch._dynamo' not in sys.modules; warm_up(); "
             "assert 'torch._dynamo' in sys.modules; import torch; assert torch.get_num_threads() > 0")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_a_diverging_run_raises_the_alarm_while_it_trains(finished, tmp_path):
+    _, healthy, _ = _get(live_feed.RUN_PATH + finished.id)
+    assert "alarm" not in healthy
+    cfg = RunConfig(data=DataConfig(dataset="digits"), model=ModelConfig(hidden=(16,)), name="feed",
+                    train=TrainConfig(device="cpu", epochs=50, batch_size=64, optimizer="adam", lr=100.0))
+    run = runs.start(cfg, tmp_path, epochs_per_s=0.001)  # slow motion holds it after each epoch: still running
+    wait_until(lambda: len(run.view()["epochs"]) >= 2 or not run.active, what="epoch 1 at lr 100")
+    _, frame, _ = _get(live_feed.RUN_PATH + run.id)
+    assert frame["alarm"].startswith("Training diverged at epoch 1") and "(100)" in frame["alarm"]
+    run.stop()
+    assert run.wait(GENEROUS_S)
