@@ -287,7 +287,7 @@ def controls(s: dict[str, Any], run: runs.Run | None, ready: bool) -> None:
         _offer_active_runs()
     elif active and allowed and not live.stoppable(run):
         st.caption("Only the session that started this run, or the presenter, can stop it.")
-    tempo_ui.slow_motion(TEMPO_KEY, lambda: run if live.stoppable(run) else None, c[2])
+    tempo_ui.slow_motion(TEMPO_KEY, run, live.stoppable(run), c[2])
     choices = cc.model_choices()
     c[2].caption(f"{DATASETS[s['cls_dataset']].title} ({s['cls_fraction']:.0%} of the training set) · "
                  f"{choices.get(s['cls_model'], s['cls_model'])} · {s['cls_optimizer']} lr {s['cls_lr']:g} · "

@@ -128,7 +128,7 @@ def render() -> None:
         job.stop()
         job.wait(2.0)
         running = job.active
-    tempo_ui.slow_motion(TEMPO_KEY, _followed_sweep, c3)
+    tempo_ui.slow_motion(TEMPO_KEY, job, True, c3)  # any session may stop a sweep, so may pace it
 
     if job is not None and job.key == key:
         _watch(job.id, key)
@@ -146,12 +146,6 @@ def render() -> None:
                                               f"{len(by_id[i]['results'])}/{by_id[i]['total']} points · "
                                               f"{by_id[i]['status']}")
     _watch(pick, key)
-
-
-def _followed_sweep() -> sweeps.SweepJob | None:
-    """The sweep this session follows, whose pace the slow-motion control sets while it trains."""
-    job_id = st.session_state.get(JOB_KEY)
-    return sweeps.get_sweep(job_id) if job_id else None
 
 
 def _watch(job_id: str, key: str) -> None:

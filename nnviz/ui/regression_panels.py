@@ -241,13 +241,7 @@ def controls(cfg: RunConfig | None, run: Run | None) -> None:
     live.show_start_problem(SLOT)
     if active and allowed and not live.stoppable(run):
         st.caption("Only the session that started this run, or the presenter, can stop it.")
-    tempo_ui.slow_motion(TEMPO_KEY, _own_run)
-
-
-def _own_run() -> Run | None:
-    """The slot's run when this session may change its pace (it may stop it)."""
-    run = live.current(SLOT)
-    return run if live.stoppable(run) else None
+    tempo_ui.slow_motion(TEMPO_KEY, run, live.stoppable(run))
 
 
 def config_panels(problem: str) -> None:

@@ -2,11 +2,12 @@
 
 Its value goes to the next Start, and, when moved while a run or sweep trains, to that job at
 once (only from a session allowed to stop it): a teacher slows down the part worth watching.
+While a job trains, every page following it shows the job's own pace.
 Slow motion pauses between epochs; the numbers are the same at every speed.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import streamlit as st
 
@@ -21,15 +22,19 @@ def rate(key: str) -> float:
     return float(st.session_state.get(key, 0.0))
 
 
-def _apply(key: str, job_of: Callable[[], Any]) -> None:
-    job = job_of()
+def _apply(key: str, job: Any) -> None:
     if job is not None and job.active:
         job.tempo.epochs_per_s = rate(key)
 
 
-def slow_motion(key: str, job_of: Callable[[], Any], container: Any = None) -> float:
-    """Draw the control (in `container`, else here); `job_of()` is the job a change applies to now
-    (a Run or SweepJob this session may stop, or None)."""
+def slow_motion(key: str, job: Any, may_change: bool, container: Any = None) -> float:
+    """Draw the control (in `container`, else here). `job`: the Run or SweepJob the page follows, or None;
+    while it trains the control shows its pace, and moving it changes that pace if `may_change` (this
+    session may stop the job), else the control is disabled."""
+    active = job is not None and job.active
+    if active and job.tempo.epochs_per_s in tempo.CHOICES:
+        st.session_state[key] = job.tempo.epochs_per_s
     where = container if container is not None else st
     return float(where.select_slider("Slow motion", tempo.CHOICES, key=key, format_func=tempo.label, help=HELP,
-                                     on_change=_apply, args=(key, job_of)))
+                                     disabled=active and not may_change, on_change=_apply,
+                                     args=(key, job if may_change else None)))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlparse
 
+import pytest
+
 from tests.e2e.conftest import assert_no_exception, screenshot, wait_idle
 
 MAIN = '[data-testid="stMain"]'
@@ -50,6 +52,7 @@ def _stop(page) -> None:
     wait_idle(page)
 
 
+@pytest.mark.timeout(900)  # ~1 min idle; a dozen reruns of a page with big charts take far longer on a busy machine
 def test_a_slowed_diverging_run_warns_live_stops_and_gets_one_verdict(page, app_url):
     _start_diverging(page, app_url, 300)
     alarm = page.locator(f'{MAIN} [data-testid="stAlert"]').filter(has_text="Training diverged")
@@ -66,6 +69,7 @@ def test_a_slowed_diverging_run_warns_live_stops_and_gets_one_verdict(page, app_
     screenshot(page, "tempo_regression_diverged_after")
 
 
+@pytest.mark.timeout(900)
 def test_the_alarm_in_presenter_view(page, app_url):
     _start_diverging(page, app_url, 300)
     page.wait_for_function(f"/epoch [1-9]\\d*\\/300/.test(document.querySelector('{PROGRESS}')?.innerText || '')",
@@ -107,4 +111,5 @@ def test_the_classification_lab_offers_slow_motion_beside_start(page, app_url):
         assert_no_exception(page)
         control = page.locator('[data-testid="stSlider"]').filter(has_text="Slow motion")
         assert "full speed" in control.inner_text()
+        control.scroll_into_view_if_needed()  # beside Start, under the set-up panel
         screenshot(page, name)
