@@ -7,10 +7,19 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.e2e.conftest import assert_no_exception, screenshot, wait_idle
+from tests.e2e.conftest import assert_no_exception, screenshot
+from tests.e2e.conftest import wait_idle as _wait_idle
+from tests.waiting import GENEROUS_S
 
 MAIN = '[data-testid="stMain"]'
 PROGRESS = f'{MAIN} [data-testid="stProgress"]'
+
+
+def wait_idle(page) -> None:
+    """The suite's wait_idle with the generous timeout: each step reruns a page of big charts while a run trains."""
+    _wait_idle(page, timeout_ms=int(GENEROUS_S * 1000))
+
+
 SWEEPS_PANEL = '[role="tabpanel"]:not([hidden])'
 
 
