@@ -182,4 +182,5 @@ def test_filter_grid_takes_a_fixed_limit_for_replays():
     assert per.data[0].zmax == 1.0
     rgb_small = maps.filter_grid(filters / 10, "rgb", limit=float(np.abs(filters).max()))
     pixels = np.asarray(rgb_small.data[0].z, dtype=float)
-    assert np.abs(pixels[np.isfinite(pixels)] - 127.5).max() < 20  # a tenth as strong: close to grey
+    tiles = pixels[pixels < 250]  # the white gaps between tiles left out
+    assert tiles.size and np.abs(tiles - 127.5).max() < 20  # a tenth as strong: close to grey
