@@ -22,8 +22,8 @@ TIMING = ("seconds", "elapsed", "samples_per_s")
 
 
 def race(dataset: str, epochs: int, rate: float) -> tuple[float, list[dict]]:
-    from nnviz import sweeps
-    from nnviz.tempo import Tempo
+    from nnviz.jobs import sweeps
+    from nnviz.training.tempo import Tempo
 
     started = time.perf_counter()
     results = sweeps.run_sweep("optimizers", sweeps.base_config(dataset, epochs), tempo=Tempo(rate))

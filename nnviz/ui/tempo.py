@@ -1,4 +1,4 @@
-"""The 'Slow motion' control of the labs and the sweeps: a cap on epochs per second (nnviz.tempo).
+"""The 'Slow motion' control of the labs and the sweeps: a cap on epochs per second (nnviz.training.tempo).
 
 Its value goes to the next Start, and, when moved while a run or sweep trains, to that job at
 once (only from a session allowed to stop it): a teacher slows down the part worth watching.
@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from nnviz import tempo
+from nnviz.training import tempo
 
 HELP = ("At most this many epochs per second, so a fast run can be watched epoch by epoch. Training pauses "
         "between epochs; the numbers are the same at every speed, and Stop still stops at once.")

@@ -4,11 +4,12 @@ How long a slowed optimizer race lasts is measured by benchmarks/tempo.py, not a
 """
 from __future__ import annotations
 
-from nnviz import runs, sweeps, tempo
+from nnviz.training import tempo
+from nnviz.jobs import runs, sweeps
 from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig, replace
 from nnviz.data import load
-from nnviz.params import quick_base
-from nnviz.train import fit, init_model
+from nnviz.model.params import quick_base
+from nnviz.training.train import fit, init_model
 from tests.waiting import GENEROUS_S, wait_until
 
 TIMING = ("seconds", "elapsed", "samples_per_s")

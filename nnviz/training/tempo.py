@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 
-from nnviz.train import Callback, TrainState
+from nnviz.training.train import Callback, TrainState
 
 CHOICES = (0.0, 20.0, 10.0, 5.0, 2.0, 1.0, 0.5)  # epochs per second offered by the pages; 0 is full speed
 _SLICE_S = 0.1  # a pause re-reads the rate this often, so a change applies within the pause
