@@ -15,25 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
-import torch
-
 from nnviz import checkpoints, runs
 from nnviz.jobs import TRAINING_SLOTS, BackgroundJob, Registry
+from nnviz.playground import store
 from nnviz.playground.config import PlaygroundConfig, to_dict
 from nnviz.playground.data import Points
-from nnviz.playground.network import Trainer, Weights, copy_weights, to_torch
+from nnviz.playground.network import Trainer, Weights, copy_weights
 from nnviz.storage import append_jsonl, atomic_write_json
 
 IDLE_S = 900.0  # a network paused this long ends its thread (a closed tab's job does not wait forever)
 MAX_REPLAY = 400  # weight snapshots kept for replay; the interval doubles when full
 HISTORY_FLUSH_S = 1.0  # the history file is appended at most this often while training
 _registry: Registry["PlaygroundJob"] = Registry()
-
-
-def playground_dir(root: str | Path | None = None) -> Path:
-    """Where Playground folders live: runs/playground/ (the runs list ignores it: no config.json there)."""
-    return runs.runs_dir(root) / "playground"
 
 
 @dataclass
@@ -223,28 +216,17 @@ class PlaygroundJob(BackgroundJob):
         try:
             if rows:
                 append_jsonl(self.dir / "history.jsonl", rows)
-            checkpoints.save_tensors(self.dir / "final.pt", checkpoint(self.config, trainer.weights, trainer.epoch_done,
-                                                                       self.points))
+            checkpoints.save_tensors(self.dir / "final.pt", store.checkpoint_payload(
+                self.config, trainer.weights, trainer.epoch_done, self.points))
         except OSError:
             pass
-
-
-def checkpoint(cfg: PlaygroundConfig, weights: Weights, epoch: int, points: Points | None = None) -> dict[str, Any]:
-    """A checkpoint payload (plain types and tensors, loadable with weights_only=True): the config, the
-    epoch, the torch state dict and, for uploaded points, the points themselves."""
-    payload: dict[str, Any] = {"format": "nnviz-playground", "version": 1, "config": to_dict(cfg), "epoch": int(epoch),
-                               "state_dict": to_torch(weights, cfg).state_dict()}
-    if points is not None and cfg.dataset == "upload":
-        payload["points"] = {k: torch.from_numpy(np.ascontiguousarray(getattr(points, k)))
-                             for k in ("x_train", "y_train", "x_test", "y_test")}
-    return payload
 
 
 def start(cfg: PlaygroundConfig, points: Points, weights: Weights | None = None, epoch: int = 0,
           play: bool = True, root: str | Path | None = None) -> PlaygroundJob:
     """Start a job for `cfg` on `points` (from `weights` at `epoch`, else from the seed), playing or paused."""
     job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.dataset}-{uuid.uuid4().hex[:6]}"
-    folder = playground_dir(root) / job_id
+    folder = store.playground_dir(root) / job_id
     folder.mkdir(parents=True, exist_ok=False)
     atomic_write_json(folder / "config.json", to_dict(cfg))
     job = PlaygroundJob(id=job_id, dir=folder, config=cfg, points=points,

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import base64
+import io
 
 import numpy as np
 import pytest
 import torch
 
-from nnviz.playground import frames, job, network
+from nnviz.playground import export, frames, job, network, store
 from nnviz.playground.config import PlaygroundConfig, SettingError, from_dict, from_query, to_dict
 from nnviz.playground.data import DATASETS, DataError, generate, read_csv, split
 from tests.waiting import wait_until
@@ -174,3 +175,44 @@ def test_a_job_steps_plays_pauses_resets_and_serves_frames():
     assert again["history"]["from"] == 0 and len(again["history"]["rows"]) == 1
     assert again["maps"]["output"] == frames.frame(j, replay=0)["maps"]["output"]
     assert frames.frame(j, point=(1.0, 2.0))["point"]["at"] == [1.0, 2.0]
+
+
+def test_exported_code_predicts_what_the_network_does(tmp_path):
+    cfg = PlaygroundConfig(dataset="xor", features=("x1", "x2", "x1x2", "sinx2"), hidden=(3, 2), activation="relu")
+    weights = network.init_weights(cfg)
+    source = export.pytorch_source(cfg, weights, epoch=7)
+    namespace: dict = {}
+    exec(compile(source, "exported.py", "exec"), namespace)  # noqa: S102  (our own generated code)
+    model = namespace["PlaygroundNet"]()
+    model.net.load_state_dict({k: torch.tensor(v) for k, v in namespace["STATE"].items()})
+    pts = np.array([[1.0, 2.0], [-3.0, 4.5], [5.0, -0.5]], np.float32)
+    expected = network.forward(weights, "relu", network.features(pts, cfg.features))[-1][:, 0]
+    assert np.allclose(model(torch.from_numpy(pts)).detach().numpy(), expected, atol=1e-5)
+
+
+def test_checkpoints_round_trip_and_bad_files_get_one_sentence():
+    cfg = PlaygroundConfig(dataset="moons", hidden=(2,), seed=5)
+    weights = network.init_weights(cfg)
+    back_cfg, back_weights, epoch, points = store.load_checkpoint(store.checkpoint_bytes(cfg, weights, 12))
+    assert back_cfg == cfg and epoch == 12 and points is None
+    assert np.allclose(back_weights[0][0], weights[0][0], atol=1e-7)
+    other = PlaygroundConfig(dataset="moons", hidden=(3,))
+    payload = store.checkpoint_payload(cfg, weights, 1)
+    payload["config"] = to_dict(other)  # edited: the weights no longer fit the settings
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    for raw, words in ((b"not a torch file", "not a Playground checkpoint"), (buffer.getvalue(), "do not fit")):
+        with pytest.raises(store.CheckpointError, match=words):
+            store.load_checkpoint(raw)
+
+
+def test_uploaded_points_are_stored_by_content_and_travel_in_checkpoints():
+    rows = "".join(f"{i % 7},{i // 7},{int(i % 7 > 3)}\n" for i in range(49)).encode()
+    name = store.store_upload(rows)
+    cfg = PlaygroundConfig(dataset="upload", upload=name, hidden=(2,))
+    pts = store.points_for(cfg)
+    assert len(pts.x_train) + len(pts.x_test) == 49
+    _, _, _, back = store.load_checkpoint(store.checkpoint_bytes(cfg, network.init_weights(cfg), 0, pts))
+    assert np.array_equal(back.x_test, pts.x_test)
+    with pytest.raises(DataError, match="not on this server"):
+        store.points_for(cfg.with_(upload="0123456789abcdef"))
