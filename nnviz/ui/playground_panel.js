@@ -121,7 +121,10 @@ function playgroundView(root, data) {
   outCanvas.width = outCanvas.height = data.size;
   outCanvas.title = "Click a point to see which neurons fire there";
   const outMap = heatMap(outCanvas, s.output_cells);
-  const pointText = el("p", "nnviz-pg-small nnviz-pg-point", out, "Click the map: what each neuron computes there.");
+  const pointText = el("p", "nnviz-pg-small nnviz-pg-point", out, "Click the map to see which neurons fire there.");
+  const legend = el("div", "nnviz-pg-small nnviz-pg-legend", out);
+  el("span", "nnviz-pg-key nnviz-pg-key-test", legend, "test loss");
+  el("span", "nnviz-pg-key nnviz-pg-key-train", legend, "train loss");
   const curve = el("canvas", "nnviz-pg-curve", out);
   curve.width = data.size;
   curve.height = 56;
@@ -251,7 +254,8 @@ function playgroundView(root, data) {
       accText.dataset.value = shown[4];
       lossText.textContent = `test loss ${fmt(shown[2], 3)} · train loss ${fmt(shown[1], 3)} · train accuracy ${fmt(100 * shown[3], 1)} %`;
     }
-    play.textContent = frame.playing ? "⏸ Pause" : "▶ Play";
+    play.replaceChildren(el("span", "nnviz-pg-icon", null, frame.playing ? "pause" : "play_arrow"),
+      frame.playing ? "Pause" : "Play");
     play.dataset.playing = frame.playing ? "1" : "0";
     root.dataset.status = frame.status;
     root.dataset.epoch = frame.epoch;
@@ -312,7 +316,7 @@ function playgroundView(root, data) {
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
   parentElement.querySelector(":scope > .nnviz-pg")?.remove();
-  const root = el("div", "nnviz-pg", parentElement);
+  const root = el("div", `nnviz-pg${data.compact ? " nnviz-pg-compact" : ""}`, parentElement);
   let timer = null;
   let gone = false;
   let busy = false;
