@@ -16,7 +16,8 @@ with right:
         weights, epoch, stored_points = loaded
         running = live.follow("main", cfg, stored_points or pts, weights, epoch, play=False)
     else:
-        running = live.follow("main", cfg, pts) if pts is not None else live.current("main")
+        play = True if settings.play_on_open() else None  # a lesson's step starts at once
+        running = live.follow("main", cfg, pts, play=play) if pts is not None else live.current("main")
     if running is not None:
         live.view(running)
     else:

@@ -18,6 +18,7 @@ from nnviz.ui import access, presenter
 CONFIG = "pg:config"  # the current settings (non-widget key)
 LINK_PROBLEMS = "pg:link_problems"
 CSV_ERROR = "pg:csv_error"
+PLAY_ON_OPEN = "pg:play_on_open"
 LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]  # the Playground's
 REG_RATES = [0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
 DATA_LABELS = {**DATASETS, UPLOAD: "Your CSV (x1,x2,label)"}
@@ -42,6 +43,18 @@ def apply(cfg: PlaygroundConfig) -> None:
     st.session_state[CONFIG] = cfg
     _fill_widgets(cfg)
     sync_url(cfg)
+
+
+def apply_link(query: str, play: bool) -> None:
+    """A lesson step's settings (a link's query); `play`: the page starts training when it opens."""
+    cfg, _ = from_query(dict(part.split("=", 1) for part in query.split("&") if "=" in part))
+    apply(cfg)
+    st.session_state[PLAY_ON_OPEN] = play
+
+
+def play_on_open() -> bool:
+    """Once: whether a lesson asked the page to start training as it opens."""
+    return bool(st.session_state.pop(PLAY_ON_OPEN, False))
 
 
 def sync_url(cfg: PlaygroundConfig) -> None:
