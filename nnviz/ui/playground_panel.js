@@ -92,7 +92,7 @@ function playgroundView(root, data) {
   }
 
   // --- the network: input features, hidden layers, output ---
-  const body = el("div", "nnviz-pg-body", root);
+  const body = el("div", `nnviz-pg-body${s.hidden.length > 3 ? " nnviz-pg-dense" : ""}`, root);
   const links = document.createElementNS("http://www.w3.org/2000/svg", "svg");
   links.setAttribute("class", "nnviz-pg-links");
   body.appendChild(links);
@@ -113,7 +113,8 @@ function playgroundView(root, data) {
   }
   const inputs = column("Inputs", s.features, data.labels);
   s.feature_maps.forEach((m, j) => inputs[j].map.draw(decode(m), tables.plain));
-  const hidden = s.hidden.map((n, l) => column(`${n} neuron${n > 1 ? "s" : ""}`, Array(n).fill(0)));
+  const dense = s.hidden.length > 3;  // room for up to 6 layers: smaller tiles, the count alone on top
+  const hidden = s.hidden.map((n) => column(dense ? `${n}` : `${n} neuron${n > 1 ? "s" : ""}`, Array(n).fill(0)));
   const out = el("div", "nnviz-pg-out", body);
   el("div", "nnviz-pg-col-title", out, "Output");
   const outWrap = el("div", "nnviz-pg-out-wrap", out);
@@ -297,8 +298,19 @@ function playgroundView(root, data) {
     state.point = [Math.round(x1 * 100) / 100, Math.round(x2 * 100) / 100];
     data.nudge();
   });
-  const observer = new ResizeObserver(() => drawLinks());
-  observer.observe(body);
+  function fit() {  // the boundary takes the width the network leaves, up to data.size
+    let others = 0;  // the columns left of the output, with the gaps between them
+    for (const col of body.querySelectorAll(".nnviz-pg-col")) others += col.offsetWidth;
+    others += parseFloat(getComputedStyle(body).columnGap || "0") * (columns.length);
+    const side = Math.max(150, Math.min(data.size, root.clientWidth - others - 4));
+    for (const node of [outCanvas, curve]) node.style.width = `${side}px`;
+    outCanvas.style.height = `${side}px`;
+    out.style.width = `${side}px`;
+    drawLinks();
+  }
+  const observer = new ResizeObserver(fit);
+  observer.observe(root);
+  for (const col of body.querySelectorAll(".nnviz-pg-col")) observer.observe(col);
 
   return {
     url() {

@@ -164,14 +164,13 @@ def _on_upload() -> None:
 
 def _network_widgets() -> None:
     st.pills("Input features", list(FEATURES), key="pg_feat", selection_mode="multi", format_func=FEATURES.get)
-    left, right = st.columns([2, 3])
-    left.number_input("Hidden layers", 0, MAX_LAYERS, key="pg_layers", help="Press + or − to add or remove a layer.")
-    right.selectbox("Activation", ACTIVATIONS, key="pg_act", format_func=ACTIVATION_LABELS.get)
+    st.number_input("Hidden layers", 0, MAX_LAYERS, key="pg_layers", help="Press + or − to add or remove a layer.")
     layers = int(st.session_state["pg_layers"])
     if layers:
-        cols = st.columns(3)
+        cols = st.columns(2)
         for i in range(layers):
-            cols[i % 3].number_input(f"Layer {i + 1}", 1, MAX_NEURONS, key=f"pg_h{i}", help="Neurons in this layer.")
+            cols[i % 2].slider(f"Layer {i + 1}", 1, MAX_NEURONS, key=f"pg_h{i}", help="Neurons in this layer.")
+    st.selectbox("Activation", ACTIVATIONS, key="pg_act", format_func=ACTIVATION_LABELS.get)
 
 
 def _training_widgets() -> None:
