@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -100,7 +101,8 @@ def main() -> None:
             ref = reference(query, target, seconds)
             page = on_page(browser, url, query, target, seconds)
             page["ratio_epochs_per_s_vs_reference"] = round(page["epochs_per_s"] / max(ref["epochs_per_s"], 1e-9), 2)
-            results[name] = {"target": target, "seconds_allowed": seconds, "page": page, "reference": ref}
+            results[name] = {"target": target, "seconds_allowed": seconds, "page": page, "reference": ref,
+                              "load_average": [round(v, 1) for v in os.getloadavg()]}
             print(json.dumps({name: results[name]}), flush=True)
         browser.close()
 

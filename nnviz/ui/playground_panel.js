@@ -337,6 +337,7 @@ export default function (component) {
 
   async function poll() {
     busy = true;
+    const started = performance.now();
     let frame = null;
     let code = 0;
     try {
@@ -354,7 +355,8 @@ export default function (component) {
       return;
     } else view.lost();
     const idle = frame && !frame.playing && frame.status !== "running" && frame.status !== "queued";
-    timer = setTimeout(poll, idle ? data.idle_ms : data.every_ms);
+    // every_ms from the start of this poll, not its end: a slow answer does not also delay the next one
+    timer = setTimeout(poll, Math.max(0, (idle ? data.idle_ms : data.every_ms) - (performance.now() - started)));
   }
 
   if (data.frame) view.update(data.frame);
