@@ -72,9 +72,9 @@ def _load() -> None:
 
 def _compare_tab(cfg: PlaygroundConfig) -> None:
     st.caption("Train your network (A) and another (B) on the same points from the same seed, side by side.")
-    c1, c2, c3, c4 = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
-    c1.pills("B's input features", list(FEATURES), key="pg_b_feat", selection_mode="multi", format_func=FEATURES.get,
+    st.pills("B's input features", list(FEATURES), key="pg_b_feat", selection_mode="multi", format_func=FEATURES.get,
              default=list(cfg.features))
+    c2, c3, c4 = st.columns(3, vertical_alignment="bottom")
     c2.text_input("B's hidden layers", key="pg_b_hidden", value=",".join(map(str, cfg.hidden)),
                   help=f"Neurons per layer, comma-separated, e.g. 8,8 (at most 6 layers of {MAX_NEURONS}; empty: none).")
     c3.selectbox("B's activation", ACTIVATIONS, key="pg_b_act", index=ACTIVATIONS.index(cfg.activation))
