@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from nnviz.playground import store  # noqa: E402
 from nnviz.playground.config import from_query  # noqa: E402
 from nnviz.playground.network import Trainer  # noqa: E402
-from nnviz.threads import serial  # noqa: E402
+from nnviz.training.threads import serial  # noqa: E402
 
 SPIRAL = "ds=spiral&n=500&noise=0&ratio=0.5&seed=0&act=tanh&lr=0.03&bs=10&opt=sgd&epochs=100000"
 EXPERIMENTS = {  # name: (link query, target test accuracy or None, seconds allowed)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from nnviz import storage
+from nnviz.jobs import storage
 from nnviz.playground import frames, job, store
 from nnviz.playground.config import FEATURES, PlaygroundConfig
 from nnviz.playground.data import DataError, Points

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from nnviz import security, storage
+from nnviz import security
+from nnviz.jobs import storage
 from nnviz.playground import store
 from nnviz.playground.config import (ACTIVATIONS, FEATURES, MAX_LAYERS, MAX_NEURONS, OPTIMIZERS, QUERY_KEYS,
                                      PlaygroundConfig, SettingError, from_query)

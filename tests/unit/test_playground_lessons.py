@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from nnviz import lessons
+from nnviz.teaching import lessons
 from nnviz.playground import store
 from nnviz.playground.config import from_query
 from nnviz.playground.network import Trainer
