@@ -11,6 +11,7 @@ PAGES = {
     "Labs": [
         st.Page("app_pages/regression.py", title="Regression lab", icon=":material/show_chart:"),
         st.Page("app_pages/classification.py", title="Classification lab", icon=":material/grid_view:"),
+        st.Page("app_pages/playground.py", title="Playground", icon=":material/scatter_plot:"),
     ],
     "Look inside": [
         st.Page("app_pages/inside.py", title="Inside the network", icon=":material/layers:"),

@@ -8,6 +8,6 @@ process.configure()  # before anything imports torch
 
 import streamlit as st  # noqa: E402
 
-from nnviz.ui import live_feed  # noqa: E402
+from nnviz.ui import live_feed, playground_feed  # noqa: E402
 
-app = st.App("dashboard.py", routes=live_feed.ROUTES, lifespan=live_feed.lifespan)
+app = st.App("dashboard.py", routes=live_feed.ROUTES + playground_feed.ROUTES, lifespan=live_feed.lifespan)

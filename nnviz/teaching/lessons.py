@@ -20,7 +20,7 @@ from nnviz.data import DATASETS, is_present
 from nnviz.data.images import SAMPLES
 from nnviz.model.models import PRESETS
 
-PAGES = ("regression", "classification", "inside", "experiments")  # app_pages/<name>.py
+PAGES = ("regression", "classification", "inside", "experiments", "playground")  # app_pages/<name>.py
 FALLBACK = "digits"  # embedded: needs no download, works in a lecture hall with no network
 EPOCH_CAP_ENV = "NNVIZ_LESSON_MAX_EPOCHS"  # quick checks only: caps every lesson run's epochs
 DOWNLOAD_HINT = ("To show the original, put the set's files into the data folder ($NNVIZ_DATA_DIR or ./data) "
@@ -41,6 +41,7 @@ class Step:
     epochs: int = 0  # experiments: epochs per sweep point; 0 is the page's default (see sweep_epochs)
     space: str = ""  # experiments: a grid search instead of a sweep — its space as JSON (nnviz.model.params names)
     kfold: int = 0  # experiments: folds of the grid search's cross-validation
+    link: str = ""  # playground: its settings as a link's query (nnviz.playground.config.from_query)
 
     def __post_init__(self) -> None:
         if self.page not in PAGES:
@@ -49,6 +50,8 @@ class Step:
             raise ValueError(f"a {self.page} step needs a config")
         if self.page == "experiments" and not ((self.sweep or self.space) and self.dataset):
             raise ValueError("an experiments step needs a sweep (or a search space) and a dataset")
+        if self.page == "playground" and not self.link:
+            raise ValueError("a playground step needs its settings as a link")
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,31 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
            (Step("experiments", "Sweep: optimizers, same model, same seed.", sweep="optimizers",
                  dataset="mnist"),)),
 )}
+
+
+# The Playground's lessons: each step is the Playground's settings as a link (the seed left at 0; the
+# claims in the captions hold for seeds 0-4: tests/unit/test_playground_lessons.py).
+_XOR = "ds=xor&n=200&noise=0&ratio=0.5&feat=x1,x2&act=tanh&lr=0.03&bs=10&opt=sgd&epochs=200"
+_SPIRAL = "ds=spiral&n=500&noise=0&ratio=0.5&act=tanh&lr=0.03&bs=10&opt=sgd"
+LESSONS.update({lesson.id: lesson for lesson in (
+    Lesson("xor_hidden_layer", "XOR needs a hidden layer",
+           ("Without a hidden layer the network can only draw one straight line: on XOR it stays near a coin "
+            "toss, whatever it tries.",
+            "Press Next: one hidden layer of 4 neurons draws two lines and combines them; XOR is solved in a few "
+            "hundred epochs. Click the map to see which neurons fire where."),
+           (Step("playground", "No hidden layer: the inputs feed the output directly.", link=_XOR + "&hidden=0"),
+            Step("playground", "One hidden layer of 4 tanh neurons.", link=_XOR + "&hidden=4"))),
+    Lesson("spiral_depth_features", "Spiral: depth or features",
+           ("On raw x₁, x₂ a shallow network cannot follow the spiral. Two ways out: give it better inputs "
+            "(sin x₁, sin x₂), or more layers.",
+            "Step 2 adds sine features: two layers of 8 pass 95 % quickly. Step 3 keeps the raw inputs and "
+            "stacks 4 layers of 8: it gets there too, more slowly."),
+           (Step("playground", "Raw x₁, x₂ and one hidden layer of 4.", link=_SPIRAL + "&feat=x1,x2&hidden=4&epochs=300"),
+            Step("playground", "Engineered features: x₁, x₂, sin x₁, sin x₂ into 2 layers of 8.",
+                 link=_SPIRAL + "&feat=x1,x2,sinx1,sinx2&hidden=8,8&epochs=300"),
+            Step("playground", "Depth: raw x₁, x₂ into 4 layers of 8.",
+                 link=_SPIRAL + "&feat=x1,x2&hidden=8,8,8,8&epochs=800"))),
+)})
 
 
 def get(lesson_id: str) -> Lesson:

@@ -24,6 +24,7 @@ from nnviz.model.params import quick_base
 from nnviz.ui import access, experiments_search, experiments_sweeps, live, pickers, presenter
 from nnviz.ui import classification_config as cc
 from nnviz.ui import classification_panels as cls_panels
+from nnviz.ui import playground_settings
 from nnviz.ui import regression_panels as rg_panels
 from nnviz.ui import regression_settings as rs
 
@@ -32,7 +33,7 @@ APPLIED = "lesson:applied"  # (id, step) last applied, so a URL's lesson is appl
 PENDING = "lesson:start"  # what to start (a run, a sweep or a search) when its page runs, after the switch
 PAGE_FILES = {name: f"app_pages/{name}.py" for name in lessons.PAGES}
 PAGE_TITLES = {"regression": "Regression lab", "classification": "Classification lab", "inside": "Inside",
-               "experiments": "Experiments"}
+               "experiments": "Experiments", "playground": "Playground"}
 SLOTS = {"regression": rg_panels.SLOT, "classification": cls_panels.SLOT}
 INSIDE_TAB = "inside_tab"  # the inside page's tab widget key
 INSIDE_MODEL = "inside_model"  # the inside page's model select box key
@@ -72,6 +73,8 @@ def apply_step(lesson: Lesson, index: int, start: bool = True) -> None:
     elif step.page == "inside":
         _pick_trained_model()
         st.session_state[INSIDE_TAB] = step.view
+    elif step.page == "playground":
+        playground_settings.apply_link(step.link, play=start and step.autostart)
     elif step.page == "experiments" and step.sweep:
         st.session_state[EXPERIMENTS["sweep"]] = step.sweep
         st.session_state[EXPERIMENTS["dataset"]] = step.dataset
@@ -255,7 +258,9 @@ def card(lesson: Lesson) -> None:
 
 
 def _data_title(dataset: str) -> str:
-    return "synthetic 1-D function" if dataset == "regression" else DATASETS[dataset].title.split(" (")[0]
+    if dataset not in DATASETS:  # the Playground's lessons name no image set
+        return "synthetic 1-D function" if dataset == "regression" else "2-D points"
+    return DATASETS[dataset].title.split(" (")[0]
 
 
 def _base_url() -> str:

@@ -28,6 +28,7 @@ from starlette.routing import Route
 from nnviz.jobs import runs, sweeps
 from nnviz.analysis.diagnostics import divergence
 from nnviz.figures.svg_curves import training_curves_svg
+from nnviz.playground import job as playground_job
 from nnviz.jobs.storage import sweep_temp_files
 from nnviz.jobs.sweeps import SWEEPS
 from nnviz.ui.live import status_line  # the same words as the rest of the UI
@@ -105,6 +106,10 @@ def activity() -> list[dict[str, Any]]:
     for job in _active_searches():
         items.append({"icon": "search", "fraction": job.done / max(1, job.n_trials),
                       "text": f"search {job.study}: {job.done}/{job.n_trials} trials"})
+    for pg in playground_job.active_jobs():
+        if pg.status in ("running", "queued"):
+            items.append({"icon": "scatter_plot", "fraction": round(pg.epoch / pg.config.epochs, 4),
+                          "text": f"Playground {pg.config.dataset}: epoch {pg.epoch:,}"})
     for run in runs.active_runs():
         view = run.view()
         p = view["progress"]
