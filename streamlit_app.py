@@ -8,6 +8,6 @@ process.configure()  # before anything imports torch
 
 import streamlit as st  # noqa: E402
 
-from nnviz.ui import live_feed  # noqa: E402
+from nnviz.ui import class_routes, live_feed  # noqa: E402
 
-app = st.App("dashboard.py", routes=live_feed.ROUTES, lifespan=live_feed.lifespan)
+app = st.App("dashboard.py", routes=live_feed.ROUTES + class_routes.ROUTES, lifespan=live_feed.lifespan)
