@@ -25,7 +25,8 @@ def _unnamed(cfg: RunConfig) -> RunConfig:
 
 def test_registry_has_the_course_experiments_with_two_lines_each():
     assert set(lessons.LESSONS) == {"linear_regression", "sigmoid_mlp", "l2_dropout", "kfold_grid", "fashion_cnn",
-                                    "mnist_cnn", "activation_depth", "train_fraction", "optimizer_race"}
+                                    "mnist_cnn", "activation_depth", "train_fraction", "optimizer_race",
+                                    "class_canvas"}
     for lesson_id, lesson in lessons.LESSONS.items():
         assert re.fullmatch(r"[a-z0-9_]+", lesson_id), "ids go into URLs"
         assert len(lesson.look_for) == 2 and all(len(line) > 40 for line in lesson.look_for)
