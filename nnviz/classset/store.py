@@ -23,8 +23,6 @@ from typing import Iterator
 
 import numpy as np
 
-from nnviz.runs import runs_dir
-
 FILE_NAME = "class_canvas.sqlite3"
 SIDE = 28  # px: a stored drawing is the model input of the MNIST models
 N_CLASSES = 10
@@ -70,6 +68,9 @@ def is_held_out(drawing_id: int) -> bool:
 
 
 def default_path(root: str | os.PathLike | None = None) -> Path:
+    """The class set beside the runs (nnviz.runs.runs_dir), so it moves with NNVIZ_RUNS_DIR."""
+    from nnviz.runs import runs_dir  # here, not at the top: writers in other processes need no torch
+
     return runs_dir(root) / FILE_NAME
 
 

@@ -18,6 +18,8 @@ from nnviz.classset.submit import MAX_POST_BYTES, RULE, submit, to_pixels
 from nnviz.config import DataConfig
 from nnviz.data import DatasetMissing, load
 from nnviz.preprocess import prepare
+from tests.unit.classset_writer import write_many
+from tests.waiting import GENEROUS_S
 
 SEVEN = [[(60, 60), (220, 60), (120, 240)]]
 ONE = [[(140, 40), (140, 240)]]
@@ -148,23 +150,16 @@ def test_nothing_lost_on_reopen(store: ClassStore) -> None:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def _write_many(path: str, worker: int, n: int) -> None:
-    store = ClassStore(path)
-    pixels = np.full((28, 28), worker, np.uint8)
-    for i in range(n):
-        store.add(f"process-{worker:04d}", i % 10, pixels, now=1000.0 + 100 * i)
-
-
 def test_concurrent_writers_lose_nothing(store: ClassStore) -> None:
-    threads = [threading.Thread(target=_write_many, args=(str(store.path), w, 25)) for w in range(8)]
+    threads = [threading.Thread(target=write_many, args=(str(store.path), w, 25)) for w in range(8)]
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_write_many, args=(str(store.path), 100 + w, 25)) for w in range(3)]
+    procs = [ctx.Process(target=write_many, args=(str(store.path), 100 + w, 25)) for w in range(3)]
     for t in threads + procs:
         t.start()
     for t in threads:
         t.join()
     for p in procs:
-        p.join(timeout=120)
+        p.join(timeout=GENEROUS_S)
         assert p.exitcode == 0
     assert store.count() == 11 * 25
     a = store.arrays()
