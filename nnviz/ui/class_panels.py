@@ -28,6 +28,7 @@ SLOT = "class_canvas"
 GALLERY_PER_CLASS = 12  # newest thumbnails shown per digit
 GALLERY_POLL_S = 3.0
 EPOCHS = {"scratch": 15, "finetune": 6}  # defaults that finish in well under a minute on ~100 drawings
+MAX_EPOCHS = 500  # Stop ends a run early and still compares it
 
 
 def lan_address() -> str:
@@ -136,9 +137,9 @@ def train_panel() -> runs.Run | None:
     run = live.current(SLOT)
     active = run is not None and run.active
     allowed = access.control_allowed("train on the class set")
-    c = st.columns([2.2, 1, 1.2], vertical_alignment="bottom")
+    c = st.columns([2.2, 1, 1.2, 0.7], vertical_alignment="bottom")
     mode = c[0].radio("Train", list(cmp.MODES), format_func=cmp.MODES.get, key="class_mode", horizontal=True)
-    epochs = c[1].number_input("Epochs", 1, 100, EPOCHS[mode], key=f"class_epochs_{mode}")
+    epochs = c[1].number_input("Epochs", 1, MAX_EPOCHS, EPOCHS[mode], key=f"class_epochs_{mode}")
     if c[2].button("Train on the class set", key="class_train", type="primary", disabled=active or not allowed,
                    icon=":material/play_arrow:", width="stretch"):
         try:
@@ -147,6 +148,8 @@ def train_panel() -> runs.Run | None:
             st.warning(str(exc), icon=":material/hourglass_top:")
         else:
             run = live.start(SLOT, cmp.run_config(mode, int(epochs))) or run
+    c[3].button("Stop", key="class_stop", disabled=not live.stoppable(run), icon=":material/stop:", width="stretch",
+                on_click=lambda: live.stop(run) if run is not None else None)  # after Train: a run it started
     live.show_start_problem(SLOT)
     return run
 
