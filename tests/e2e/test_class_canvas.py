@@ -149,7 +149,7 @@ def test_ten_phones_while_training_and_a_restart_lose_nothing(server: Server, br
     assert store.count() == SEEDED + PHONES * EACH  # 0 lost
     a = store.arrays()
     assert sorted(a["labels"][SEEDED:].tolist()) == sorted((w + n) % 10 for w in range(PHONES) for n in range(EACH))
-    assert (a["pixels"][SEEDED:].max(axis=(1, 2)) == 255).all()  # every phone drawing has ink
+    assert (a["pixels"][SEEDED:].max(axis=(1, 2)) > 200).all()  # every phone drawing has ink (stretched to ~255)
 
     presenter.get_by_role("button", name="Stop").click()  # the run so far is what gets compared
     presenter.wait_for_selector("[data-testid='stMetric']", timeout=GENEROUS_S * 1000)
