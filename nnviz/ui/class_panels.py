@@ -92,12 +92,13 @@ def gallery_panel(s: ClassStore) -> None:
             st.info("No drawings yet. Show the QR code: drawings appear here as they arrive.",
                     icon=":material/hourglass_top:")
             return
+        width = int(min(GALLERY_PER_CLASS, counts.max()))  # no columns of empty tiles while the set is small
         tiles, captions = [], []
         for digit in range(N_CLASSES):
-            row = s.drawings(label=digit, limit=GALLERY_PER_CLASS)
-            tiles += [d.pixels for d in row] + [np.zeros((28, 28), np.uint8)] * (GALLERY_PER_CLASS - len(row))
-            captions += [f"#{d.id}" for d in row] + [""] * (GALLERY_PER_CLASS - len(row))
-        fig = image_grid(np.stack(tiles).astype(np.float32) / 255, GALLERY_PER_CLASS, captions=captions,
+            row = s.drawings(label=digit, limit=width)
+            tiles += [d.pixels for d in row] + [np.zeros((28, 28), np.uint8)] * (width - len(row))
+            captions += [f"#{d.id}" for d in row] + [""] * (width - len(row))
+        fig = image_grid(np.stack(tiles).astype(np.float32) / 255, width, captions=captions,
                          row_labels=[f"{d} ({n})" for d, n in enumerate(counts)], tile_px=44,
                          title=f"The newest {GALLERY_PER_CLASS} drawings of each digit (# is the drawing's number)")
         st.plotly_chart(fig, key="class_gallery", config={"displayModeBar": False})
