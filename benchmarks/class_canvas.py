@@ -52,7 +52,7 @@ def main() -> None:
     ap.add_argument("--each", type=int, default=10)
     args = ap.parse_args()
     bodies = {(p, n): png(jittered((p + n) % 10, p, n)) for p in range(args.phones) for n in range(args.each)}
-    with tempfile.TemporaryDirectory() as tmp, serve_dashboard(Path(tmp)) as url:
+    with tempfile.TemporaryDirectory() as tmp, serve_dashboard(Path(tmp), timeout_s=600) as url:
         state = urllib.request.Request(f"{url}/nnviz/class/state")
         for _ in range(5):
             timed(state)  # warm the route and the store
