@@ -232,3 +232,25 @@ def test_exports(store: ClassStore, tmp_path: Path) -> None:
     np.testing.assert_array_equal(reread, a["pixels"][a["ids"] == first][0])
     with zipfile.ZipFile(io.BytesIO(class_data.export_zip(store))) as zf:
         assert len(zf.namelist()) == 20
+
+
+def test_finetuning_starts_from_the_shipped_weights_and_scratch_does_not(nnviz_dirs: dict) -> None:
+    import torch
+
+    from nnviz import checkpoints, runs
+    from nnviz.classset import compare
+
+    fill(ClassStore(), 40)
+    shipped = checkpoints.load(compare.SHIPPED_MNIST).state_dict
+    finals = {}
+    for mode in compare.MODES:
+        run = runs.start(compare.run_config(mode, epochs=0))  # no step taken: the weights it starts from
+        assert run.wait(GENEROUS_S) and run.view()["status"] == "finished", run.view()["status"]
+        finals[mode] = checkpoints.load(run.folder.final_path).state_dict
+    key = next(k for k, v in shipped.items() if v.dtype.is_floating_point and v.dim() > 1)
+    assert torch.equal(finals["finetune"][key], shipped[key])
+    assert not torch.equal(finals["scratch"][key], shipped[key])
+    data = compare.held_out()
+    mnist, ours = compare.compare(checkpoints.load(run.folder.final_path).model(), data)
+    assert mnist.cm.sum() == ours.cm.sum() == len(data.y_test)
+    assert mnist.accuracy == float((mnist.pred == data.y_test.numpy()).mean())
