@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nnviz import checkpoints, metrics
+from nnviz.analysis import metrics
+from nnviz.model import checkpoints
 from nnviz.config import DataConfig, RunConfig, TrainConfig
 from nnviz.data import TaskData, load
 

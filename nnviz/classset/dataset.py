@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from nnviz import storage
+from nnviz.jobs import storage
 from nnviz.classset.store import ClassStore
 
 NAME = "class_canvas"

@@ -7,7 +7,7 @@ presenter's page, a training run) may use one store at once; writers queue on SQ
 (busy timeout), and the checks a submission must pass are made inside its write transaction,
 so two requests of one browser cannot both slip under the rate limit.
 
-A drawing is kept as the 28x28 uint8 image the MNIST models read (nnviz.preprocess, the same
+A drawing is kept as the 28x28 uint8 image the MNIST models read (nnviz.data.preprocess, the same
 steps as Draw & predict), with its label, an anonymous per-browser id and the time. No names.
 """
 from __future__ import annotations
@@ -68,8 +68,8 @@ def is_held_out(drawing_id: int) -> bool:
 
 
 def default_path(root: str | os.PathLike | None = None) -> Path:
-    """The class set beside the runs (nnviz.runs.runs_dir), so it moves with NNVIZ_RUNS_DIR."""
-    from nnviz.runs import runs_dir  # here, not at the top: writers in other processes need no torch
+    """The class set beside the runs (nnviz.jobs.runs.runs_dir), so it moves with NNVIZ_RUNS_DIR."""
+    from nnviz.jobs.runs import runs_dir  # here, not at the top: writers in other processes need no torch
 
     return runs_dir(root) / FILE_NAME
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnviz.classset.store import ClassStore, Refused
-from nnviz.preprocess import ImageError, NoInkError, prepare, rule_for
+from nnviz.data.preprocess import ImageError, NoInkError, prepare, rule_for
 
 MAX_POST_BYTES = 512 * 1024  # a 280 px canvas PNG is ~5-20 kB; anything near this is not a drawing
 RULE = rule_for("mnist")  # the class set is read by the MNIST models: the same steps as Draw & predict

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import streamlit as st
 
-from nnviz import runs
+from nnviz.jobs import runs
 from nnviz.classset import compare as cmp
 from nnviz.classset import dataset as class_data
 from nnviz.classset.store import N_CLASSES, ClassStore

@@ -17,7 +17,7 @@ from nnviz.classset.store import ClassStore, Refused, is_held_out
 from nnviz.classset.submit import MAX_POST_BYTES, RULE, submit, to_pixels
 from nnviz.config import DataConfig
 from nnviz.data import DatasetMissing, load
-from nnviz.preprocess import prepare
+from nnviz.data.preprocess import prepare
 from tests.unit.classset_writer import write_many
 from tests.waiting import GENEROUS_S
 
@@ -237,7 +237,8 @@ def test_exports(store: ClassStore, tmp_path: Path) -> None:
 def test_finetuning_starts_from_the_shipped_weights_and_scratch_does_not(nnviz_dirs: dict) -> None:
     import torch
 
-    from nnviz import checkpoints, runs
+    from nnviz.jobs import runs
+    from nnviz.model import checkpoints
     from nnviz.classset import compare
 
     fill(ClassStore(), 40)
