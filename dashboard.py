@@ -12,6 +12,7 @@ PAGES = {
         st.Page("app_pages/regression.py", title="Regression lab", icon=":material/show_chart:"),
         st.Page("app_pages/classification.py", title="Classification lab", icon=":material/grid_view:"),
         st.Page("app_pages/playground.py", title="Playground", icon=":material/scatter_plot:"),
+        st.Page("app_pages/class_canvas.py", title="Class canvas", icon=":material/gesture:"),
     ],
     "Look inside": [
         st.Page("app_pages/inside.py", title="Inside the network", icon=":material/layers:"),

@@ -8,6 +8,7 @@ process.configure()  # before anything imports torch
 
 import streamlit as st  # noqa: E402
 
-from nnviz.ui import live_feed, playground_feed  # noqa: E402
+from nnviz.ui import class_routes, live_feed, playground_feed  # noqa: E402
 
-app = st.App("dashboard.py", routes=live_feed.ROUTES + playground_feed.ROUTES, lifespan=live_feed.lifespan)
+app = st.App("dashboard.py", routes=live_feed.ROUTES + playground_feed.ROUTES + class_routes.ROUTES,
+             lifespan=live_feed.lifespan)

@@ -147,6 +147,7 @@ class TrainConfig:
     amp: bool = True  # CUDA: bf16 autocast for classifiers where the GPU supports it
     cpu_amp: bool = False  # CPU: bf16 autocast for CNNs on CPUs with native bf16; on in presets measured to keep accuracy
     compile: bool = False  # CUDA only: torch.compile the model
+    init_from: str = ""  # a checkpoint whose weights start the run (fine-tuning; same architecture); '' is random
 
     def __post_init__(self) -> None:
         _check_types(self)

@@ -13,7 +13,8 @@ def dataset_rows(root: str | None = None) -> list[dict]:
     rows = []
     for name, info in DATASETS.items():
         present = info.embedded or is_present(name, root)
-        where = ("embedded (a real sample)" if info.sample_of else "embedded (scikit-learn)" if info.embedded
+        where = ("embedded (a real sample)" if info.sample_of else "the class's drawings (Class canvas)"
+                 if name == "class_canvas" else "embedded (scikit-learn)" if info.embedded
                  else str((data_dir(root) / info.folder).resolve()))
         rows.append({"dataset": name, "title": info.title, "present": present,
                      "input": "×".join(map(str, info.shape)), "classes": len(info.classes),

@@ -70,6 +70,9 @@ DATASETS: dict[str, ImageDatasetInfo] = {
         ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
         (3, 32, 32), (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616),
         "cifar-10-batches-py", _CIFAR_FILES, 163),
+    "class_canvas": ImageDatasetInfo(  # the class's own drawings (nnviz.classset), MNIST's geometry and statistics
+        "class_canvas", "Class canvas (the class's own drawings)", tuple(str(i) for i in range(10)), (1, 28, 28),
+        (0.1307,), (0.3081,), "", (), 0, embedded=True),
 }
 SAMPLES = {info.sample_of: name for name, info in DATASETS.items() if info.sample_of}  # full set -> embedded sample
 DIGITS_TEST_FRACTION = 0.2  # digits has no official test split; this fixed share is held out
@@ -112,6 +115,13 @@ def load_raw(name: str, root: str | os.PathLike | None = None) -> tuple[torch.Te
         raise ValueError(f"unknown image set {name!r}; choose from {', '.join(DATASETS)}")
     if name == "digits":
         return _load_digits()
+    if name == "class_canvas":  # read fresh each time: the class keeps drawing
+        from nnviz.classset.dataset import TooFewDrawings, load_raw as load_class_set
+
+        try:
+            return load_class_set()
+        except TooFewDrawings as exc:
+            raise DatasetMissing(str(exc)) from None
     if DATASETS[name].sample_of:
         return _load_sample(name)
     if missing_files(name, root):

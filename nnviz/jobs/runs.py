@@ -258,6 +258,10 @@ def _train(run: Run) -> None:
                 history = results[-1].history
         else:
             model = init_model(run.config.model, data, train_cfg.seed)
+            if train_cfg.init_from:  # fine-tuning: start from a trained model's weights
+                from nnviz.model.checkpoints import load as load_checkpoint
+
+                model.load_state_dict(load_checkpoint(train_cfg.init_from).state_dict)
             # GradNormRecorder first: it adds the gradient norms to the record _Recorder writes
             history = fit(model, data, train_cfg, [GradNormRecorder(), _Recorder(run, data), run.tempo],
                           run.stop_event)

@@ -20,7 +20,7 @@ from nnviz.data import DATASETS, is_present
 from nnviz.data.images import SAMPLES
 from nnviz.model.models import PRESETS
 
-PAGES = ("regression", "classification", "inside", "experiments", "playground")  # app_pages/<name>.py
+PAGES = ("regression", "classification", "inside", "experiments", "playground", "class_canvas")  # app_pages/<name>.py
 FALLBACK = "digits"  # embedded: needs no download, works in a lecture hall with no network
 EPOCH_CAP_ENV = "NNVIZ_LESSON_MAX_EPOCHS"  # quick checks only: caps every lesson run's epochs
 DOWNLOAD_HINT = ("To show the original, put the set's files into the data folder ($NNVIZ_DATA_DIR or ./data) "
@@ -167,6 +167,15 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
             "the best finishers."),
            (Step("experiments", "Sweep: optimizers, same model, same seed.", sweep="optimizers",
                  dataset="mnist"),)),
+    Lesson("class_canvas", "The class's own handwriting: collect, train, compare",
+           ("Everyone draws digits on their phone; the drawings become a dataset, a network trains on it, and "
+            "the model trained on MNIST is tested on the class's writing.",
+            "Which digits of yours fool the MNIST model, and does a model trained on the class read them?"),
+           (Step("class_canvas", "Collect: show the QR code; everyone draws a few of each digit."),
+            Step("class_canvas", "Look at the data: counts per digit, odd drawings, wrong labels (delete them)."),
+            Step("class_canvas", "Train on the class set: fine-tune the shipped MNIST model, or from scratch."),
+            Step("class_canvas", "Compare on the held-out drawings: the MNIST model against the class model."),
+            Step("class_canvas", "What fooled it: the drawings each model gets wrong, most confident first."))),
 )}
 
 

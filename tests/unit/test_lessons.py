@@ -26,7 +26,7 @@ def _unnamed(cfg: RunConfig) -> RunConfig:
 def test_registry_has_the_course_experiments_with_two_lines_each():
     assert set(lessons.LESSONS) == {"linear_regression", "sigmoid_mlp", "l2_dropout", "kfold_grid", "fashion_cnn",
                                     "mnist_cnn", "activation_depth", "train_fraction", "optimizer_race",
-                                    "xor_hidden_layer", "spiral_depth_features"}
+                                    "xor_hidden_layer", "spiral_depth_features", "class_canvas"}
     for lesson_id, lesson in lessons.LESSONS.items():
         assert re.fullmatch(r"[a-z0-9_]+", lesson_id), "ids go into URLs"
         assert len(lesson.look_for) == 2 and all(len(line) > 40 for line in lesson.look_for)
