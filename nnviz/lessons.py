@@ -74,13 +74,14 @@ class Lesson:
 
 
 def _regression(model: str | ModelConfig, train: TrainConfig | None = None, name: str = "",
-                **train_changes: object) -> RunConfig:
+                val_fraction: float = DataConfig.val_fraction, **train_changes: object) -> RunConfig:
     """A run on the course function with the course's 100 training points (noise σ 0.3)."""
     preset = model if isinstance(model, str) else ""
     model_cfg = PRESETS[model].model if isinstance(model, str) else model
     train_cfg = train or (PRESETS[model].train if isinstance(model, str) else TrainConfig())
     train_cfg = dataclasses.replace(train_cfg, **train_changes)  # type: ignore[arg-type]
-    return RunConfig(data=DataConfig(dataset="regression", function="course"), model=model_cfg,
+    return RunConfig(data=DataConfig(dataset="regression", function="course", val_fraction=val_fraction),
+                     model=model_cfg,
                      train=train_cfg, preset=preset, name=name)
 
 
@@ -95,6 +96,7 @@ def _images(dataset: str, preset: str, name: str, **train_changes: object) -> Ru
 # The L2 / dropout lesson trains one wide network three times, changing only the regulariser.
 _WIDE = ModelConfig(hidden=(128, 128), activation="leaky_relu")
 _WIDE_TRAIN = TrainConfig(optimizer="adam", lr=3e-3, batch_size=16, epochs=300)
+_WIDE_VAL = 0.3  # 30 validation points: with 10, validation loss fell below training loss by chance
 
 LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
     Lesson("linear_regression", "Linear regression, before and after training",
@@ -104,9 +106,10 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
            (Step("regression", "The untrained line; press Start to train it.",
                  _regression("linear", name="Lesson: linear regression"), autostart=False),)),
     Lesson("sigmoid_mlp", "One hidden layer of sigmoids fits the course function",
-           ("100 sigmoid units bend the line into the curve: watch the fit take shape, bump by bump.",
-            "In the shaded gaps there were no training points: the fit interpolates there and drifts off "
-            "beyond the data."),
+           ("100 sigmoid units bend the line into the curve, bump by bump: the training loss ends at a tenth of "
+            "the best straight line's, within twice the noise level.",
+            "Beyond the training points, at both ends, the fit drifts off the curve: a network only knows where "
+            "it has seen data."),
            (Step("regression", "The course's 1-100-1 sigmoid network, trained with Adam.",
                  _regression("mlp1_sigmoid", name="Lesson: sigmoid MLP"), ),)),
     Lesson("l2_dropout", "Regularisation: no penalty, L2, dropout",
@@ -115,11 +118,12 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
             "Steps 2 and 3 add L2 weight decay, then dropout (press Next): the fit smooths and the gap between "
             "training and validation loss closes."),
            (Step("regression", "No regularisation: a wide LeakyReLU network chases the noise.",
-                 _regression(_WIDE, _WIDE_TRAIN, name="Lesson: no regularisation")),
+                 _regression(_WIDE, _WIDE_TRAIN, "Lesson: no regularisation", _WIDE_VAL)),
             Step("regression", "L2: weight decay 1e-3 keeps the weights small.",
-                 _regression(_WIDE, _WIDE_TRAIN, name="Lesson: L2", weight_decay=1e-3)),
+                 _regression(_WIDE, _WIDE_TRAIN, "Lesson: L2", _WIDE_VAL, weight_decay=1e-3)),
             Step("regression", "Dropout: 10% of the hidden units are switched off at every step.",
-                 _regression(dataclasses.replace(_WIDE, dropout=0.1), _WIDE_TRAIN, name="Lesson: dropout")))),
+                 _regression(dataclasses.replace(_WIDE, dropout=0.1), _WIDE_TRAIN, "Lesson: dropout",
+                             _WIDE_VAL)))),
     Lesson("kfold_grid", "K-fold cross-validation and a grid search",
            ("Step 1 trains the same network on 5 folds: the spread of the 5 fits shows how much a single "
             "validation split can mislead.",
@@ -145,23 +149,23 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
             Step("inside", "The trained network's first-layer filters.", view="Filters"),
             Step("inside", "Feature maps: what every filter responds to in one test digit.", view="Feature maps"))),
     Lesson("activation_depth", "Activation × depth: an MLP on CIFAR-10",
-           ("Each cell trains an MLP of one depth with one activation: deep sigmoid networks barely learn "
-            "(vanishing gradients); ReLU ones do.",
+           ("Each cell trains an MLP of one depth with one activation: three sigmoid layers barely learn even "
+            "their training set (vanishing gradients): that is underfitting, not overfitting. ReLU ones learn.",
             "No MLP gets far on CIFAR-10: pixels in a flat vector lose the image's structure, which convolutions "
             "keep."),
            (Step("experiments", "Sweep: activation × number of hidden layers.", sweep="activation_depth",
                  dataset="cifar10"),)),
     Lesson("train_fraction", "Learning curves: how much data is enough?",
-           ("The same network trained on 20% … 100% of the training set: test accuracy rises steeply, then "
-            "flattens.",
+           ("The same network trained on 20% … 100% of the training set, each for the same number of updates "
+            "(20% gets 5× the epochs): test accuracy rises steeply, then flattens.",
             "Where the curve flattens, more data helps little and a better model helps more."),
            (Step("experiments", "Sweep: share of the training set.", sweep="train_fraction",
                  dataset="fashion_mnist"),)),
     Lesson("optimizer_race", "Optimizer race",
            ("SGD, SGD with momentum, Adam, RMSprop, Adadelta and Adagrad train the same network from the same "
             "initial weights.",
-            "Watch who is ahead after one epoch and who is ahead at the end: fast starters are not always "
-            "the best finishers."),
+            "Watch the order of the validation losses: it changes between the first epoch and the last, and plain "
+            "SGD, without momentum or adaptive rates, finishes last."),
            (Step("experiments", "Sweep: optimizers, same model, same seed.", sweep="optimizers",
                  dataset="mnist"),)),
 )}
