@@ -159,8 +159,9 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
                  dataset="cifar10"),)),
     Lesson("train_fraction", "Learning curves: how much data is enough?",
            ("The same network trained on 20% … 100% of the training set, each for the same number of updates "
-            "(20% gets 5× the epochs): test accuracy rises steeply, then flattens.",
-            "Where the curve flattens, more data helps little and a better model helps more."),
+            "(20% gets 5× the epochs): all the data gains only a few points of test accuracy over a fifth of it.",
+            "A flat curve says the model, not the data, is the limit: more data helps little, a better model "
+            "more. (With the epochs fixed, 20% would also get a fifth of the updates: a curve of training time.)"),
            (Step("experiments", "Sweep: share of the training set.", sweep="train_fraction",
                  dataset="fashion_mnist"),)),
     Lesson("optimizer_race", "Optimizer race",

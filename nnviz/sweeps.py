@@ -208,6 +208,7 @@ class SweepJob(BackgroundJob):
     results: list[dict] = field(default_factory=list)
     current: str = ""  # label of the point in flight
     current_rows: list[dict] = field(default_factory=list)  # its epochs so far
+    point_epochs: dict[str, int] = field(default_factory=dict)  # label -> epochs (train_fraction: they differ)
     stop_event: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     thread: threading.Thread | None = None
@@ -216,7 +217,8 @@ class SweepJob(BackgroundJob):
         with self.lock:
             return {"id": self.id, "key": self.key, "status": self.status, "message": self.message,
                     "results": list(self.results), "total": self.total, "current": self.current,
-                    "current_rows": list(self.current_rows), "epochs": self.base.train.epochs,
+                    "current_rows": list(self.current_rows),
+                    "epochs": self.point_epochs.get(self.current, self.base.train.epochs),
                     "dataset": self.base.data.dataset}
 
     def set_status(self, status: str, message: str = "") -> None:
@@ -257,7 +259,7 @@ def start_sweep(key: str, base: RunConfig | str | None = None, root: str | os.Pa
     folder = sweeps_dir(root) / job_id
     folder.mkdir(parents=True)
     atomic_write_json(folder / "spec.json", {"key": key, "base": cfg.to_json(), "total": len(points)})
-    job = SweepJob(job_id, folder, key, cfg, len(points))
+    job = SweepJob(job_id, folder, key, cfg, len(points), point_epochs={p[0]: p[2].train.epochs for p in points})
     job.set_status("queued")
     job.launch("sweep", lambda: _work(job), _jobs)
     return job

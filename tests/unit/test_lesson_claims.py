@@ -320,7 +320,7 @@ def test_activation_depth_deep_sigmoid_underfits_and_relu_learns():
 
 
 @HEAVY
-def test_train_fraction_curve_rises_then_flattens_at_equal_updates():
+def test_train_fraction_at_equal_updates_a_fifth_of_the_data_is_within_a_few_points():
     rows, checks = {}, {}
     for seed in SEEDS:
         results = sweep("train_fraction", seed)
@@ -332,8 +332,7 @@ def test_train_fraction_curve_rises_then_flattens_at_equal_updates():
     report("train_fraction: test accuracy at 20..100 % with equal updates", rows)
     for spread, acc in checks.values():
         assert spread < 1.1, "every point gets the same number of updates"
-        assert acc[1] - acc[0] > acc[4] - acc[3], "rises steeply, then flattens"
-        assert acc[4] > acc[0]
+        assert 0 < acc[4] - acc[0] < 0.05, "all the data gains only a few points over a fifth of it"
 
 
 def test_every_lesson_step_has_a_claim_test():
