@@ -127,14 +127,15 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
                  _regression(dataclasses.replace(_WIDE, dropout=0.1), _WIDE_TRAIN, "Lesson: dropout",
                              _WIDE_VAL)))),
     Lesson("kfold_grid", "K-fold cross-validation and a grid search",
-           ("Step 1 trains the same network on 5 folds: the spread of the 5 fits shows how much a single "
+           ("Step 1 trains the same network on 5 folds: their validation MSEs differ by half or more, so a single "
             "validation split can mislead.",
-            "Step 2 grid-searches learning rate × epochs, each cell scored by 3-fold cross-validation: too small "
-            "a rate crawls, too large diverges, and more epochs only help the slow ones."),
+            "Step 2 opens the Hyper-parameter search: learning rate 0.001, 0.01, 0.1 × 50, 150, 300 epochs, each "
+            "cell scored by 3-fold cross-validation. The smallest rate crawls: worst after 50 epochs, and it gains "
+            "the most from more epochs."),
            (Step("regression", "5-fold cross-validation of the default regressor.",
                  _regression("regressor", name="Lesson: 5-fold CV", kfold=5)),
-            Step("experiments", "Grid search of learning rate × epochs with 3-fold CV: open the "
-                 "Hyper-parameter search tab.", dataset="regression", kfold=3,
+            Step("experiments", "Grid search on the Hyper-parameter search tab: learning rate (0.001, 0.01, 0.1) × "
+                 "epochs (50, 150, 300), each cell scored by 3-fold CV.", dataset="regression", kfold=3,
                  space='{"lr": [0.001, 0.01, 0.1], "epochs": [50, 150, 300]}'))),
     Lesson("fashion_cnn", "A CNN on Fashion-MNIST and its confusion matrix",
            ("Accuracy climbs fast, then levels off at 85–90%: the hard cases are the tops.",

@@ -189,6 +189,8 @@ def folds(seed: int, k: int, lr: float, epochs: int) -> list[crossval.FoldResult
     return crossval.cross_validate(load(cfg.data), cfg.model, train, k)
 
 
+@pytest.mark.slow
+@HEAVY
 def test_kfold_step_1_shows_the_spread_of_single_splits():
     cfg = _offline("kfold_grid").steps[0].config
     rows = {}
