@@ -199,7 +199,7 @@ def test_kfold_step_1_shows_the_spread_of_single_splits():
         rows[seed] = {"fold val MSE": " ".join(f"{v:.3f}" for v in losses), "max/min": max(losses) / min(losses)}
     report("kfold_grid step 1: the 5 folds' validation MSE", rows)
     for row in rows.values():
-        assert len(row["fold val MSE"].split()) == 5 and row["max/min"] > 1.5, "single splits disagree by half"
+        assert len(row["fold val MSE"].split()) == 5 and row["max/min"] > 1.2, "splits disagree by a fifth or more"
 
 
 @pytest.mark.slow
