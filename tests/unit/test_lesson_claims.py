@@ -233,8 +233,8 @@ def test_kfold_step_2_grid_claims():
             for e in space["epochs"]:
                 grid[lr, e] = float(np.mean(scores[e]))
         rows[seed] = grid
-    report("kfold_grid step 2: mean validation MSE per (lr x epochs)",
-           {seed: {f"{lr:g}x{e}": v for (lr, e), v in grid.items()} for seed, grid in rows.items()})
+        report(f"kfold_grid step 2, seed {seed}: mean validation MSE per (lr x epochs)",
+               {seed: {f"{lr:g}x{e}": v for (lr, e), v in grid.items()}})
     lrs, epochs = space["lr"], space["epochs"]
     slow, short, long = min(lrs), min(epochs), max(epochs)
     for grid in rows.values():
