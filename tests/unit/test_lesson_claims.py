@@ -4,6 +4,7 @@ Each step is trained as its page trains it (nnviz.train.fit for a lab, nnviz.swe
 K-fold scoring for the grid), with the lesson's own settings, on the data the lesson resolves to with nothing
 downloaded (the embedded sets a lecture hall without network gets). A seed sets the drawn points, the
 validation split and the training (weights, shuffling, dropout). The per-seed figures are printed (`-s`).
+Tests that train many runs are marked slow (`-m "not slow"` leaves the quick regression lessons).
 """
 from __future__ import annotations
 
@@ -291,6 +292,7 @@ def sweep(lesson_id: str, seed: int) -> dict[str, dict]:
     return {r["label"]: r for r in sweeps.run_sweep(step.sweep, base)}
 
 
+@pytest.mark.slow
 @HEAVY
 def test_optimizer_race_plain_sgd_finishes_last_and_someone_overtakes():
     rows = {}
@@ -306,6 +308,7 @@ def test_optimizer_race_plain_sgd_finishes_last_and_someone_overtakes():
         assert row["after epoch 1"] != row["at the end"], "someone overtakes"
 
 
+@pytest.mark.slow
 @HEAVY
 def test_activation_depth_deep_sigmoid_underfits_and_relu_learns():
     rows, checks = {}, {}
@@ -321,6 +324,7 @@ def test_activation_depth_deep_sigmoid_underfits_and_relu_learns():
         assert relu_lead > 0.1, "deep ReLU learns its training set where deep sigmoid barely does"
 
 
+@pytest.mark.slow
 @HEAVY
 def test_train_fraction_at_equal_updates_a_fifth_of_the_data_is_within_a_few_points():
     rows, checks = {}, {}
