@@ -33,8 +33,7 @@ def steps_overlay(steps: Sequence[StepResult], points: tuple[Sequence[float], Se
     """Left: each step's final fit over the training points; right: each step's validation loss (solid)
     and training loss (dotted), one colour per step. Without fits (classification) only the curves."""
     with_fits = any(len(s.fit_x) for s in steps)
-    fig = make_subplots(rows=1, cols=2 if with_fits else 1, horizontal_spacing=0.09,
-                        subplot_titles=("Final fits", "Loss per epoch") if with_fits else ("Loss per epoch",))
+    fig = make_subplots(rows=1, cols=2 if with_fits else 1, horizontal_spacing=0.09)
     curves_col = 2 if with_fits else 1
     if with_fits and points is not None:
         fig.add_trace(go.Scatter(x=list(points[0]), y=list(points[1]), mode="markers", name="training points",
@@ -53,9 +52,10 @@ def steps_overlay(steps: Sequence[StepResult], points: tuple[Sequence[float], Se
                                          hovertemplate=f"{step.label}, {suffix}<br>epoch %{{x}}<br>"
                                                        "loss %{y:.4g}<extra></extra>"),
                               row=1, col=curves_col)
-    fig.update_yaxes(type="log", tickformat=".2~g", title="loss", row=1, col=curves_col)
+    fig.update_yaxes(type="log", tickformat=".2~g", title="loss (solid: validation, dotted: training)",
+                     row=1, col=curves_col)
     fig.update_xaxes(title="epoch", row=1, col=curves_col)
     if with_fits:
         fig.update_xaxes(title="x", row=1, col=1)
-        fig.update_yaxes(title="y", row=1, col=1)
+        fig.update_yaxes(title="y (final fit of each step)", row=1, col=1)
     return apply(fig, title, height=440, uirevision="lesson-overlay")
