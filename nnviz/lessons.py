@@ -113,17 +113,16 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
            (Step("regression", "The course's 1-100-1 sigmoid network, trained with Adam.",
                  _regression("mlp1_sigmoid", name="Lesson: sigmoid MLP"), ),)),
     Lesson("l2_dropout", "Regularisation: no penalty, L2, dropout",
-           ("Step 1 trains a wide network with no regularisation: validation loss reaches its low well before "
-            "the last epoch, then ends 15–40 % above it.",
-            "Step 2 adds L2 weight decay: the weights shrink to half, the test loss stays the same within noise. "
-            "Step 3 adds dropout: the training loss stays up, but on 100 points of a smooth curve the test loss "
-            "gets worse. The last step overlays all three."),
+           ("Step 1, no regularisation: validation loss bottoms out well before the last epoch, then ends "
+            "15–40 % above its low.",
+            "Step 2, L2: the weights shrink to half, the test loss stays the same within noise. Step 3, dropout: "
+            "training loss stays up, test loss gets worse on this small 1-D task. The last step overlays all three."),
            (Step("regression", "No regularisation: a wide LeakyReLU network, trained past its best validation "
                  "epoch.", _regression(_WIDE, _WIDE_TRAIN, "Lesson: no regularisation", _WIDE_VAL)),
             Step("regression", "L2: weight decay 1e-3 halves the weights; the test loss stays within noise.",
                  _regression(_WIDE, _WIDE_TRAIN, "Lesson: L2", _WIDE_VAL, weight_decay=1e-3)),
-            Step("regression", "Dropout: 10% of the hidden units are off at every step; training loss stays up, "
-                 "and here the test loss gets worse: dropout pays off for big networks on big data.",
+            Step("regression", "Dropout: 10% of the hidden units off at every step; it pays off for big networks "
+                 "on big data, not here.",
                  _regression(dataclasses.replace(_WIDE, dropout=0.1), _WIDE_TRAIN, "Lesson: dropout",
                              _WIDE_VAL)))),
     Lesson("kfold_grid", "K-fold cross-validation and a grid search",
