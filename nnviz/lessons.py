@@ -129,8 +129,8 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
            ("Step 1 trains the same network on 5 folds: the worst fold's validation MSE is 1.2 to 2.5 times the "
             "best's, so a single validation split can mislead.",
             "Step 2 opens the Hyper-parameter search: learning rate 0.001, 0.01, 0.1 × 50, 150, 300 epochs, each "
-            "cell scored by 3-fold cross-validation. The middle rate wins: for 0.001 and 0.01 every step up in epochs "
-            "helps (0.001 crawls and stays behind), while 0.1 jumps around and never catches up with 0.01."),
+            "cell scored by 3-fold cross-validation. 0.01 at 300 epochs wins; 0.001 crawls (better with every step "
+            "up in epochs, still behind); 0.1 jumps around and never catches up with 0.01."),
            (Step("regression", "5-fold cross-validation of the default regressor.",
                  _regression("regressor", name="Lesson: 5-fold CV", kfold=5)),
             Step("experiments", "Grid search on the Hyper-parameter search tab: learning rate (0.001, 0.01, 0.1) × "
