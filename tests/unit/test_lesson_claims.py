@@ -1,6 +1,6 @@
 """Every lesson step's claim, checked at library level on 5 seeds: what the class is told is what it will see.
 
-Each step is trained as its page trains it (nnviz.train.fit for a lab, nnviz.sweeps for a sweep, the search's
+Each step is trained as its page trains it (nnviz.training.train.fit for a lab, nnviz.jobs.sweeps for a sweep, the search's
 K-fold scoring for the grid), with the lesson's own settings, on the data the lesson resolves to with nothing
 downloaded (the embedded sets a lecture hall without network gets). A seed sets the drawn points, the
 validation split and the training (weights, shuffling, dropout). The per-seed figures are printed (`-s`).
@@ -17,12 +17,14 @@ import numpy as np
 import pytest
 import torch
 
-from nnviz import crossval, lessons, sweeps
+from nnviz.jobs import sweeps
+from nnviz.teaching import lessons
+from nnviz.training import crossval
 from nnviz.config import RunConfig
 from nnviz.data import FUNCTIONS, TaskData, load
 from nnviz.figures.lessons import StepResult, steps_overlay
-from nnviz.metrics import confusion, predict_classes, row_normalise
-from nnviz.train import History, evaluate, fit, init_model, predict
+from nnviz.analysis.metrics import confusion, predict_classes, row_normalise
+from nnviz.training.train import History, evaluate, fit, init_model, predict
 
 SEEDS = range(5)
 NOISE_VAR = 0.3 ** 2  # the course set's noise variance: the best any fit can do on new points
@@ -212,8 +214,8 @@ def test_kfold_step_2_grid_claims():
 
     step = _offline("kfold_grid").steps[1]
     space = json.loads(step.space)
-    from nnviz.params import apply_params, quick_base
-    from nnviz.search import SearchSpec
+    from nnviz.model.params import apply_params, quick_base
+    from nnviz.jobs.search import SearchSpec
 
     rows = {}
     for seed in SEEDS:
