@@ -9,6 +9,7 @@ the point in flight.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import threading
 import time
@@ -39,6 +40,7 @@ class Sweep:
     description: str  # one line
     points: tuple[tuple[str, dict[str, Any]], ...]  # (label, params for nnviz.model.params.apply_params)
     x: str = ""  # the swept parameter plotted on the x axis ('' for a curve overlay)
+    same_updates: bool = False  # train_fraction: epochs scale with 1 / fraction, so every point gets as many updates
 
 
 _ACT = ("relu", "tanh", "sigmoid")
@@ -58,8 +60,10 @@ SWEEPS: dict[str, Sweep] = {
         tuple((f"{a} × {d}", {"activation": a, "hidden": ",".join(["64"] * d)}) for a in _ACT for d in (1, 2, 3))),
     "train_fraction": Sweep(
         "train_fraction", "Training-set size",
-        "The same model on 20, 40, 60, 80 and 100 % of the training set: a learning curve.",
-        tuple((f"{f:.0%}", {"train_fraction": f}) for f in (0.2, 0.4, 0.6, 0.8, 1.0)), x="train_fraction"),
+        "The same model on 20, 40, 60, 80 and 100 % of the training set, each trained for the same number of "
+        "updates (a smaller share gets more epochs): a learning curve of data, not of training time.",
+        tuple((f"{f:.0%}", {"train_fraction": f}) for f in (0.2, 0.4, 0.6, 0.8, 1.0)), x="train_fraction",
+        same_updates=True),
     "learning_rate": Sweep(
         "learning_rate", "Learning-rate range",
         "SGD with momentum from 1e-4 to 1 on a log scale: too small crawls, too large diverges.",
@@ -89,7 +93,32 @@ def point_configs(key: str, base: RunConfig | str | None = None,
     if key not in SWEEPS:
         raise KeyError(f"unknown sweep {key!r}; choose from {', '.join(SWEEPS)}")
     cfg = base_config(base, epochs)
-    return [(label, params, apply_params(cfg, params)) for label, params in SWEEPS[key].points]
+    sweep = SWEEPS[key]
+    return [(label, params, _same_updates(apply_params(cfg, params), cfg) if sweep.same_updates
+             else apply_params(cfg, params)) for label, params in sweep.points]
+
+
+def _same_updates(cfg: RunConfig, base: RunConfig) -> RunConfig:
+    """`cfg` (a share of `base`'s training set) trained for as many updates as `base` gets in its epochs."""
+    share = cfg.data.train_fraction / base.data.train_fraction
+    return apply_params(cfg, {"epochs": max(1, round(base.train.epochs / share))})
+
+
+UNDERFIT_TRAIN_ACC = 0.9  # a classifier below this accuracy on its own training set has not learnt it
+OVERFIT_GAP = 0.03  # a train-test accuracy gap above 3 points: the model fits its training set better than new data
+
+
+def fit_verdict(train_acc: float | None, test_acc: float | None) -> str:
+    """'underfitting', 'overfitting' or 'good fit' for a classifier's final train / test accuracy ('' if unknown).
+
+    Low training accuracy comes first: a model that has not learnt its training set underfits, whatever its
+    test accuracy (a small gap there is no sign of a good fit).
+    """
+    if train_acc is None or test_acc is None or not (math.isfinite(train_acc) and math.isfinite(test_acc)):
+        return ""
+    if train_acc < UNDERFIT_TRAIN_ACC:
+        return "underfitting"
+    return "overfitting" if train_acc - test_acc > OVERFIT_GAP else "good fit"
 
 
 class _Live(Callback):
@@ -182,6 +211,7 @@ class SweepJob(BackgroundJob):
     results: list[dict] = field(default_factory=list)
     current: str = ""  # label of the point in flight
     current_rows: list[dict] = field(default_factory=list)  # its epochs so far
+    point_epochs: dict[str, int] = field(default_factory=dict)  # label -> epochs (train_fraction: they differ)
     stop_event: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     thread: threading.Thread | None = None
@@ -194,7 +224,8 @@ class SweepJob(BackgroundJob):
         with self.lock:
             return {"id": self.id, "key": self.key, "status": self.status, "message": self.message,
                     "results": list(self.results), "total": self.total, "current": self.current,
-                    "current_rows": list(self.current_rows), "epochs": self.base.train.epochs,
+                    "current_rows": list(self.current_rows),
+                    "epochs": self.point_epochs.get(self.current, self.base.train.epochs),
                     "dataset": self.base.data.dataset}
 
     def set_status(self, status: str, message: str = "") -> None:
@@ -236,7 +267,7 @@ def start_sweep(key: str, base: RunConfig | str | None = None, root: str | os.Pa
     folder = sweeps_dir(root) / job_id
     folder.mkdir(parents=True)
     atomic_write_json(folder / "spec.json", {"key": key, "base": cfg.to_json(), "total": len(points)})
-    job = SweepJob(job_id, folder, key, cfg, len(points))
+    job = SweepJob(job_id, folder, key, cfg, len(points), point_epochs={p[0]: p[2].train.epochs for p in points})
     job.tempo.epochs_per_s = float(epochs_per_s)
     job.set_status("queued")
     job.launch("sweep", lambda: _work(job), _jobs)

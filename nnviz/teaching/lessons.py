@@ -77,13 +77,14 @@ class Lesson:
 
 
 def _regression(model: str | ModelConfig, train: TrainConfig | None = None, name: str = "",
-                **train_changes: object) -> RunConfig:
+                val_fraction: float = DataConfig.val_fraction, **train_changes: object) -> RunConfig:
     """A run on the course function with the course's 100 training points (noise σ 0.3)."""
     preset = model if isinstance(model, str) else ""
     model_cfg = PRESETS[model].model if isinstance(model, str) else model
     train_cfg = train or (PRESETS[model].train if isinstance(model, str) else TrainConfig())
     train_cfg = dataclasses.replace(train_cfg, **train_changes)  # type: ignore[arg-type]
-    return RunConfig(data=DataConfig(dataset="regression", function="course"), model=model_cfg,
+    return RunConfig(data=DataConfig(dataset="regression", function="course", val_fraction=val_fraction),
+                     model=model_cfg,
                      train=train_cfg, preset=preset, name=name)
 
 
@@ -98,6 +99,7 @@ def _images(dataset: str, preset: str, name: str, **train_changes: object) -> Ru
 # The L2 / dropout lesson trains one wide network three times, changing only the regulariser.
 _WIDE = ModelConfig(hidden=(128, 128), activation="leaky_relu")
 _WIDE_TRAIN = TrainConfig(optimizer="adam", lr=3e-3, batch_size=16, epochs=300)
+_WIDE_VAL = 0.3  # 30 validation points: with 10, validation loss fell below training loss by chance
 
 LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
     Lesson("linear_regression", "Linear regression, before and after training",
@@ -107,31 +109,35 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
            (Step("regression", "The untrained line; press Start to train it.",
                  _regression("linear", name="Lesson: linear regression"), autostart=False),)),
     Lesson("sigmoid_mlp", "One hidden layer of sigmoids fits the course function",
-           ("100 sigmoid units bend the line into the curve: watch the fit take shape, bump by bump.",
-            "In the shaded gaps there were no training points: the fit interpolates there and drifts off "
-            "beyond the data."),
+           ("100 sigmoid units bend the line into the curve, bump by bump: the training loss ends at a tenth of "
+            "the best straight line's, within twice the noise level.",
+            "Beyond the training points, at both ends, the fit drifts off the curve: a network only knows where "
+            "it has seen data."),
            (Step("regression", "The course's 1-100-1 sigmoid network, trained with Adam.",
                  _regression("mlp1_sigmoid", name="Lesson: sigmoid MLP"), ),)),
     Lesson("l2_dropout", "Regularisation: no penalty, L2, dropout",
-           ("Step 1 trains a wide network with no regularisation: validation loss turns up while training loss "
-            "keeps falling.",
-            "Steps 2 and 3 add L2 weight decay, then dropout (press Next): the fit smooths and the gap between "
-            "training and validation loss closes."),
-           (Step("regression", "No regularisation: a wide LeakyReLU network chases the noise.",
-                 _regression(_WIDE, _WIDE_TRAIN, name="Lesson: no regularisation")),
-            Step("regression", "L2: weight decay 1e-3 keeps the weights small.",
-                 _regression(_WIDE, _WIDE_TRAIN, name="Lesson: L2", weight_decay=1e-3)),
-            Step("regression", "Dropout: 10% of the hidden units are switched off at every step.",
-                 _regression(dataclasses.replace(_WIDE, dropout=0.1), _WIDE_TRAIN, name="Lesson: dropout")))),
+           ("Step 1, no regularisation: validation loss bottoms out well before the last epoch, then ends "
+            "15–40 % above its low.",
+            "Step 2, L2: the weights shrink to half, the test loss stays the same within noise. Step 3, dropout: "
+            "training loss stays up, test loss gets worse on this small 1-D task. The last step overlays all three."),
+           (Step("regression", "No regularisation: a wide LeakyReLU network, trained past its best validation "
+                 "epoch.", _regression(_WIDE, _WIDE_TRAIN, "Lesson: no regularisation", _WIDE_VAL)),
+            Step("regression", "L2: weight decay 1e-3 halves the weights; the test loss stays within noise.",
+                 _regression(_WIDE, _WIDE_TRAIN, "Lesson: L2", _WIDE_VAL, weight_decay=1e-3)),
+            Step("regression", "Dropout: 10% of the hidden units off at every step; it pays off for big networks "
+                 "on big data, not here.",
+                 _regression(dataclasses.replace(_WIDE, dropout=0.1), _WIDE_TRAIN, "Lesson: dropout",
+                             _WIDE_VAL)))),
     Lesson("kfold_grid", "K-fold cross-validation and a grid search",
-           ("Step 1 trains the same network on 5 folds: the spread of the 5 fits shows how much a single "
-            "validation split can mislead.",
-            "Step 2 grid-searches learning rate × epochs, each cell scored by 3-fold cross-validation: too small "
-            "a rate crawls, too large diverges, and more epochs only help the slow ones."),
+           ("Step 1 trains the same network on 5 folds: the worst fold's validation MSE is 1.2 to 2.5 times the "
+            "best's, so a single validation split can mislead.",
+            "Step 2 opens the Hyper-parameter search: learning rate 0.001, 0.01, 0.1 × 50, 150, 300 epochs, each "
+            "cell scored by 3-fold cross-validation. 0.01 at 300 epochs wins; 0.001 crawls (better with every step "
+            "up in epochs, still behind); 0.1 jumps around and never catches up with 0.01."),
            (Step("regression", "5-fold cross-validation of the default regressor.",
                  _regression("regressor", name="Lesson: 5-fold CV", kfold=5)),
-            Step("experiments", "Grid search of learning rate × epochs with 3-fold CV: open the "
-                 "Hyper-parameter search tab.", dataset="regression", kfold=3,
+            Step("experiments", "Grid search on the Hyper-parameter search tab: learning rate (0.001, 0.01, 0.1) × "
+                 "epochs (50, 150, 300), each cell scored by 3-fold CV.", dataset="regression", kfold=3,
                  space='{"lr": [0.001, 0.01, 0.1], "epochs": [50, 150, 300]}'))),
     Lesson("fashion_cnn", "A CNN on Fashion-MNIST and its confusion matrix",
            ("Accuracy climbs fast, then levels off at 85–90%: the hard cases are the tops.",
@@ -148,23 +154,24 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
             Step("inside", "The trained network's first-layer filters.", view="Filters"),
             Step("inside", "Feature maps: what every filter responds to in one test digit.", view="Feature maps"))),
     Lesson("activation_depth", "Activation × depth: an MLP on CIFAR-10",
-           ("Each cell trains an MLP of one depth with one activation: deep sigmoid networks barely learn "
-            "(vanishing gradients); ReLU ones do.",
+           ("Each cell trains an MLP of one depth with one activation: three sigmoid layers barely learn even "
+            "their training set (vanishing gradients): that is underfitting, not overfitting. ReLU ones learn.",
             "No MLP gets far on CIFAR-10: pixels in a flat vector lose the image's structure, which convolutions "
             "keep."),
            (Step("experiments", "Sweep: activation × number of hidden layers.", sweep="activation_depth",
                  dataset="cifar10"),)),
     Lesson("train_fraction", "Learning curves: how much data is enough?",
-           ("The same network trained on 20% … 100% of the training set: test accuracy rises steeply, then "
-            "flattens.",
-            "Where the curve flattens, more data helps little and a better model helps more."),
+           ("The same network trained on 20% … 100% of the training set, each for the same number of updates "
+            "(20% gets 5× the epochs): all the data gains only a few points of test accuracy over a fifth of it.",
+            "A flat curve says the model, not the data, is the limit: more data helps little, a better model "
+            "more. (With the epochs fixed, 20% would also get a fifth of the updates: a curve of training time.)"),
            (Step("experiments", "Sweep: share of the training set.", sweep="train_fraction",
                  dataset="fashion_mnist"),)),
     Lesson("optimizer_race", "Optimizer race",
            ("SGD, SGD with momentum, Adam, RMSprop, Adadelta and Adagrad train the same network from the same "
             "initial weights.",
-            "Watch who is ahead after one epoch and who is ahead at the end: fast starters are not always "
-            "the best finishers."),
+            "Watch the order of the validation losses: it changes between the first epoch and the last, and plain "
+            "SGD, without momentum or adaptive rates, finishes last."),
            (Step("experiments", "Sweep: optimizers, same model, same seed.", sweep="optimizers",
                  dataset="mnist"),)),
     Lesson("class_canvas", "The class's own handwriting: collect, train, compare",

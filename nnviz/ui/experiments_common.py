@@ -15,6 +15,7 @@ TABS = (":material/compare_arrows: Compare runs", ":material/tune: Ready-made sw
 DATASET_CHOICES = (*DATASETS, "regression")
 SWEEP_KEY, DATASET_KEY = "exp_sweep_key", "exp_sweep_dataset"  # widget keys
 LINK_SWEEP, LINK_DATASET = "experiments:sweep", "experiments:dataset"  # set by other pages before switch_page
+LINK_TAB = "experiments:tab"  # 'search': open the search tab (a lesson's grid search)
 LINK_JOB = "experiments:sweep_job"  # optional: the id of a sweep another page started (sweeps.start_sweep)
 SWEEP_JOB_KEY = "exp_sweep_job"  # the sweep this session follows (not a widget)
 
@@ -29,6 +30,8 @@ def apply_deep_link() -> str | None:
     Returns the tab to open first (the sweeps tab when a sweep was asked for). Each link is
     applied once, so the user's later choices are not overridden on every rerun.
     """
+    if st.session_state.pop(LINK_TAB, None) == "search" or st.query_params.get("tab") == "search":
+        return TABS[2]
     job_id = st.session_state.pop(LINK_JOB, None)
     if job_id:  # follow (and be able to stop) a sweep another page started for this session
         st.session_state[SWEEP_JOB_KEY] = job_id

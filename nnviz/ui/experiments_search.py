@@ -100,7 +100,7 @@ def _study_panel(url: str, name: str, job: search_jobs.SearchJob | None) -> None
         metric = "validation accuracy" if spec.base.data.task == "classification" else "minus validation MSE"
         st.caption(f"Score: {metric} ({'%d-fold CV' % spec.kfold if spec.kfold >= 2 else 'validation split'}), "
                    f"higher is better · {spec.sampler} search over {', '.join(spec.space)} · "
-                   f"{dataset_title(spec.base.data.dataset)}, {spec.base.train.epochs} epochs per fit")
+                   f"{dataset_title(spec.base.data.dataset)}, {_epochs_per_fit(spec)} per fit")
     frame = results_frame(trials)
     if frame.empty:
         st.info("No finished trial yet: the table and the plots fill in as trials finish.")
@@ -187,3 +187,13 @@ def render() -> None:
         live.rerun_page_when_ended("exp_search", job is not None and job.active)
 
     st.fragment(body, run_every=POLL_S if running else 3.0 if follow else None)()
+
+
+def _epochs_per_fit(spec) -> str:  # noqa: ANN001 (a search.SearchSpec)
+    """'150 epochs', or the grid's own values when the search varies the epochs."""
+    values = spec.space.get("epochs")
+    if isinstance(values, list):
+        return f"{', '.join(str(v) for v in values)} epochs (from the grid)"
+    if isinstance(values, dict):
+        return f"{values.get('low')}–{values.get('high')} epochs (searched)"
+    return f"{spec.base.train.epochs} epochs"

@@ -15,7 +15,8 @@ from nnviz.ui.experiments_common import SWEEP_JOB_KEY as JOB_KEY  # the sweep th
 
 POLL_S = 0.7
 TEMPO_KEY = "exp_sweep_tempo"  # slow motion (epochs per second); a lesson may set it before starting a sweep
-GAP_ALERT = 0.03  # a train-test accuracy gap above 3 points is shaded as overfitting
+GAP_ALERT = sweeps.OVERFIT_GAP  # a train-test accuracy gap above 3 points is shaded
+VERDICT_COLORS = {"underfitting": "rgba(31, 119, 180, 0.22)", "overfitting": "rgba(214, 39, 40, 0.22)"}
 
 
 def results_table(results: list[dict], task: str) -> pd.DataFrame:
@@ -42,9 +43,19 @@ def depth_pivots(results: list[dict]) -> dict[str, pd.DataFrame]:
     if frame.empty:
         return {}
     frame["gap"] = frame["train"] - frame["test"]
+    frame["verdict"] = [sweeps.fit_verdict(a, b) for a, b in zip(frame["train"], frame["test"])]
     order = [a for a in ("relu", "tanh", "sigmoid") if a in set(frame["activation"])]
     return {k: frame.pivot(index="activation", columns="hidden layers", values=k).reindex(order)
-            for k in ("train", "test", "gap")}
+            for k in ("train", "test", "gap", "verdict")}
+
+
+def _verdict_table(pivots: dict[str, pd.DataFrame]):  # noqa: ANN202 (a pandas Styler)
+    """Each cell's verdict with its train-test gap, coloured by verdict (underfitting blue, overfitting red)."""
+    gap, verdict = pivots["gap"], pivots["verdict"]
+    text = verdict.combine(gap, lambda v, g: pd.Series(
+        [f"{a} ({b:+.1%})" if a else "–" for a, b in zip(v, g)], index=v.index))
+    return text.style.apply(lambda col: [f"background-color: {VERDICT_COLORS.get(v, '')}" if v in VERDICT_COLORS
+                                         else "" for v in verdict[col.name]], axis=0)
 
 
 def _settings() -> tuple[str, str, int]:
@@ -104,14 +115,14 @@ def _render(view: dict, key: str) -> None:
             pivots = depth_pivots(results)
             cols = st.columns(3)
             for col, (name, title) in zip(cols, (("train", "Train accuracy"), ("test", "Test accuracy"),
-                                                 ("gap", "Gap (overfitting)"))):
+                                                 ("verdict", "Verdict (train − test gap)"))):
                 col.markdown(f"**{title}**")
-                styled = shade_above(pivots[name], list(pivots[name].columns), GAP_ALERT) if name == "gap" \
-                    else pivots[name].style
-                col.dataframe(styled.format("{:.1%}"), key=f"exp_sweep_pivot_{name}")
+                styled = _verdict_table(pivots) if name == "verdict" else pivots[name].style.format("{:.1%}")
+                col.dataframe(styled, key=f"exp_sweep_pivot_{name}")
             st.caption(f"Rows: activation; columns: hidden layers. Train accuracy is the final model's on its "
-                       f"training set. Gaps above {GAP_ALERT:.0%} are shaded: the model fits its training set "
-                       "better than new data (overfitting).")
+                       f"training set. Below {sweeps.UNDERFIT_TRAIN_ACC:.0%} the model has not learnt even its "
+                       f"training set: **underfitting** (blue). Above it, a gap over {GAP_ALERT:.0%} means the model "
+                       "fits its training set better than new data: **overfitting** (red).")
 
 
 def render() -> None:

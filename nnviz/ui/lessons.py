@@ -15,13 +15,14 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from nnviz.jobs import search, search_jobs
+from nnviz.jobs import runs, search, search_jobs
 from nnviz.teaching import lessons
-from nnviz.config import ConfigError
-from nnviz.data import DATASETS
+from nnviz.config import ConfigError, RunConfig
+from nnviz.data import DATASETS, load
+from nnviz.figures.lessons import StepResult, steps_overlay
 from nnviz.teaching.lessons import Lesson
 from nnviz.model.params import quick_base
-from nnviz.ui import access, experiments_search, experiments_sweeps, live, pickers, presenter
+from nnviz.ui import access, experiments_common, experiments_search, experiments_sweeps, live, pickers, presenter
 from nnviz.ui import classification_config as cc
 from nnviz.ui import classification_panels as cls_panels
 from nnviz.ui import playground_settings
@@ -78,6 +79,8 @@ def apply_step(lesson: Lesson, index: int, start: bool = True) -> None:
     elif step.page == "experiments" and step.sweep:
         st.session_state[EXPERIMENTS["sweep"]] = step.sweep
         st.session_state[EXPERIMENTS["dataset"]] = step.dataset
+    elif step.page == "experiments":
+        st.session_state[experiments_common.LINK_TAB] = "search"
     if start and config is not None and step.autostart:
         st.session_state[PENDING] = {"page": step.page, "config": config}
     elif start and step.page == "experiments" and step.autostart:
@@ -105,6 +108,8 @@ def query_params(lesson: Lesson, index: int) -> dict[str, str]:
     step = lesson.steps[index]
     if step.page == "experiments" and step.sweep:
         params.update(sweep=step.sweep, dataset=step.dataset)
+    elif step.page == "experiments":
+        params["tab"] = "search"
     if presenter.enabled():
         params[presenter.PARAM] = "1"
     return params
@@ -219,6 +224,8 @@ def banner(page_path: str) -> None:
             left.caption(f":material/cloud_off: {lesson.note}")
         if step.page in SLOTS and not step.autostart and live.current(SLOTS[page_path]) is None:
             left.caption("Press **Start** to train" + (" (key **S**)." if presenter.enabled() else "."))
+        if index == len(lesson.steps) - 1 and len(lesson_runs_steps(lesson)) > 1:
+            _overlay(lesson)
         with right:
             if index + 1 < len(lesson.steps) and st.button(
                     "Next step", key="lesson_next", type="primary", icon=":material/skip_next:",
@@ -227,6 +234,50 @@ def banner(page_path: str) -> None:
                 open_step(lesson.id, index + 1)
             st.button("End lesson", key="lesson_end", on_click=end, icon=":material/close:", width="stretch",
                       type="tertiary")
+
+
+def lesson_runs_steps(lesson: Lesson) -> list[int]:
+    """The steps of `lesson` that train a run in a lab (what the closing overlay compares)."""
+    return [i for i, step in enumerate(lesson.steps) if step.page in SLOTS]
+
+
+def _page_config(step: lessons.Step) -> RunConfig:
+    """The step's run as its page starts it, without the name (what a run folder is matched on)."""
+    if step.page == "regression":
+        cfg = rs.run_config(rs.settings_from_config(step.config))
+    else:
+        cfg = cc.run_config(cc.settings_from_config(step.config))
+    return dataclasses.replace(cfg, name="")
+
+
+def _overlay(lesson: Lesson) -> None:
+    """The closing figure: the newest finished run of every lab step, fits and curves in one figure."""
+    wanted = {i: _page_config(lesson.steps[i]) for i in lesson_runs_steps(lesson)}
+    found: dict[int, runs.RunRecord] = {}
+    for record in runs.list_runs():  # newest first
+        for i, cfg in wanted.items():
+            if i not in found and record.status == "finished" and record.config is not None \
+                    and dataclasses.replace(record.config, name="") == cfg:
+                found[i] = record
+    with st.expander(f":material/stacked_line_chart: All {len(wanted)} steps in one figure", expanded=False):
+        if len(found) < 2:
+            st.caption("Run the lesson's steps to the end (**Next step**) and they are overlaid here.")
+            return
+        results, points = [], None
+        for i, record in sorted(found.items()):
+            label = lesson.steps[i].caption.split(":")[0]
+            snaps = record.folder.snapshots()
+            fits = [e for e in sorted(snaps) if "fit" in snaps[e]]
+            grid, xy = (), None
+            if fits and record.config.data.task == "regression":
+                data = load(record.config.data)
+                grid, xy = runs.fit_grid(data).tolist(), (data.x_train.ravel().tolist(), data.y_train.ravel().tolist())
+            points = points or xy
+            results.append(StepResult(label, record.history, grid, snaps[fits[-1]]["fit"] if grid else ()))
+        st.plotly_chart(steps_overlay(results, points), key="lesson_overlay", config={"displaylogo": False})
+        missing = [lesson.steps[i].caption.split(":")[0] for i in wanted if i not in found]
+        if missing:
+            st.caption(f"Not run yet: {', '.join(missing)}.")
 
 
 def before_page(page_path: str) -> None:

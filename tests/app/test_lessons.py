@@ -145,8 +145,27 @@ def test_grid_search_step_starts_the_cross_validated_search(quick):
     assert job is not None and job.study.startswith("lesson-kfold_grid-") and job.n_trials == 9
     assert at.session_state[experiments_search.STUDY_KEY] == job.study
     assert "sweep" not in dict(at.query_params)
+    assert dict(at.query_params)["tab"] == "search", "the step opens the search, not the Compare tab"
     job.stop()
     job.wait(10)
+
+
+def test_the_last_step_overlays_every_steps_run_in_one_figure(quick):
+    import json
+
+    at = _app(lesson="l2_dropout")
+    for step in (1, 2):
+        assert _run(at, "regression").wait(120)
+        at.button(key="lesson_next").click().run()
+        assert not at.exception, at.exception
+        assert dict(at.query_params)["step"] == str(step)
+    assert _run(at, "regression").wait(120)
+    at.run()
+    overlay = [e for e in at.get("expander") if "All 3 steps" in e.label]
+    assert len(overlay) == 1
+    traces = [t["name"] for t in json.loads(overlay[0].get("plotly_chart")[0].proto.spec)["data"]]
+    assert traces[0] == "training points"
+    assert [t for t in traces if t in ("No regularisation", "L2", "Dropout")] == ["No regularisation", "L2", "Dropout"]
 
 
 def test_bad_links_get_a_message_not_a_traceback(quick):

@@ -47,6 +47,19 @@ def test_the_sweeps_vary_what_their_titles_say():
     assert lrs == sorted(lrs) and lrs[0] == 1e-4 and lrs[-1] == 1.0
 
 
+def test_the_training_set_curve_gives_every_share_the_same_number_of_updates():
+    points = sweeps.point_configs("train_fraction", "digits", epochs=4)
+    assert [c.train.epochs for _, _, c in points] == [20, 10, 7, 5, 4]  # 4 / share, rounded
+    assert all(c.model == points[-1][2].model for _, _, c in points), "only the data and the epochs change"
+
+
+@pytest.mark.parametrize("train,test,verdict", [(0.55, 0.52, "underfitting"), (0.60, 0.45, "underfitting"),
+                                                (0.99, 0.90, "overfitting"), (0.97, 0.95, "good fit"),
+                                                (None, 0.9, "")])
+def test_fit_verdict_names_a_model_that_has_not_learnt_its_training_set_underfitting(train, test, verdict):
+    assert sweeps.fit_verdict(train, test) == verdict
+
+
 def test_headless_run_streams_results_and_persists_each_point(tmp_path):
     seen = []
     results = sweeps.run_sweep("train_fraction", tiny(), on_result=seen.append, folder=tmp_path)
