@@ -216,7 +216,7 @@ def _checkpoint(run: Run, model: torch.nn.Module, data: TaskData, path: Path, me
 TRAINING_NICENESS = 10  # Linux thread priority of training: below the page threads, above idle
 
 
-def _yield_to_pages() -> None:
+def yield_to_pages() -> None:
     """Lower this training thread's CPU priority (Linux: per thread), so the pages of a classroom
     drawing and predicting on the same CPU stay responsive; training takes whatever CPU they leave."""
     try:
@@ -236,7 +236,7 @@ def _work(run: Run) -> None:
 def _train(run: Run) -> None:
     try:
         run.set_status("running")
-        _yield_to_pages()
+        yield_to_pages()
         with run.lock:
             run.progress.started = time.time()
             run.progress.folds = run.config.train.kfold

@@ -133,7 +133,7 @@ class PlaygroundJob(BackgroundJob):
 
     # --- the training thread --------------------------------------------------------------------------
     def _work(self) -> None:
-        runs._yield_to_pages()  # noqa: SLF001  (the one place that knows how a training thread yields)
+        runs.yield_to_pages()  # as every training thread does
         trainer = self._fresh_trainer()
         last_use = time.monotonic()
         while not self.stop_event.is_set():
