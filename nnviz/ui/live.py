@@ -15,7 +15,7 @@ import streamlit as st
 from nnviz import runs, storage
 from nnviz.config import RunConfig
 from nnviz.models import ModelTooLarge
-from nnviz.ui import access
+from nnviz.ui import access, share
 
 POLL_S = 0.4  # fragment refresh while a run is active: >= 2 updates per second
 MAX_RUNS_PER_SESSION = 2  # one browser session cannot fill every training slot
@@ -31,13 +31,29 @@ def current_id(slot: str) -> str | None:
     return st.session_state.get(_key(slot)) or st.query_params.get(f"{slot}_run")
 
 
+def _unfollowed(slot: str) -> str:
+    return f"unfollowed:{slot}"
+
+
+def newest_training(slot: str) -> runs.Run | None:
+    """The newest run of the lab `slot` ('regression' or 'classification') training in this server."""
+    mine = [r for r in runs.active_runs() if r.config.data.task == slot]
+    return max(mine, key=lambda r: r.id) if mine else None  # ids start with their start time
+
+
 def current(slot: str) -> runs.Run | None:
     """The run this session follows in `slot` (e.g. 'regression'), if it is still in memory.
 
-    A refreshed browser has lost session_state; the page's `?run=` query parameter brings it back.
+    A refreshed browser has lost session_state; the page's `?regression_run=` query parameter brings it
+    back. A session with no run of its own in the slot follows the lab's newest run training now
+    (a new tab, a student's device), until Reset.
     """
     run_id = st.session_state.get(_key(slot)) or st.query_params.get(f"{slot}_run")
     run = runs.get(run_id) if run_id else None
+    if run_id is None and not st.session_state.get(_unfollowed(slot)):
+        run = newest_training(slot)
+        if run is not None:
+            follow(slot, run)
     if run is not None:
         st.session_state[_key(slot)] = run.id
     return run
@@ -61,6 +77,7 @@ def start(slot: str, config: RunConfig) -> runs.Run | None:
         st.session_state[_problem_key(slot)] = f"Not started: {storage.disk_problem(exc, runs.runs_dir())}"
         return None
     access.claim(run.id)
+    st.session_state.pop(_unfollowed(slot), None)
     st.session_state[_key(slot)] = run.id
     st.session_state.setdefault("my_runs", []).append(run.id)
     st.query_params[f"{slot}_run"] = run.id
@@ -80,14 +97,17 @@ def show_start_problem(slot: str) -> None:
 
 def follow(slot: str, run: runs.Run) -> None:
     """Follow an existing run in `slot` (e.g. one started in another tab), as if started here."""
+    st.session_state.pop(_unfollowed(slot), None)
     st.session_state[_key(slot)] = run.id
     st.query_params[f"{slot}_run"] = run.id
 
 
 def forget(slot: str) -> None:
-    """Stop following the slot's run (Reset); the run folder stays on disk."""
+    """Stop following the slot's run (Reset); the run folder stays on disk. The session then shows its
+    own preview, not another run training in the lab, until it follows one again."""
     st.session_state.pop(_key(slot), None)
     st.query_params.pop(f"{slot}_run", None)
+    st.session_state[_unfollowed(slot)] = True
 
 
 def stoppable(run: runs.Run | None) -> bool:
@@ -110,6 +130,8 @@ def watch(run: runs.Run, render: Callable[[dict], None], slot: str) -> None:
 
     When the run ends, the whole page reruns once so its after-training panels appear.
     """
+    share.share_popover(slot, run)
+
     def body() -> None:
         view = run.view()
         render(view)
