@@ -7,6 +7,7 @@ whole method once per noisy copy; the other methods need one or two passes per i
 """
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Sequence
 
@@ -16,7 +17,7 @@ from torch import nn
 from nnviz.explain import private_copy
 from nnviz.threads import capped
 
-BUDGET_S = 10.0  # above this estimate the page asks before computing
+BUDGET_S = float(os.environ.get("NNVIZ_EXPLAIN_BUDGET_S", "10"))  # above this estimate the page asks first
 _TWO_PASSES = ("deeplift",)  # the input and its baseline
 
 

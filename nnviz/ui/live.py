@@ -31,8 +31,8 @@ def current_id(slot: str) -> str | None:
     return st.session_state.get(_key(slot)) or st.query_params.get(f"{slot}_run")
 
 
-def _unfollowed(slot: str) -> str:
-    return f"unfollowed:{slot}"
+def _looked(slot: str) -> str:
+    return f"looked:{slot}"
 
 
 def newest_training(slot: str) -> runs.Run | None:
@@ -45,12 +45,14 @@ def current(slot: str) -> runs.Run | None:
     """The run this session follows in `slot` (e.g. 'regression'), if it is still in memory.
 
     A refreshed browser has lost session_state; the page's `?regression_run=` query parameter brings it
-    back. A session with no run of its own in the slot follows the lab's newest run training now
-    (a new tab, a student's device), until Reset.
+    back. A session opening the lab with no run of its own follows the lab's newest run training
+    now (a new tab, a student's device); once it has looked, it follows only what it starts or picks.
     """
     run_id = st.session_state.get(_key(slot)) or st.query_params.get(f"{slot}_run")
     run = runs.get(run_id) if run_id else None
-    if run_id is None and not st.session_state.get(_unfollowed(slot)):
+    first_look = not st.session_state.get(_looked(slot))
+    st.session_state[_looked(slot)] = True
+    if run_id is None and first_look:
         run = newest_training(slot)
         if run is not None:
             follow(slot, run)
@@ -77,7 +79,6 @@ def start(slot: str, config: RunConfig) -> runs.Run | None:
         st.session_state[_problem_key(slot)] = f"Not started: {storage.disk_problem(exc, runs.runs_dir())}"
         return None
     access.claim(run.id)
-    st.session_state.pop(_unfollowed(slot), None)
     st.session_state[_key(slot)] = run.id
     st.session_state.setdefault("my_runs", []).append(run.id)
     st.query_params[f"{slot}_run"] = run.id
@@ -97,17 +98,14 @@ def show_start_problem(slot: str) -> None:
 
 def follow(slot: str, run: runs.Run) -> None:
     """Follow an existing run in `slot` (e.g. one started in another tab), as if started here."""
-    st.session_state.pop(_unfollowed(slot), None)
     st.session_state[_key(slot)] = run.id
     st.query_params[f"{slot}_run"] = run.id
 
 
 def forget(slot: str) -> None:
-    """Stop following the slot's run (Reset); the run folder stays on disk. The session then shows its
-    own preview, not another run training in the lab, until it follows one again."""
+    """Stop following the slot's run (Reset); the run folder stays on disk."""
     st.session_state.pop(_key(slot), None)
     st.query_params.pop(f"{slot}_run", None)
-    st.session_state[_unfollowed(slot)] = True
 
 
 def stoppable(run: runs.Run | None) -> bool:
