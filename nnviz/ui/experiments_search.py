@@ -160,7 +160,7 @@ def _study_panel(url: str, name: str, job: search_jobs.SearchJob | None) -> None
     if frame.empty:
         st.info("No finished trial yet: the table and the plots fill in as trials finish.")
     else:
-        axes = grid_axes(spec.space) if spec is not None else None
+        axes = grid_axes(spec.space) if spec is not None and spec.sampler == "grid" else None  # sampled: no grid
         table, heat = st.columns([3, 2]) if axes else (st.container(), None)
         table.markdown("**Results** (scikit-learn's `cv_results_` columns, best first)")
         table.dataframe(frame.style.highlight_max(subset=["mean_test_score"], color="rgba(44, 160, 44, 0.3)")
