@@ -45,12 +45,13 @@ def gated(picked: PickedModel, signature: str, method_title: str, n_images: int,
     """Above the budget: ask first (None until asked), then compute `one(i)` for each image with a progress
     bar and a Cancel button; returns the stacked maps, or None when not (yet) computed."""
     key = hashlib.sha1(signature.encode()).hexdigest()[:10]
+    when = f"{secs:,.0f}" if secs >= 10 else f"{secs:.1f}"
     confirmed = st.session_state.setdefault(CONFIRMED_KEY, set())
     if key not in confirmed:
         st.warning(f"{method_title} with these settings sends about {examples:,} images through the network: "
-                   f"about {secs:,.0f} s here (over the {cost.BUDGET_S:.0f} s this page computes "
+                   f"about {when} s here (over the {cost.BUDGET_S:.0f} s this page computes "
                    "without asking). Fewer steps, noisy copies or images make it faster.", icon=":material/timer:")
-        if st.button(f"Compute anyway (about {secs:,.0f} s)", key=f"explain_heavy_go_{key}"):
+        if st.button(f"Compute anyway (about {when} s)", key=f"explain_heavy_go_{key}"):
             confirmed.add(key)
             st.rerun()
         return None
