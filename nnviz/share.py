@@ -32,4 +32,4 @@ def qr_svg(text: str) -> str:
     image.save(out)
     svg = out.getvalue().decode()
     svg = svg[svg.index("<svg"):]  # without the XML declaration: it goes inline into the page
-    return re.sub(r'width="[^"]*" height="[^"]*"', 'width="100%" height="100%"', svg, count=1)
+    return re.sub(r'width="[^"]*" height="[^"]*"', 'width="100%"', svg, count=1)  # square: height from viewBox
