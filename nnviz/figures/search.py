@@ -10,7 +10,7 @@ import optuna
 import plotly.graph_objects as go
 
 from nnviz.figures.style import apply
-from nnviz.search_results import GridCells
+from nnviz.jobs.search_results import GridCells
 
 VIEWS: dict[str, tuple[str, Callable[..., go.Figure], int]] = {
     # key: (title, builder, finished trials it needs)

@@ -12,8 +12,8 @@ from typing import Callable
 import numpy as np
 import streamlit as st
 
-from nnviz import explain
-from nnviz import explain_cost as cost
+from nnviz.analysis import explain
+from nnviz.analysis import explain_cost as cost
 from nnviz.ui.pickers import PickedModel
 
 CONFIRMED_KEY = "explain_heavy_confirmed"  # signatures of heavy computations the user agreed to wait for

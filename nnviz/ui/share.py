@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from nnviz import runs, share
+from nnviz import share
+from nnviz.jobs import runs
 
 
 def _page_url() -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from nnviz import runs, threads
-from nnviz.train import resolve_device
+from nnviz.jobs import runs
+from nnviz.training import threads
+from nnviz.training.train import resolve_device
 from nnviz.ui import access, live, live_feed, live_panel, presenter
 
 ACTIVITY_POLL_S = 1.0

@@ -5,7 +5,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from nnviz import checkpoints, explain
+from nnviz.analysis import explain
+from nnviz.model import checkpoints
 from tests.app.conftest import APP
 
 PAGE = "app_pages/explain.py"
@@ -156,7 +157,7 @@ def test_shared_cached_model_is_untouched(at):
 
 
 def test_heavy_settings_are_estimated_and_asked_for_before_computing(at, monkeypatch):
-    from nnviz import explain_cost
+    from nnviz.analysis import explain_cost
 
     at.slider(key="explain_n_images").set_value(8).run()
     at.slider(key="explain_integrated_gradients_steps").set_value(300).run()

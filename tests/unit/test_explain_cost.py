@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nnviz import explain, explain_cost
+from nnviz.analysis import explain_cost
+from nnviz.analysis import explain
 from nnviz.config import ConvBlock, ModelConfig
-from nnviz.models import build_model
+from nnviz.model.models import build_model
 
 SHAPE = (1, 28, 28)
 

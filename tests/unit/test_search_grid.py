@@ -9,7 +9,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 
 from nnviz.figures.search import DIVERGED, grid_heatmap
-from nnviz.search_results import grid_axes, grid_cells
+from nnviz.jobs.search_results import grid_axes, grid_cells
 
 DISTS = {"lr": CategoricalDistribution([0.001, 0.01, 0.1]), "epochs": CategoricalDistribution([50, 150]),
          "hidden": CategoricalDistribution(["32", "64"])}

@@ -14,8 +14,8 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from nnviz.explain import private_copy
-from nnviz.threads import capped
+from nnviz.analysis.explain import private_copy
+from nnviz.training.threads import capped
 
 BUDGET_S = float(os.environ.get("NNVIZ_EXPLAIN_BUDGET_S", "10"))  # above this estimate the page asks first
 _TWO_PASSES = ("deeplift",)  # the input and its baseline
