@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Sequence
 
 import pandas as pd
@@ -12,14 +13,22 @@ from nnviz.jobs.runs import RunRecord
 METRIC_KEYS = ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc")
 
 
+def started_at(run_id: str) -> str:
+    """'16:22:18' from a run id ('20261203-162218-regression-ab12cd'), or '' for an id of another shape."""
+    m = re.match(r"\d{8}-(\d{2})(\d{2})(\d{2})-", run_id)
+    return ":".join(m.groups()) if m else ""
+
+
 def run_label(record: RunRecord) -> str:
-    """A short, unique-enough label: the run's name, else preset/dataset and the id's tail."""
+    """A short, unique-enough label: the run's name (else preset/dataset) and the time it started, so two
+    runs of one lab set-up ('Small MLP on course') are told apart; the id's tail where there is no time."""
     cfg = record.config
+    when = started_at(record.id) or record.id[-6:]
     if cfg is not None and cfg.name:
-        return cfg.name
+        return f"{cfg.name} · {when}"
     what = (cfg.preset or cfg.model.kind) if cfg is not None else "?"
     data = cfg.data.dataset if cfg is not None else "?"
-    return f"{what} · {data} · {record.id[-6:]}"
+    return f"{what} · {data} · {when}"
 
 
 def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
@@ -82,5 +91,8 @@ def distinct_labels(records: Sequence[RunRecord], max_fields: int = 2) -> list[s
             continue
         what = (r.config.preset or r.config.model.kind) if r.config is not None else "?"
         out.append(f"{what} · " + ", ".join(f"{f.split('.')[-1]}={table.loc[f, column]}" for f in fields))
-    # two runs may still differ only in fields left out: then the id tails tell them apart
+    # two runs may still differ only in fields left out: then their start times, else id tails, tell them apart
+    if len(set(out)) < len(out):
+        out = [o if r.config is not None and r.config.name else f"{o} · {started_at(r.id) or r.id[-6:]}"
+               for o, r in zip(out, records)]
     return out if len(set(out)) == len(out) else [f"{o} · {r.id[-6:]}" for o, r in zip(out, records)]

@@ -149,6 +149,16 @@ class _Recorder(Callback):
         self.snapshot_every = 0
         self.best_val = math.inf
         self.batches_written = 0
+        self.rows: list[dict] = []  # this fold's own copies: the run shows fold 1 again once all folds are done
+        self.batch_losses: list[tuple[float, float]] = []
+        self.snapshots: dict[int, dict] = {}
+
+    def show(self) -> None:
+        """Put this recorder's fold back into the run's live copies."""
+        with self.run.lock:
+            self.run.epochs, self.run.batch_losses = list(self.rows), list(self.batch_losses)
+            self.run.snapshots = dict(self.snapshots)
+            self.run.progress.fold = self.fold
 
     def on_train_begin(self, state: TrainState) -> None:
         n_params = sum(p.numel() for p in state.model.parameters())
@@ -159,6 +169,8 @@ class _Recorder(Callback):
             p = self.run.progress
             p.epochs, p.batches, p.fold, p.epoch, p.batch = state.cfg.epochs, state.batches_per_epoch, self.fold, 0, 0
             p.started = p.started or time.time()
+            if self.fold > 1:  # the live view follows the fold in progress: it starts again from epoch 0
+                self.run.epochs, self.run.batch_losses, self.run.snapshots = [], [], {}
 
     def on_batch_end(self, state: TrainState) -> None:
         with self.run.lock:
@@ -176,12 +188,15 @@ class _Recorder(Callback):
         if snapshot:
             append_jsonl(folder.snapshots_path(self.fold), [dict(snapshot, epoch=record["epoch"])])
         self._save_weights(state, record)
-        with self.run.lock:
-            if self.fold <= 1:  # the live view follows fold 1 (or the only run)
-                self.run.epochs.append(row)
-                self.run.batch_losses.extend(new_batches)
-                if snapshot:
-                    self.run.snapshots[int(record["epoch"])] = snapshot
+        self.rows.append(row)
+        self.batch_losses.extend(new_batches)
+        if snapshot:
+            self.snapshots[int(record["epoch"])] = snapshot
+        with self.run.lock:  # the live view shows the fold in progress (or the only run)
+            self.run.epochs.append(row)
+            self.run.batch_losses.extend(new_batches)
+            if snapshot:
+                self.run.snapshots[int(record["epoch"])] = snapshot
             self.run.progress.samples_per_s = record.get("samples_per_s", 0.0) or self.run.progress.samples_per_s
 
     def _snapshot(self, state: TrainState, epoch: int) -> dict[str, list]:
@@ -248,9 +263,13 @@ def _train(run: Run) -> None:
                 run.fit_x = fit_grid(data).tolist()
         train_cfg = run.config.train
         if train_cfg.kfold:
+            recorders: dict[int, _Recorder] = {}
             results = cross_validate(data, run.config.model, train_cfg, train_cfg.kfold,
-                                     lambda fold: [GradNormRecorder(), _Recorder(run, data, fold), run.tempo],
+                                     lambda fold: [GradNormRecorder(), recorders.setdefault(fold, _Recorder(run, data, fold)),
+                                                   run.tempo],
                                      run.stop_event)
+            if 1 in recorders:  # after training, the run's views and metrics are fold 1's (its model is saved)
+                recorders[1].show()
             for r in results:
                 _checkpoint(run, r.model, data, run.folder.fold_path(r.fold), r.history.last(), r.history)
             history, model = results[0].history, results[0].model

@@ -7,6 +7,7 @@ trials whose mean is NaN ranked last.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 import numpy as np
@@ -90,3 +91,72 @@ def trial_rows(trials: Iterable[optuna.trial.FrozenTrial]) -> pd.DataFrame:
                      "worker": t.user_attrs.get("worker", ""), "device": t.user_attrs.get("device", ""),
                      "seconds": duration, "note": t.user_attrs.get("status", "")})
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class GridCells:
+    """A two-parameter grid of a study, one cell per (y, x) value pair: what the heat map draws.
+
+    `value[i][j]`: the mean validation score of the cell's finished trials at ys[i], xs[j] in the
+    units a class reads (validation MSE, positive, lower is better; or validation accuracy), NaN
+    where none finished; `diverged[i][j]`: a trial of the cell diverged (its loss became NaN or
+    exploded) and left no finite score.
+    """
+
+    x: str
+    y: str
+    xs: list
+    ys: list
+    value: np.ndarray
+    diverged: np.ndarray
+    metric: str  # 'validation MSE' or 'validation accuracy'
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.metric == "validation MSE"
+
+
+def _diverged(trial: optuna.trial.FrozenTrial) -> bool:
+    return trial.state == optuna.trial.TrialState.FAIL and "diverg" in str(trial.user_attrs.get("status", ""))
+
+
+def _order(values: Iterable) -> list:
+    unique = list(dict.fromkeys(values))
+    try:
+        return sorted(unique)
+    except TypeError:  # mixed kinds: first-seen order
+        return unique
+
+
+def grid_axes(space: dict[str, Any]) -> tuple[str, str] | None:
+    """The two parameters a heat map of this space shows: lr across and epochs down where searched,
+    the other parameters in order otherwise; None for a one-parameter space."""
+    names = list(space)
+    if len(names) < 2:
+        return None
+    rest = [n for n in names if n not in ("lr", "epochs")]
+    x = "lr" if "lr" in names else rest.pop(0)
+    y = "epochs" if "epochs" in names else rest.pop(0)
+    return x, y
+
+
+def grid_cells(trials: Iterable[optuna.trial.FrozenTrial], x: str, y: str, task: str) -> GridCells:
+    """The trials that set both `x` and `y`, averaged per cell (over folds already, and over any
+    other parameter of the space). Regression scores are stored negated (scikit-learn's 'higher is
+    better'); here they are turned back into the validation MSE a class knows."""
+    trials = [t for t in trials if x in t.params and y in t.params]
+    xs, ys = _order(t.params[x] for t in trials), _order(t.params[y] for t in trials)
+    sums, counts = np.zeros((len(ys), len(xs))), np.zeros((len(ys), len(xs)))
+    diverged = np.zeros((len(ys), len(xs)), dtype=bool)
+    sign = -1.0 if task == "regression" else 1.0
+    for t in trials:
+        i, j = ys.index(t.params[y]), xs.index(t.params[x])
+        if t.state == COMPLETE and t.value is not None and math.isfinite(t.value):
+            sums[i, j] += sign * t.value
+            counts[i, j] += 1
+        elif _diverged(t):
+            diverged[i, j] = True
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    metric = "validation MSE" if task == "regression" else "validation accuracy"
+    return GridCells(x, y, xs, ys, value, diverged & (counts == 0), metric)

@@ -11,9 +11,9 @@ import streamlit as st
 from nnviz import security
 from nnviz.jobs import runs, search, search_jobs
 from nnviz.config import ConfigError
-from nnviz.figures.search import VIEWS, study_view
+from nnviz.figures.search import VIEWS, grid_heatmap, study_view
 from nnviz.model.params import PARAMS, quick_base
-from nnviz.jobs.search_results import results_frame, state_counts, trial_rows
+from nnviz.jobs.search_results import grid_axes, grid_cells, results_frame, state_counts, trial_rows
 from nnviz.ui import access, live
 from nnviz.ui.experiments_common import DATASET_CHOICES, allowed, dataset_title
 
@@ -35,45 +35,101 @@ def _fmt(params: dict) -> str:
     return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
 
 
-def _new_search(url: str) -> None:
+FORM_KEYS = ("exp_search_dataset", "exp_search_sampler", "exp_search_kfold", "exp_search_epochs", SPACE_KEY,
+             "exp_search_name", "exp_search_trials", "exp_search_pruning")
+FORM_KEPT = "exp_search_form"  # the form's values, kept while the form is hidden (a search runs)
+
+
+def _restore_form() -> None:
+    """Streamlit drops a widget's value once it is not drawn (the form hides while a search runs):
+    put the last values back, so the form comes back as it was left."""
+    kept = st.session_state.get(FORM_KEPT, {})
+    for key in FORM_KEYS:
+        if key not in st.session_state and key in kept:
+            st.session_state[key] = kept[key]
+
+
+def _keep_form() -> None:
+    st.session_state[FORM_KEPT] = {k: st.session_state[k] for k in FORM_KEYS if k in st.session_state}
+
+
+def _what_start_does(url: str, name: str, names: list[str], spec: search.SearchSpec | None, trials: int) -> str:
+    """One sentence under Start: a new study, or trials added to an existing one (with the space it uses)."""
+    if name not in names:
+        return f"**Start** creates study **{name}** and runs {trials} trial(s) of it here."
+    try:
+        stored = optuna.load_study(study_name=name, storage=search.storage(url)).user_attrs.get(search.SPEC_ATTR)
+        kept = search.SearchSpec.from_json(stored) if stored else None
+    except (KeyError, ConfigError, ValueError):
+        kept = None
+    same = kept is not None and spec is not None and kept.to_json() == spec.to_json()
+    return (f"Study **{name}** exists: **Start** adds {trials} trial(s) to it"
+            + ("." if same else ", with the study's own search space and settings, not the ones above. "
+               "Give a new study name to search these."))
+
+
+def _new_search(url: str, names: list[str]) -> None:
+    _restore_form()
     if "exp_search_name" not in st.session_state:  # first visit: the defaults of digits + grid
         st.session_state.setdefault("exp_search_dataset", "digits")
         st.session_state.setdefault("exp_search_sampler", "grid")
         _defaults_for_choice()
+    st.session_state.setdefault("exp_search_kfold", 2)
+    st.session_state.setdefault("exp_search_pruning", True)
     c1, c2, c3, c4 = st.columns(4)
     dataset = c1.selectbox("Dataset", DATASET_CHOICES, key="exp_search_dataset", format_func=dataset_title,
                            on_change=_defaults_for_choice)
     sampler = c2.selectbox("Search", search.SAMPLERS, key="exp_search_sampler", on_change=_defaults_for_choice,
                            format_func={"grid": "Grid (ParameterGrid)", "random": "Random", "tpe": "TPE (Optuna)"}.get)
-    kfold = c3.number_input("K-fold CV", 0, 10, 2, key="exp_search_kfold", help="0: score on the validation split")
+    kfold = c3.number_input("K-fold CV", 0, 10, key="exp_search_kfold", help="0: score on the validation split")
     epochs = c4.number_input("Epochs per fit", 1, 500, key="exp_search_epochs")
     space_text = st.text_area(
         "Search space (JSON)", key=SPACE_KEY, height=80,
         help="Lists of values for any search; ranges {\"low\": a, \"high\": b, \"log\": true} for random / TPE. "
              "Names: " + ", ".join(f"{k} ({p.help})" for k, p in PARAMS.items()))
     c1, c2, c3 = st.columns([3, 2, 2])
-    name = c1.text_input("Study name", key="exp_search_name")
+    name = c1.text_input("Study name", key="exp_search_name").strip() or "search"
     trials = c2.number_input("Trials (this app)", 1, 500, key="exp_search_trials")
-    pruning = c3.toggle("Prune bad trials", value=True, key="exp_search_pruning", disabled=sampler == "grid",
+    pruning = c3.toggle("Prune bad trials", key="exp_search_pruning", disabled=sampler == "grid",
                         help="Median pruning: a trial whose validation score lags the median at the same epoch stops.")
+    _keep_form()
+    spec, problem = None, ""
+    try:
+        base = quick_base(dataset, epochs=int(epochs))
+        spec = search.SearchSpec(base=base, space=json.loads(space_text), sampler=sampler, kfold=int(kfold),
+                                 pruning=pruning)
+    except json.JSONDecodeError as exc:
+        problem = f"The search space is not valid JSON: {exc}"
+    except (ConfigError, ValueError) as exc:
+        problem = f"The search could not start: {exc}"
+    st.caption(_what_start_does(url, name, names, spec, int(trials)))
     if not st.button("Start search", key="exp_search_start", type="primary", icon=":material/play_arrow:"):
         return
     if not allowed("start searches"):
         return
-    try:
-        space = json.loads(space_text)
-        base = quick_base(dataset, epochs=int(epochs))
-        spec = search.SearchSpec(base=base, space=space, sampler=sampler, kfold=int(kfold), pruning=pruning)
-        job = search_jobs.start_search(url, name.strip() or "search", int(trials), spec)
-    except json.JSONDecodeError as exc:
-        st.error(f"The search space is not valid JSON: {exc}")
+    if spec is None:
+        st.error(problem)
         return
+    try:
+        job = search_jobs.start_search(url, name, int(trials), spec)
     except (ConfigError, ValueError, OSError) as exc:
         st.error(f"The search could not start: {exc}")
         return
     st.session_state[JOB_KEY] = job.id
     st.session_state[STUDY_KEY] = job.study
     st.rerun()  # redraw with the job running: the form gives way, Stop is enabled, the study is followed
+
+
+def _heat_map(where, trials: list, axes: tuple[str, str], spec: search.SearchSpec) -> None:
+    cells = grid_cells(trials, axes[0], axes[1], spec.base.data.task)
+    where.markdown(f"**Mean {cells.metric}** per {cells.x} × {cells.y}"
+                   + (" (lower is better)" if cells.lower_is_better else " (higher is better)"))
+    where.plotly_chart(grid_heatmap(cells, height=340), key="exp_search_heatmap", config={"displaylogo": False})
+    others = [p for p in spec.space if p not in axes]
+    if others or cells.diverged.any():
+        where.caption(("Each cell averages over " + ", ".join(others) + ". " if others else "")
+                      + ("Grey cells diverged: the loss exploded, so they have no score." if cells.diverged.any()
+                         else ""))
 
 
 def _study_panel(url: str, name: str, job: search_jobs.SearchJob | None) -> None:
@@ -105,9 +161,13 @@ def _study_panel(url: str, name: str, job: search_jobs.SearchJob | None) -> None
     if frame.empty:
         st.info("No finished trial yet: the table and the plots fill in as trials finish.")
     else:
-        st.markdown("**Results** (scikit-learn's `cv_results_` columns, best first)")
-        st.dataframe(frame.style.highlight_max(subset=["mean_test_score"], color="rgba(44, 160, 44, 0.3)")
-                     .format(precision=4), hide_index=True, key="exp_search_results")
+        axes = grid_axes(spec.space) if spec is not None and spec.sampler == "grid" else None  # sampled: no grid
+        table, heat = st.columns([3, 2]) if axes else (st.container(), None)
+        table.markdown("**Results** (scikit-learn's `cv_results_` columns, best first)")
+        table.dataframe(frame.style.highlight_max(subset=["mean_test_score"], color="rgba(44, 160, 44, 0.3)")
+                        .format(precision=4), hide_index=True, key="exp_search_results")
+        if heat is not None and spec is not None:
+            _heat_map(heat, trials, axes, spec)
         best = study.best_trial
         st.success(f"Best: trial {best.number}, score {best.value:.4f} · {_fmt(best.params)}",
                    icon=":material/trophy:")
@@ -155,7 +215,7 @@ def render() -> None:
         if running:
             st.info("A search of this session is running: stop it before starting another.")
         else:
-            _new_search(url)
+            _new_search(url, names)
             job = search_jobs.get_search(st.session_state.get(JOB_KEY, "")) if st.session_state.get(JOB_KEY) else None
             running = job is not None and job.active
             names = search.study_names(url)

@@ -18,7 +18,7 @@ from nnviz.analysis import explain
 from nnviz.jobs.run_folder import of_checkpoint
 from nnviz.figures import attributions as fa
 from nnviz.model.models import build_model
-from nnviz.ui import replay
+from nnviz.ui import explain_cost, replay
 from nnviz.ui.pickers import PickedImages, PickedModel
 from nnviz.ui.resources import checkpoint_model, task_data
 
@@ -53,10 +53,17 @@ def compute(picked: PickedModel, indices: list[int], method: str, params: dict[s
             randomize: tuple[int, str | None] | None = None) -> np.ndarray | None:
     """(n, H, W) maps, or None after showing a clear message (bad parameters, out of memory)."""
     mtime = picked.path.stat().st_mtime_ns
+    params_json, indices, targets = json.dumps(params, sort_keys=True), [int(i) for i in indices], [int(t) for t in targets]
     try:
+        examples, secs = explain_cost.estimate_s(picked, method, params, len(indices))
+        if explain_cost.over_budget(secs):  # heavy: asked first, then image by image (each cached), cancellable
+            signature = json.dumps([str(picked.path), mtime, indices, method, params_json, targets, randomize])
+            return explain_cost.gated(
+                picked, signature, TITLE[method], len(indices), examples, secs,
+                lambda i: _maps(str(picked.path), mtime, (indices[i],), method, params_json,
+                                (targets[i] if len(targets) == len(indices) else targets[0],), randomize)[0])
         with st.spinner(f"Computing {TITLE[method]}…"):
-            return _maps(str(picked.path), mtime, tuple(int(i) for i in indices), method,
-                         json.dumps(params, sort_keys=True), tuple(int(t) for t in targets), randomize)
+            return _maps(str(picked.path), mtime, tuple(indices), method, params_json, tuple(targets), randomize)
     except explain.ExplainError as exc:
         st.error(str(exc), icon=":material/tune:")
     except (RuntimeError, MemoryError) as exc:  # e.g. out of memory with many steps x samples x images

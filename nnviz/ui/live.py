@@ -15,7 +15,7 @@ import streamlit as st
 from nnviz.jobs import runs, storage
 from nnviz.config import RunConfig
 from nnviz.model.models import ModelTooLarge
-from nnviz.ui import access
+from nnviz.ui import access, share
 
 POLL_S = 0.4  # fragment refresh while a run is active: >= 2 updates per second
 MAX_RUNS_PER_SESSION = 2  # one browser session cannot fill every training slot
@@ -31,13 +31,31 @@ def current_id(slot: str) -> str | None:
     return st.session_state.get(_key(slot)) or st.query_params.get(f"{slot}_run")
 
 
+def _looked(slot: str) -> str:
+    return f"looked:{slot}"
+
+
+def newest_training(slot: str) -> runs.Run | None:
+    """The newest run of the lab `slot` ('regression' or 'classification') training in this server."""
+    mine = [r for r in runs.active_runs() if r.config.data.task == slot]
+    return max(mine, key=lambda r: r.id) if mine else None  # ids start with their start time
+
+
 def current(slot: str) -> runs.Run | None:
     """The run this session follows in `slot` (e.g. 'regression'), if it is still in memory.
 
-    A refreshed browser has lost session_state; the page's `?run=` query parameter brings it back.
+    A refreshed browser has lost session_state; the page's `?regression_run=` query parameter brings it
+    back. A session opening the lab with no run of its own follows the lab's newest run training
+    now (a new tab, a student's device); once it has looked, it follows only what it starts or picks.
     """
     run_id = st.session_state.get(_key(slot)) or st.query_params.get(f"{slot}_run")
     run = runs.get(run_id) if run_id else None
+    first_look = not st.session_state.get(_looked(slot))
+    st.session_state[_looked(slot)] = True
+    if run_id is None and first_look:
+        run = newest_training(slot)
+        if run is not None:
+            follow(slot, run)
     if run is not None:
         st.session_state[_key(slot)] = run.id
     return run
@@ -111,6 +129,8 @@ def watch(run: runs.Run, render: Callable[[dict], None], slot: str) -> None:
 
     When the run ends, the whole page reruns once so its after-training panels appear.
     """
+    share.share_popover(slot, run)
+
     def body() -> None:
         view = run.view()
         render(view)

@@ -114,11 +114,15 @@ def activity() -> list[dict[str, Any]]:
         view = run.view()
         p = view["progress"]
         label = f"{run.config.data.dataset} · {run.config.preset or 'custom'}"
+        slot = run.config.data.task  # the lab that shows it: 'regression' or 'classification'
+        follow = {"slot": slot, "run": run.id, "href": f"{slot}?{slot}_run={run.id}"}  # relative: any base path
         if view["status"] == "queued":
-            items.append({"icon": "hourglass_top", "fraction": None, "text": f"{label}: queued for a free slot"})
+            items.append({"icon": "hourglass_top", "fraction": None, "text": f"{label}: queued for a free slot",
+                          "follow": follow})
         else:
+            fold = f"fold {p.fold}/{p.folds} · " if p.folds else ""
             items.append({"icon": "play_arrow", "fraction": round(p.fraction, 4),
-                          "text": f"{label}: epoch {p.epoch}/{p.epochs}"})
+                          "text": f"{label}: {fold}epoch {p.epoch}/{p.epochs}", "follow": follow})
     return items
 
 

@@ -85,7 +85,9 @@ function runView(root, data) {
 }
 
 // Everything training in the server: one line and bar per run, sweep or search (the sidebar).
-function activityView(root, data) {
+// A run's line links to its lab following it: a click follows it in this tab (the page reruns), a
+// middle- or ctrl-click opens the link in a new tab.
+function activityView(root, data, setTriggerValue) {
   const list = el("div", "nnviz-activity", root);
   let shown = null;
   return {
@@ -99,6 +101,19 @@ function activityView(root, data) {
       for (const item of frame.items) {
         const bar = progressBar(list);
         bar.set(item.fraction, item.text);
+        if (item.follow) {
+          const text = bar.box.firstChild;
+          const link = el("a", "nnviz-follow", null);
+          link.href = item.follow.href;
+          link.title = "Open this run's live view";
+          link.textContent = text.textContent;
+          text.replaceChildren(link);
+          link.addEventListener("click", (event) => {
+            if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+            event.preventDefault();
+            setTriggerValue("follow", { slot: item.follow.slot, run: item.follow.run });
+          });
+        }
         const icon = document.createElement("span");
         icon.className = "nnviz-icon";  // Streamlit's Material Symbols font, as its own :material/...: icons
         icon.textContent = item.icon;
@@ -116,7 +131,7 @@ export default function (component) {
   parentElement.querySelector(":scope > .nnviz-live")?.remove();  // a previous render's (not Streamlit's <style>)
   const root = el("div", `nnviz-live nnviz-live-${data.kind}`, parentElement);
   for (const [name, color] of Object.entries(data.colors || {})) root.style.setProperty(`--nnviz-${name}`, color);
-  const view = data.kind === "run" ? runView(root, data) : activityView(root, data);
+  const view = data.kind === "run" ? runView(root, data) : activityView(root, data, setTriggerValue);
   let timer = null;
   let gone = false;
   let polling = false;

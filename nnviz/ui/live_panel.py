@@ -37,9 +37,11 @@ def run_view(run: runs.Run, images: np.ndarray, indices: Sequence[int], labels: 
         "tiles": tiles, "classes": list(classes), "colors": {"right": RIGHT, "wrong": WRONG}})
 
 
-def activity_view(items: list[dict], every_s: float, idle_every_s: float) -> None:
+def activity_view(items: list[dict], every_s: float, idle_every_s: float) -> dict | None:
     """The sidebar's list of runs, sweeps and searches training now (`items`, from
-    live_feed.activity()), refreshed every `every_s` s, every `idle_every_s` s while none is."""
-    _component(key="nnviz-live-activity", data={"kind": "activity", "feed": live_feed.ACTIVITY_PATH,
-                                                "every_ms": int(every_s * 1000), "idle_ms": int(idle_every_s * 1000),
-                                                "frame": {"items": items, "active": bool(items)}})
+    live_feed.activity()), refreshed every `every_s` s, every `idle_every_s` s while none is.
+    Returns {'slot', 'run'} on the rerun after a click on a run's line, else None."""
+    data = {"kind": "activity", "feed": live_feed.ACTIVITY_PATH, "every_ms": int(every_s * 1000),
+            "idle_ms": int(idle_every_s * 1000), "frame": {"items": items, "active": bool(items)}}
+    result = _component(key="nnviz-live-activity", on_follow_change=lambda: None, data=data)
+    return getattr(result, "follow", None)

@@ -133,7 +133,8 @@ def _live_figures(view: dict, scene: dict, smoothing: float) -> tuple:
     grid = np.asarray(view["fit_x"])
     fit = (grid, np.asarray(snaps[shown]["fit"])) if shown is not None and "fit" in snaps[shown] else None
     before = (grid, np.asarray(snaps[0]["fit"])) if 0 in snaps and "fit" in snaps[0] else None
-    title = f"Fit at epoch {shown if shown is not None else 0}" + (" (fold 1)" if cfg.train.kfold else "")
+    fold = f" (fold {view['progress'].fold or 1})" if cfg.train.kfold else ""  # live: the fold in progress
+    title = f"Fit at epoch {shown if shown is not None else 0}{fold}"
     same_run = memo is not None and memo[0][0] == view["id"]
     fit_fig = memo[1] if same_run else None
     if fit_fig is None or fit is None or not rfig.refresh_fit(fit_fig, fit=fit, before=before, title=title):

@@ -4,9 +4,10 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
+from nnviz.jobs import runs
 from nnviz.training import threads
 from nnviz.training.train import resolve_device
-from nnviz.ui import access, live_feed, live_panel, presenter
+from nnviz.ui import access, live, live_feed, live_panel, presenter
 
 ACTIVITY_POLL_S = 1.0
 ACTIVITY_IDLE_POLL_S = 2.0  # a run started elsewhere shows within 2 s; an idle poll changes nothing on the page
@@ -41,5 +42,20 @@ def render() -> None:
         note = threads_note()
         st.caption(f"Device: **{device_label()}**" + (f" · {note}" if note else ""))
         # redrawn from the live feed, no page reruns; it says "No run is training." when nothing does
-        live_panel.activity_view(live_feed.activity(), every_s=ACTIVITY_POLL_S, idle_every_s=ACTIVITY_IDLE_POLL_S)
+        clicked = live_panel.activity_view(live_feed.activity(), every_s=ACTIVITY_POLL_S,
+                                           idle_every_s=ACTIVITY_IDLE_POLL_S)
         access.render_unlock()
+    if clicked:
+        open_run(clicked.get("slot", ""), clicked.get("run", ""))
+
+
+LAB_PAGES = {"regression": "app_pages/regression.py", "classification": "app_pages/classification.py"}
+
+
+def open_run(slot: str, run_id: str) -> None:
+    """Switch to the lab `slot`, following run `run_id` (a click on its line in the sidebar)."""
+    run = runs.get(run_id)
+    if slot not in LAB_PAGES or run is None:  # ended and forgotten, or a crafted message
+        return
+    live.follow(slot, run)
+    st.switch_page(LAB_PAGES[slot], query_params={f"{slot}_run": run.id})

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -129,9 +130,40 @@ def test_a_grid_search_fills_the_cv_results_table_and_optuna_views(env, monkeypa
     assert {"split0_test_score", "split1_test_score", "mean_test_score", "std_test_score"} <= set(table.columns)
     assert "Best: trial" in _texts(at) and "search-apptest-best.pt" in _texts(at)
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    assert len(charts) == 4  # history, importances, parallel coordinates, slice (nothing else is on the page)
+    assert len(charts) == 5  # lr x hidden heat map, history, importances, parallel coordinates, slice
+    assert charts[0]["layout"]["xaxis"]["title"]["text"] == "lr"
     assert "bar" in {t.get("type") for c in charts for t in c["data"]}  # the importances
     assert "python -m nnviz sweep --storage" in " ".join(c.value for c in at.code)
+
+
+def test_a_regression_grid_shows_positive_mse_per_cell_and_the_form_keeps_its_settings(env):
+    at = _open()
+    at.selectbox(key="exp_search_dataset").set_value("regression").run()
+    at.number_input(key="exp_search_kfold").set_value(0).run()
+    space = '{"lr": [0.01, 0.03], "epochs": [2, 4]}'
+    at.text_area(key="exp_search_space").set_value(space).run()
+    at.text_input(key="exp_search_name").set_value("lr-by-epochs").run()
+    assert "creates study **lr-by-epochs**" in _texts(at)
+    at.button(key="exp_search_start").click().run()
+    job = search_jobs.get_search(at.session_state["exp_search_job"])
+    assert job is not None and job.wait(GENEROUS_S), job.message
+    at.run()
+    assert job.status == "finished", job.message
+    heat = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert heat["layout"]["xaxis"]["title"]["text"] == "lr" and heat["layout"]["yaxis"]["title"]["text"] == "epochs"
+    cells = np.array(heat["data"][1]["text"], dtype=float)  # each cell's number, as written in it
+    table = _frame(at, "rank_test_score")
+    assert cells.shape == (2, 2) and (cells > 0).all()  # validation MSE, not the negated score
+    assert sorted(cells.ravel()) == pytest.approx(sorted(-table["mean_test_score"]), rel=5e-3)  # 3 digits
+    assert "Mean validation MSE" in _texts(at)
+    # the search ended: the form is back as it was left, and says Start would add to this study
+    assert at.selectbox(key="exp_search_dataset").value == "regression"
+    assert at.number_input(key="exp_search_kfold").value == 0
+    assert at.text_area(key="exp_search_space").value == space
+    assert at.text_input(key="exp_search_name").value == "lr-by-epochs"
+    assert "Study **lr-by-epochs** exists: **Start** adds 4 trial(s) to it." in _texts(at)
+    at.text_area(key="exp_search_space").set_value('{"lr": [0.1], "epochs": [2]}').run()
+    assert "not the ones above" in _texts(at)
 
 
 def test_a_bad_space_or_storage_is_a_message_not_a_traceback(env):

@@ -154,3 +154,31 @@ def test_shared_cached_model_is_untouched(at):
     hooks = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
     assert sum(len(getattr(m, h)) for m in shared.modules() for h in hooks) == 0
     assert all(p.grad is None for p in shared.parameters())
+
+
+def test_heavy_settings_are_estimated_and_asked_for_before_computing(at, monkeypatch):
+    from nnviz.analysis import explain_cost
+
+    at.slider(key="explain_n_images").set_value(8).run()
+    at.slider(key="explain_integrated_gradients_steps").set_value(300).run()
+    at.toggle(key="explain_integrated_gradients_smoothgrad").set_value(True).run()
+    at.slider(key="explain_integrated_gradients_sg_samples").set_value(64).run()
+    # the setting: 300 steps x 64 noisy copies x 8 images; the estimate comes before any computing
+    # (the budget is set to 0 s so the check does not hang on this machine's speed)
+    monkeypatch.setattr(explain_cost, "BUDGET_S", 0.0)
+    at.run()
+    assert not at.exception, at.exception
+    warning = " ".join(w.value for w in at.warning)
+    assert "153,600 images" in warning and "s here" in warning
+    assert _charts(at) == 1  # the top-5 only: no map was computed
+    assert any(b.label.startswith("Compute anyway") for b in at.button)
+    # a lighter setting is still asked for (budget 0), then computed image by image once agreed
+    at.slider(key="explain_integrated_gradients_steps").set_value(10).run()
+    at.slider(key="explain_integrated_gradients_sg_samples").set_value(2).run()
+    at.slider(key="explain_n_images").set_value(2).run()
+    assert "about 40 images" in " ".join(w.value for w in at.warning)  # 10 steps x 2 copies x 2 images
+    go = next(b for b in at.button if b.label.startswith("Compute anyway"))
+    go.click().run()
+    _ok(at)
+    assert not at.warning and _charts(at) >= 4  # top-5, heatmap, overlay, the method on both images
+    assert not [b for b in at.button if b.label == "Cancel"]  # gone once computed

@@ -71,6 +71,10 @@ def test_one_session_cannot_take_every_slot(nnviz_env, monkeypatch):
     assert not at.exception, at.exception
     assert "You already have 1 runs training. Stop one before starting another." in [w.value for w in at.warning]
     assert runs.active_runs() == [run]
+    from nnviz.ui import access
+    monkeypatch.setattr(access, "client", lambda: "10.0.0.9")  # the next session: another device
     other = _lab()  # another session is not limited by this one's runs (only by the global cap)
-    assert not other.button(key="rg_start").disabled
+    assert other.session_state["run_id:regression"] == run.id  # opening the lab, it follows the run training
+    other.button(key="rg_reset").click().run()  # back to its own set-up: the run is not its to stop
+    assert run.active and not other.button(key="rg_start").disabled
     runs.stop_all()

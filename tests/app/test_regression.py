@@ -231,6 +231,31 @@ def test_stop_ends_the_run_while_the_page_keeps_working(lab):
     assert any(p.proto.text.startswith("Stopped") for p in lab.get("progress"))
 
 
+def test_another_device_follows_the_run_training_in_the_lab_until_reset(lab, monkeypatch):
+    from nnviz.ui import access
+
+    lab.number_input(key="rg_epochs").set_value(5000).run()
+    lab.button(key="rg_start").click().run()
+    run = _run(lab)
+    wait_until(lambda: not run.active or len(run.view()["epochs"]) >= 2, what="two epochs")
+    monkeypatch.setattr(access, "client", lambda: "10.0.0.7")  # from here on, sessions come from a student's device
+    other = AppTest.from_file(APP, default_timeout=120)  # a second tab: its own session, no ?regression_run
+    other.run()
+    other.switch_page(PAGE).run()
+    assert not other.exception, other.exception
+    assert other.session_state[RUN_KEY] == run.id and other.query_params["regression_run"] in (run.id, [run.id])
+    assert any("epoch" in m.label for m in other.metric)  # the live view, not the untrained preview
+    assert other.button(key="rg_stop").disabled  # watching only: the run is not the student's to stop
+    link = f"/regression?regression_run={run.id}"  # the Share popover's link (its QR code is the same text)
+    assert any(c.value.endswith(link) for c in other.code), [c.value for c in other.code]
+    other.button(key="rg_reset").click().run()  # back to its own preview, though the run still trains
+    assert run.active and RUN_KEY not in other.session_state and not any("epoch" in m.label for m in other.metric)
+    other.run()
+    assert RUN_KEY not in other.session_state
+    lab.button(key="rg_stop").click().run()
+    assert run.wait(GENEROUS_S)
+
+
 BAD_CSVS = {
     "no numeric columns": ("words.csv", b"name,colour\nann,red\nbob,blue\ncid,green\ndan,grey\n", "numeric"),
     "NaN": ("nan.csv", b"x,y\n0,1\n1,nan\n2,3\n3,4\n4,5\n", "NaN"),

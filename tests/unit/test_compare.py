@@ -65,3 +65,14 @@ def test_distinct_labels_name_the_differing_settings():
     assert distinct_labels([a, b]) == ["mlp · lr=0.001", "mlp · lr=0.01"]
     same = distinct_labels([a, _run(lr=1e-3)])
     assert len(set(same)) == 2  # identical settings: the id tails tell them apart
+
+
+def test_two_runs_of_one_lab_set_up_are_told_apart_by_their_start_time():
+    a, b = _run(), _run()
+    named = [dataclasses.replace(r, config=replace(r.config, name="Small MLP on course"), id=i)
+             for r, i in zip((a, b), ("20261203-101500-regression-aaaaaa", "20261203-102012-regression-bbbbbb"))]
+    assert [run_label(r) for r in named] == ["Small MLP on course · 10:15:00", "Small MLP on course · 10:20:12"]
+    assert distinct_labels(named) == [run_label(r) for r in named]
+    assert list(config_table(named)[0].columns) == [run_label(r) for r in named]
+    odd = dataclasses.replace(a, id="imported-run")  # an id without a time: its tail
+    assert run_label(odd).endswith("ed-run")

@@ -88,6 +88,9 @@ def test_activity_lists_a_training_run_and_nothing_once_it_ends(tmp_path):
         mine = wait_until(lambda: [i for i in live_feed.activity() if i["text"].startswith("digits · custom: epoch")],
                           interval=0.01, what="the run in the activity list")
         assert mine and 0.0 <= mine[0]["fraction"] <= 1.0 and mine[0]["icon"] == "play_arrow"
+        # its line links to the classification lab following it
+        assert mine[0]["follow"] == {"slot": "classification", "run": run.id,
+                                     "href": f"classification?classification_run={run.id}"}
     finally:
         run.stop()
         assert run.wait(GENEROUS_S)

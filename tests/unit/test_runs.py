@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,31 @@ def test_kfold_run_writes_one_checkpoint_per_fold(tmp_path):
     assert [r["fold"] for r in view["epochs"]] == [1, 1, 1]  # the live view follows fold 1
     record = runs.read_record(run.dir)
     assert [r["epoch"] for r in record.history] == [0, 1, 2]
+
+
+def test_the_live_view_follows_the_fold_in_progress_and_ends_on_fold_1(tmp_path, monkeypatch):
+    """During fold 2 the live copies hold fold 2's epochs from epoch 0 (not fold 1's final values);
+    once every fold is done they are fold 1's again, the fold whose model the run keeps."""
+    reached, release = threading.Event(), threading.Event()
+
+    class PausingRecorder(runs._Recorder):  # holds the run after fold 2's second epoch, for a look
+        def on_epoch_end(self, state, record):
+            super().on_epoch_end(state, record)
+            if self.fold == 2 and record["epoch"] == 2:
+                reached.set()
+                release.wait(GENEROUS_S)
+
+    monkeypatch.setattr(runs, "_Recorder", PausingRecorder)
+    run = runs.start(reg_config(kfold=3, epochs=4), tmp_path)
+    try:
+        assert reached.wait(GENEROUS_S), run.message
+        view = run.view()
+        assert view["progress"].fold == 2
+        assert [r["epoch"] for r in view["epochs"]] == [0, 1, 2] and {r["fold"] for r in view["epochs"]} == {2}
+        assert sorted(view["snapshots"]) == [0, 1, 2]
+    finally:
+        release.set()
+    view = finish(run)
+    assert view["status"] == "finished", view["message"]
+    assert [r["epoch"] for r in view["epochs"]] == [0, 1, 2, 3, 4] and {r["fold"] for r in view["epochs"]} == {1}
+    assert json.loads(json.dumps(view["epochs"])) == read_jsonl(run.folder.history_path(1))

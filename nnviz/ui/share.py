@@ -1,0 +1,23 @@
+"""'Share': the link and QR code that open a lab following the run it shows, for students' own devices."""
+from __future__ import annotations
+
+import streamlit as st
+
+from nnviz import share
+from nnviz.jobs import runs
+
+
+def _page_url() -> str:
+    return st.context.url or "http://localhost:8501/"  # AppTest has no browser address
+
+
+def share_popover(slot: str, run: runs.Run) -> None:
+    """A 'Share' button: the link to this run's live view, and its QR code to show on the projector."""
+    link = share.run_link(_page_url(), slot, run.id)
+    with st.popover("Share", icon=":material/qr_code_2:", help="A link and QR code that open this run, live."):
+        st.caption("Students who open this follow the run live on their own device (they cannot stop it).")
+        st.code(link, language=None)
+        st.html(f'<div class="nnviz-share-qr" style="width:260px;max-width:100%">{share.qr_svg(link)}</div>')
+        if share.is_local(link):
+            st.caption("This address only works on this computer: open the dashboard by its network address "
+                       "(e.g. http://<this machine's IP>:8501) for a link that works on students' devices.")
