@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import base64
 import re
-import socket
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import streamlit as st
 
-from nnviz.jobs import runs
+from nnviz import share
 from nnviz.classset import compare as cmp
 from nnviz.classset import dataset as class_data
 from nnviz.classset.store import N_CLASSES, ClassStore
 from nnviz.data import DatasetMissing
+from nnviz.jobs import runs
 from nnviz.figures.classification import confusion_heatmap
 from nnviz.figures.images import gallery, image_grid
 from nnviz.ui import access, live, live_panel
@@ -31,36 +31,15 @@ EPOCHS = {"scratch": 15, "finetune": 6}  # defaults that finish in well under a 
 MAX_EPOCHS = 500  # Stop ends a run early and still compares it
 
 
-def lan_address() -> str:
-    """This machine's address on the room's network (no packet is sent: a UDP socket only picks a route)."""
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("10.255.255.255", 1))
-            return s.getsockname()[0]
-    except OSError:
-        return "127.0.0.1"
-
-
 def student_link() -> str:
-    """The address students open: this server's, with the LAN address when the presenter browses on localhost."""
-    parts = urlsplit(st.context.url or "http://localhost:8501/")
-    host, port = parts.hostname or "localhost", parts.port
-    if host in ("localhost", "127.0.0.1", "::1"):
-        host = lan_address()
-    return f"{parts.scheme or 'http'}://{host}{f':{port}' if port else ''}{PAGE_PATH}"
-
-
-def qr_svg(text: str) -> str:
-    import qrcode
-    import qrcode.image.svg
-
-    return qrcode.make(text, image_factory=qrcode.image.svg.SvgPathFillImage, box_size=12, border=2).to_string(
-        encoding="unicode")
+    """The address students open: this server's as the room can reach it, on the Collect page."""
+    parts = urlsplit(share.room_url(st.context.url or "http://localhost:8501/"))
+    return urlunsplit((parts.scheme, parts.netloc, PAGE_PATH, "", ""))
 
 
 def link_panel() -> None:
     link = student_link()
-    svg64 = base64.b64encode(qr_svg(link).encode()).decode()
+    svg64 = base64.b64encode(share.qr_svg(link).encode()).decode()
     st.markdown(f'<img data-testid="class-qr" alt="QR code of {link}" src="data:image/svg+xml;base64,{svg64}" '
                 'style="width:100%;max-width:230px;display:block;margin:auto">', unsafe_allow_html=True)
     st.markdown(f"**Students open** [`{link.split('://', 1)[1]}`]({link})")

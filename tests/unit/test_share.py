@@ -26,3 +26,12 @@ def test_the_qr_code_is_an_inline_svg_that_grows_with_the_link():
     assert short.startswith("<svg") and 'width="100%"' in short and "<path" in short
     size = [int(re.search(r'viewBox="0 0 (\d+) ', svg).group(1)) for svg in (short, long)]
     assert size[0] < size[1]  # a longer link needs more modules
+
+
+def test_a_local_address_becomes_the_machines_address_on_the_room_network(monkeypatch):
+    monkeypatch.setattr(share, "lan_address", lambda: "10.1.2.3")
+    assert share.run_link("http://localhost:8501/explain", "regression", "r1") == \
+        "http://10.1.2.3:8501/regression?regression_run=r1"
+    assert share.room_url("http://127.0.0.1:8501/class?x=1") == "http://10.1.2.3:8501/class?x=1"
+    assert share.room_url("http://lab.example.org/nn/") == "http://lab.example.org/nn/"  # already reachable
+    assert not share.is_local(share.room_url("http://localhost:8501/"))
