@@ -154,12 +154,13 @@ def _samples_and_counts(data: TaskData, s: dict[str, Any]) -> None:
     left, right = st.columns([3, 2])
     cfg_json = json.dumps(to_dict(cc.data_config(s)), sort_keys=True)
     pixels, labels = _grid_samples(cfg_json, 4)
-    left.plotly_chart(class_grid(pixels, labels, data.classes, per_class=4, title="Training images, by class"),
+    left.plotly_chart(presenter.figure(class_grid(pixels, labels, data.classes, per_class=4, title="Training images, by class")),
                       key="cls_sample_grid", width="stretch", config={"displayModeBar": False})
     k = data.n_outputs
     counts = {"train": metrics.class_counts(data.y_train.numpy(), k), "val": metrics.class_counts(data.y_val.numpy(), k),
               "test": metrics.class_counts(data.y_test.numpy(), k)}
-    right.plotly_chart(class_counts(counts, data.classes, title="Images per class"), key="cls_counts", width="stretch")
+    right.plotly_chart(presenter.figure(class_counts(counts, data.classes, title="Images per class")), key="cls_counts",
+                       width="stretch")
     shape = "×".join(str(v) for v in data.input_shape)
     right.caption(f"**{len(data.y_train):,}** training · **{len(data.y_val):,}** validation · "
                   f"**{len(data.y_test):,}** test images of {shape}, {k} classes.")

@@ -16,7 +16,7 @@ from nnviz import embedding, inspect
 from nnviz.run_folder import RunFolder, of_checkpoint
 from nnviz.figures import maps, weights
 from nnviz.models import summarize
-from nnviz.ui import replay
+from nnviz.ui import presenter, replay
 from nnviz.ui.pickers import PickedModel, image_picker, images_at
 from nnviz.ui.resources import checkpoint_model, task_data
 
@@ -28,7 +28,7 @@ PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "
 def chart(fig, key: str) -> None:
     """A plotly chart with a PNG download (camera button) named after its key."""
     config = dict(PLOT_CONFIG, toImageButtonOptions=dict(PLOT_CONFIG["toImageButtonOptions"], filename=key))
-    st.plotly_chart(fig, key=key, width="stretch", config=config)
+    st.plotly_chart(presenter.figure(fig), key=key, width="stretch", config=config)
 
 
 def _seed(key: str, default, ok=lambda value: True) -> None:

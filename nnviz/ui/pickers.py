@@ -16,6 +16,7 @@ from nnviz import checkpoints, overview, selection
 from nnviz.data import DATASETS, DatasetMissing, TaskData, denormalise
 from nnviz.figures.predictions import top_k_bar
 from nnviz.train import predict
+from nnviz.ui import presenter
 from nnviz.ui.resources import checkpoint_model, task_data
 
 MODEL_KEY = "picked_model_path"  # survives page switches (not a widget key)
@@ -128,7 +129,8 @@ def _show(images: PickedImages, classes: tuple[str, ...]) -> None:
                  if images.pixels[0].ndim == 2 else images.pixels[0], clamp=True, width=168)
         st.markdown(f"**#{images.indices[0]}** · true: **{classes[images.labels[0]]}**")
     with cols[1]:
-        st.plotly_chart(top_k_bar(first, classes, 5, int(images.labels[0]), title="Top-5 prediction", height=230),
+        top5 = top_k_bar(first, classes, 5, int(images.labels[0]), title="Top-5 prediction", height=230)
+        st.plotly_chart(presenter.figure(top5),
                         key="picked_top5", width="stretch")
     if len(images.indices) > 1:
         strip = st.columns(min(len(images.indices), 8))

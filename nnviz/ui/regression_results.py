@@ -21,7 +21,7 @@ from nnviz.data.regression import FUNCTIONS, true_curve
 from nnviz.figures import regression as rfig
 from nnviz.figures import diagnostics as dfig
 from nnviz.runs import runs_dir
-from nnviz.ui import live, report_panel, resources
+from nnviz.ui import live, presenter, report_panel, resources
 
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 FIT_HEIGHT, LOSS_HEIGHT = 380, 320
@@ -41,7 +41,7 @@ def chart(fig, key: str, name: str, static: bool = False) -> None:
     config = {**CHART_CONFIG, "toImageButtonOptions": {**CHART_CONFIG["toImageButtonOptions"], "filename": name}}
     if static:
         config = {"staticPlot": True, "displayModeBar": False}
-    st.plotly_chart(fig, key=key, width="stretch", config=config)
+    st.plotly_chart(presenter.figure(fig), key=key, width="stretch", config=config)
 
 
 def cfg_json(cfg) -> str:
