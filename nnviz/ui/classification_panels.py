@@ -276,15 +276,20 @@ def controls(s: dict[str, Any], run: runs.Run | None, ready: bool) -> None:
     active = run is not None and run.active
     allowed = access.control_allowed("start or stop training")  # presenter mode: the audience watches
     c = st.columns([2, 1.3, 5], vertical_alignment="center")
-    c[0].button("Start training", key="cls_start", type="primary", disabled=active or not ready or not allowed,
+    # The one to press is the filled one: Start before a run, Stop while it trains.
+    c[0].button("Start training", key="cls_start", type="secondary" if active else "primary",
+                disabled=active or not ready or not allowed,
                 icon=":material/play_arrow:", width="stretch", shortcut=presenter.shortcut("start"), on_click=_start)
-    c[1].button("Stop", key="cls_stop", disabled=not live.stoppable(run), icon=":material/stop:", width="stretch",
+    c[1].button("Stop", key="cls_stop", type="primary" if live.stoppable(run) else "secondary",
+                disabled=not live.stoppable(run), icon=":material/stop:", width="stretch",
                 on_click=lambda: live.stop(run) if run is not None else None, shortcut=presenter.shortcut("stop"))
     live.show_start_problem(SLOT)
     if run is None:
         _offer_active_runs()
     elif active and allowed and not live.stoppable(run):
         st.caption("Only the session that started this run, or the presenter, can stop it.")
+    if active:  # the live view's status line says what trains; the curves need the height
+        return
     choices = cc.model_choices()
     c[2].caption(f"{DATASETS[s['cls_dataset']].title} ({s['cls_fraction']:.0%} of the training set) · "
                  f"{choices.get(s['cls_model'], s['cls_model'])} · {s['cls_optimizer']} lr {s['cls_lr']:g} · "

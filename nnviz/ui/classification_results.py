@@ -193,14 +193,16 @@ def _status(source: Source) -> None:
 def render(source: Source) -> None:
     """The results panel of a finished run or a loaded checkpoint."""
     cfg = source.config
-    st.subheader(f"Results · {source.label}")
-    st.caption(f"{DATASETS[cfg.data.dataset].title} · {cfg.name or cfg.preset or 'custom model'}")
+    head, download = st.columns([4, 1.4], vertical_alignment="center")  # one row: the results need the height
+    head.markdown(f"### Results · {source.label}  \n"
+                  f":gray[{DATASETS[cfg.data.dataset].title} · {cfg.name or cfg.preset or 'custom model'}]")
     _status(source)
     if not source.epochs:
         st.info("No epoch was recorded, so there is nothing to show yet.")
         return
     if source.kind == "run" and source.folder is not None:
-        report_panel.report_button([source.folder.path], "cls_report")
+        with download:
+            report_panel.report_button([source.folder.path], "cls_report")
     replay.player([int(r["epoch"]) for r in source.epochs], "cls_replay", lambda epoch: _at_epoch(source, epoch),
                   label="Replay: show the model after epoch",
                   help="Curves, confusion matrices and mistakes as they were then; Play steps through the run.")
@@ -282,11 +284,12 @@ def _confusion(source: Source, epoch: int, y_test: np.ndarray, pred_test: np.nda
 
 def _per_class(y_test: np.ndarray, pred: np.ndarray, classes: tuple[str, ...]) -> None:
     rows = metrics.per_class(y_test, pred, classes)
-    c = st.columns([2, 3])
+    c = st.columns([1, 1])  # half the width: every column of the table (to support) stays readable
     pct = st.column_config.ProgressColumn
     c[0].dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="cls_per_class",
-                   column_config={k: pct(k, format="percent", min_value=0.0, max_value=1.0)
-                                  for k in ("precision", "recall", "f1")})
+                   column_config={"support": st.column_config.NumberColumn("support", width="small"),
+                                  **{k: pct(k, format="percent", min_value=0.0, max_value=1.0, width="small")
+                                     for k in ("precision", "recall", "f1")}})
     c[1].plotly_chart(presenter.figure(per_class_bars(rows, title="Precision, recall and F1 per class (test)")),
                       key="cls_per_class_bars", width="stretch")
 

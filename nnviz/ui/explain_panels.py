@@ -67,9 +67,8 @@ def compute(picked: PickedModel, indices: list[int], method: str, params: dict[s
 # --- control panels -------------------------------------------------------------------------------------
 
 def image_count() -> int:
-    with st.columns([1, 2])[0]:
-        return int(st.slider("Images to explain", 1, 8, 1, key="explain_n_images",
-                             help="Several images: every view shows the same method on all of them."))
+    return int(st.slider("Images to explain", 1, 8, 1, key="explain_n_images",
+                         help="Several images: every view shows the same method on all of them."))
 
 
 def method_panel(model) -> tuple[str, dict[str, Any]]:

@@ -17,7 +17,7 @@ from nnviz.run_folder import RunFolder, of_checkpoint
 from nnviz.figures import maps, weights
 from nnviz.models import summarize
 from nnviz.ui import presenter, replay
-from nnviz.ui.pickers import PickedModel, image_picker, images_at
+from nnviz.ui.pickers import PickedModel, image_picker, images_at, show_images
 from nnviz.ui.resources import checkpoint_model, task_data
 
 STATS_IMAGES = 256  # test images behind the activation statistics
@@ -173,7 +173,7 @@ def _default_layers(infos: list[inspect.LayerInfo]) -> list[str]:
 
 
 def feature_maps(picked: PickedModel) -> None:
-    images = image_picker(picked, n=1, key="inside_img")
+    images = image_picker(picked, n=1, key="inside_img", show=False)  # the image comes after its maps
     infos = inspect.inspectable(_layers(*_key(picked)))
     names = [i.name for i in infos]
     c = st.columns([4, 2, 2])
@@ -232,6 +232,7 @@ def feature_maps(picked: PickedModel) -> None:
                 and name == names[-1] else None
             fig = maps.activation_vector(flat, labels, units, title=f"{name}: {flat.shape[1]} units")
         chart(fig, f"inside_fm_{name}")
+    show_images(images, picked.checkpoint.classes)
 
 
 def weights_and_activations(picked: PickedModel) -> None:

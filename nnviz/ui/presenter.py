@@ -22,10 +22,11 @@ SHORTCUT_HELP = "Keys: **S** start · **X** stop · **N** next step"
 # screen of a 1280x720 projector a hundred pixels short; titles are a lab's label, not its content;
 # a disabled button must not look like the enabled one beside it.
 _BASE_CSS = """
-[data-testid="stMainBlockContainer"] { padding-top: 2.25rem !important; padding-bottom: 3rem !important;
+[data-testid="stMainBlockContainer"] { padding-top: 1.5rem !important; padding-bottom: 3rem !important;
   padding-left: 2.5rem !important; padding-right: 2.5rem !important; }
 [data-testid="stMain"] h1 { font-size: 2.1rem !important; padding-top: 0 !important; padding-bottom: 0.25rem !important; }
 [data-testid="stMain"] button:disabled { opacity: 0.45; border-style: dashed !important; }
+.st-key-lesson_banner { padding: 0.4rem 0.9rem !important; gap: 0.2rem !important; }
 [data-testid="stMain"] button[kind="primary"]:disabled { background: transparent !important;
   color: inherit !important; border-color: currentColor !important; }
 """
@@ -47,11 +48,16 @@ html {{ font-size: {base}px; }}
 [data-testid="stColumn"] [data-testid="stColumn"] button kbd {{ display: none; }}
 [data-testid="stMain"] button {{ border-width: 2px !important; font-weight: 600; }}
 [data-testid="stMain"] button:disabled {{ opacity: 0.35; border-style: dashed !important; font-weight: 400; }}
+[data-testid="stMain"] p {{ font-size: 1rem !important; }}  /* widget labels, captions, buttons: body size */
 [data-testid="stTab"] p {{ font-size: 1.05rem !important; font-weight: 600; }}
 [data-testid="stAlertContainer"] {{ border: 2px solid currentColor; }}
 /* Tables are drawn on a canvas in Streamlit's own pixel size: zoom them with the text. */
 [data-testid="stDataFrame"] {{ zoom: {zoom}; }}
 [data-testid="stTable"] td, [data-testid="stTable"] th {{ font-size: 1rem !important; }}
+/* The live views' SVG curves (a 480-unit canvas drawn about 430 px wide) and their status line. */
+.nnviz-chart svg text {{ font-size: 21px !important; }}
+.nnviz-progress-text {{ font-size: 1rem !important; }}
+.nnviz-tile figcaption {{ font-size: 0.9rem !important; }}
 """
 
 
