@@ -50,6 +50,8 @@ html {{ font-size: {base}px; }}
 [data-testid="stMain"] button:disabled {{ opacity: 0.35; border-style: dashed !important; font-weight: 400; }}
 [data-testid="stMain"] p {{ font-size: 1rem !important; }}  /* widget labels, captions, buttons: body size */
 [data-testid="stTab"] p {{ font-size: 1.05rem !important; font-weight: 600; }}
+[data-testid="stMain"] [data-testid="stMetricValue"] p {{ font-size: 1.8rem !important; }}
+[data-testid="stMain"] h1 p, [data-testid="stMain"] h2 p, [data-testid="stMain"] h3 p {{ font-size: inherit !important; }}
 [data-testid="stAlertContainer"] {{ border: 2px solid currentColor; }}
 /* Tables are drawn on a canvas in Streamlit's own pixel size: zoom them with the text. */
 [data-testid="stDataFrame"] {{ zoom: {zoom}; }}

@@ -20,10 +20,11 @@ PROGRESS = f'{MAIN} [data-testid="stProgress"]'
 LIVE = f"{MAIN} .nnviz-live-run"
 TAB_PLOT = f'{MAIN} [role="tabpanel"]:not([hidden]) [data-testid="stPlotlyChart"]'
 # What each lab must show in the first screen while a run trains
+# (CSS selector, which of its displayed matches)
 MAIN_PICTURE = {
-    "regression": [f"{PLOTS} >> nth=0", f"{PLOTS} >> nth=1"],  # fit and loss, side by side
-    "classification": [f"{LIVE} .nnviz-charts", f"{LIVE} .nnviz-strip"],  # curves and the test strip
-    "inside": [f'{MAIN} :is(.st-key-inside_filters, [class*="st-key-inside_fm_"]) >> nth=0'],  # filters or maps
+    "regression": [(PLOTS, 0), (PLOTS, 1)],  # fit and loss, side by side
+    "classification": [(f"{LIVE} .nnviz-charts", 0), (f"{LIVE} .nnviz-strip", 0)],  # curves and the test strip
+    "inside": [(f'{MAIN} :is(.st-key-inside_filters, [class*="st-key-inside_fm_"])', 0)],  # filters or maps
 }
 START_STOP = {"regression": ["rg_start", "rg_stop"], "classification": ["cls_start", "cls_stop"]}
 
@@ -50,21 +51,29 @@ def _open(page, url: str, path: str) -> None:
     assert_no_exception(page)
 
 
-def _drawn(page, selector: str) -> None:
-    """Wait until the element is there and its picture drawn (plotly's SVG, or the live view's)."""
-    page.locator(selector).first.locator(".main-svg, svg").first.wait_for(timeout=120_000)
+_BOXES_JS = """selector => [...document.querySelectorAll(selector)].filter(e => e.getClientRects().length)
+    .map(e => { const r = e.getBoundingClientRect(); return {x: r.x, y: r.y, width: r.width, height: r.height}; })"""
 
 
-def _box(page, selector: str) -> dict:
-    return page.locator(selector).first.bounding_box(timeout=60_000)
+def _drawn(page, picture: tuple[str, int]) -> None:
+    """Wait until the element is displayed and its picture drawn (plotly's SVG, or the live view's)."""
+    selector, n = picture
+    page.wait_for_function(
+        """([selector, n]) => { const shown = [...document.querySelectorAll(selector)]
+            .filter(e => e.getClientRects().length);
+            return shown.length > n && shown[n].querySelector('.main-svg, svg'); }""",
+        arg=[selector, n], timeout=120_000)
 
 
-def _assert_in_first_screen(page, selector: str, what: str) -> None:
-    box = _box(page, selector)
-    assert box is not None, f"{what}: not displayed"
-    assert box["x"] >= 0 and box["y"] >= 0, f"{what} starts outside the screen: {box}"
-    assert box["x"] + box["width"] <= WIDTH + 0.5 and box["y"] + box["height"] <= HEIGHT + 0.5, \
-        f"{what} ends below or beside the first screen of {WIDTH}x{HEIGHT}: {box}"
+def _assert_in_first_screen(page, picture: tuple[str, int], what: str) -> None:
+    selector, n = picture
+    boxes = page.evaluate(_BOXES_JS, selector)
+    box = boxes[n] if len(boxes) > n else None
+    inside = box is not None and box["x"] >= 0 and box["y"] >= 0 and \
+        box["x"] + box["width"] <= WIDTH + 0.5 and box["y"] + box["height"] <= HEIGHT + 0.5
+    if not inside:
+        screenshot(page, "first_screen_failure")  # what the screen showed
+    assert inside, f"{what} is not inside the first screen of {WIDTH}x{HEIGHT}: {box}"
 
 
 def _not_scrolled(page) -> None:
@@ -74,7 +83,7 @@ def _not_scrolled(page) -> None:
 
 def _start_stop_in_first_screen(page, lab: str) -> None:
     for key in START_STOP[lab]:
-        _assert_in_first_screen(page, f".st-key-{key} button >> visible=true", key)
+        _assert_in_first_screen(page, (f".st-key-{key} button", 0), key)
 
 
 def _set_epochs(page, epochs: int) -> None:
@@ -126,8 +135,8 @@ def test_classification_curves_and_strip_in_the_first_screen_while_training(url,
     page.wait_for_function(f"document.querySelector('{LIVE} .nnviz-chart-loss svg') && "
                            f"document.querySelector('{LIVE} .nnviz-tile')", timeout=120_000)
     _not_scrolled(page)
-    _assert_in_first_screen(page, f"{LIVE} .nnviz-charts", "loss and accuracy curves")
-    _assert_in_first_screen(page, f"{LIVE} .nnviz-strip", "test strip")
+    for picture, what in zip(MAIN_PICTURE["classification"], ("loss and accuracy curves", "test strip")):
+        _assert_in_first_screen(page, picture, what)
     _start_stop_in_first_screen(page, "classification")
     screenshot(page, f"first_screen_classification_during_{'presenter' if presenter else 'normal'}")
     page.locator(".st-key-cls_stop button >> visible=true").click()
@@ -139,7 +148,7 @@ def test_classification_curves_and_strip_in_the_first_screen_while_training(url,
 def test_explain_first_map_and_inside_view_in_the_first_screen(url, screen, presenter):
     page = screen
     _open(page, url, f"explain{_query(presenter)}")
-    first_map = f"{PLOTS} >> nth=0"
+    first_map = (PLOTS, 0)
     _drawn(page, first_map)
     charts_settled(page, PLOTS)
     assert "On image" in page.locator(PLOTS).nth(1).inner_text()  # the attribution maps come first
@@ -183,8 +192,8 @@ def test_lesson_step_in_presenter_view_shows_its_picture_in_the_first_screen(url
     assert page.locator(".st-key-lesson_banner").count() == 1
     if lab == "classification":  # the live view while it trains, else the results (a short run may be over)
         page.wait_for_selector(f"{LIVE} .nnviz-charts svg, {PLOTS} .main-svg", timeout=120_000)
-        pictures = [f"{LIVE} .nnviz-charts"] if page.locator(f"{LIVE} .nnviz-charts").count() else \
-            [f"{PLOTS} >> nth=0"]
+        pictures = MAIN_PICTURE["classification"] if page.locator(f"{LIVE} .nnviz-charts").count() else \
+            [(PLOTS, 0)]
     else:
         pictures = MAIN_PICTURE[lab][:1] if lab == "regression" and page.locator(PROGRESS).count() == 0 \
             else MAIN_PICTURE[lab]  # the untrained fit before Start
@@ -196,7 +205,7 @@ def test_lesson_step_in_presenter_view_shows_its_picture_in_the_first_screen(url
     charts_settled(page, PLOTS, at_least=0)
     _not_scrolled(page)
     for selector in pictures:
-        _assert_in_first_screen(page, selector, f"{lesson_id} step {step + 1}: {selector}")
+        _assert_in_first_screen(page, selector, f"{lesson_id} step {step + 1}: {selector[0]}")
     style = page.evaluate(_STYLE_JS)
     if style["ticks"]:
         assert style["minTick"] >= 18, style
