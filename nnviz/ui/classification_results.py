@@ -194,8 +194,8 @@ def render(source: Source) -> None:
     """The results panel of a finished run or a loaded checkpoint."""
     cfg = source.config
     head, download = st.columns([4, 1.4], vertical_alignment="center")  # one row: the results need the height
-    head.markdown(f"### Results · {source.label}  \n"
-                  f":gray[{DATASETS[cfg.data.dataset].title} · {cfg.name or cfg.preset or 'custom model'}]")
+    head.subheader(f"Results · {source.label}")
+    head.caption(f"{DATASETS[cfg.data.dataset].title} · {cfg.name or cfg.preset or 'custom model'}")
     _status(source)
     if not source.epochs:
         st.info("No epoch was recorded, so there is nothing to show yet.")
