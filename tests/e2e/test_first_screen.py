@@ -11,7 +11,8 @@ import pytest
 from nnviz import lessons
 from tests.e2e.conftest import assert_no_exception, charts_settled, screenshot, serve_dashboard, wait_idle
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]  # several page loads and a run per test
+IDLE_MS = 240_000  # a page load on a busy 2-core machine can take over a minute
 
 WIDTH, HEIGHT = 1280, 720
 MAIN = '[data-testid="stMain"]'
@@ -45,9 +46,9 @@ def screen(browser):
 
 def _open(page, url: str, path: str) -> None:
     page.goto(url)  # the first request runs the entry script (and its navigation) from "/"
-    wait_idle(page)
+    wait_idle(page, IDLE_MS)
     page.goto(f"{url}/{path}")
-    wait_idle(page)
+    wait_idle(page, IDLE_MS)
     assert_no_exception(page)
 
 
@@ -91,7 +92,7 @@ def _set_epochs(page, epochs: int) -> None:
     box = page.get_by_role("spinbutton", name="Epochs", exact=True)
     box.fill(str(epochs))
     box.press("Enter")
-    wait_idle(page)
+    wait_idle(page, IDLE_MS)
 
 
 def _query(presenter: bool) -> str:
@@ -118,7 +119,7 @@ def test_regression_fit_and_loss_in_the_first_screen_while_training(url, screen,
     page.locator(".st-key-rg_stop button >> visible=true").click()
     page.wait_for_function(f"(document.querySelector('{PROGRESS}')?.innerText || '').startsWith('Stopped')",
                            timeout=120_000)
-    wait_idle(page)
+    wait_idle(page, IDLE_MS)
     charts_settled(page, PLOTS, at_least=2)
     for selector, what in zip(MAIN_PICTURE["regression"], ("fit", "loss curves")):
         _assert_in_first_screen(page, selector, f"{what} after the run")
@@ -141,7 +142,7 @@ def test_classification_curves_and_strip_in_the_first_screen_while_training(url,
     screenshot(page, f"first_screen_classification_during_{'presenter' if presenter else 'normal'}")
     page.locator(".st-key-cls_stop button >> visible=true").click()
     page.wait_for_selector('h3:has-text("Results")', timeout=120_000)
-    wait_idle(page)
+    wait_idle(page, IDLE_MS)
 
 
 @pytest.mark.parametrize("presenter", [False, True], ids=["normal", "presenter"])
@@ -158,7 +159,7 @@ def test_explain_first_map_and_inside_view_in_the_first_screen(url, screen, pres
     for tab in ("Filters",):
         page.get_by_role("tab", name=tab).click()
         _drawn(page, MAIN_PICTURE["inside"][0])
-        wait_idle(page)
+        wait_idle(page, IDLE_MS)
         charts_settled(page, TAB_PLOT)
         _assert_in_first_screen(page, MAIN_PICTURE["inside"][0], f"Inside · {tab}")
         screenshot(page, f"first_screen_inside_{tab.replace(' ', '_').lower()}_"
@@ -184,10 +185,10 @@ _STYLE_JS = f"""() => {{
 def test_lesson_step_in_presenter_view_shows_its_picture_in_the_first_screen(url, screen, lesson_id, step, lab):
     page = screen
     page.goto(url)
-    wait_idle(page)
+    wait_idle(page, IDLE_MS)
     page.goto(f"{url}/?lesson={lesson_id}&step={step}&presenter=1")
     page.wait_for_url(f"**/{lab}?*", timeout=60_000)
-    wait_idle(page)
+    wait_idle(page, IDLE_MS)
     assert_no_exception(page)
     assert page.locator(".st-key-lesson_banner").count() == 1
     if lab == "classification":  # the live view while it trains, else the results (a short run may be over)
@@ -201,7 +202,7 @@ def test_lesson_step_in_presenter_view_shows_its_picture_in_the_first_screen(url
             page.wait_for_selector(f"{TAB_PLOT} .main-svg", timeout=120_000)  # the tab the step opens
     for selector in pictures:
         _drawn(page, selector)
-    wait_idle(page)
+    wait_idle(page, IDLE_MS)
     charts_settled(page, PLOTS, at_least=0)
     _not_scrolled(page)
     for selector in pictures:
