@@ -58,6 +58,7 @@ html {{ font-size: {base}px; }}
 [data-testid="stTable"] td, [data-testid="stTable"] th {{ font-size: 1rem !important; }}
 /* The live views' SVG curves (a 480-unit canvas drawn about 430 px wide) and their status line. */
 .nnviz-chart svg text {{ font-size: 21px !important; }}
+.nnviz-chart svg text[transform] {{ display: none; }}  /* the rotated y title: the chart's title says it */
 .nnviz-progress-text {{ font-size: 1rem !important; }}
 .nnviz-tile figcaption {{ font-size: 0.9rem !important; }}
 """
