@@ -1,7 +1,7 @@
 """Home: what nnviz is, the device, the data and checkpoints present, the runs."""
 import streamlit as st
 
-from nnviz import overview
+from nnviz.analysis import overview
 from nnviz.ui.sidebar import device_label, threads_note
 
 st.title(":material/neurology: nnviz — watch neural networks learn")

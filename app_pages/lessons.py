@@ -1,7 +1,7 @@
 """Lessons: the course's classic experiments, one click each, with what to look for."""
 import streamlit as st
 
-from nnviz.lessons import LESSONS
+from nnviz.teaching.lessons import LESSONS
 from nnviz.ui import lessons as ui
 from nnviz.ui import presenter
 

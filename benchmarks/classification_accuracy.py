@@ -2,7 +2,8 @@
 
 The config is built exactly as the page builds it (nnviz.ui.classification_config: the
 default settings, then the dataset choice with its epoch suggestion), and trained with
-nnviz.runs.start, as the Start button does (on every core: nnviz.threads). Prints test accuracy, seconds and the ratio
+nnviz.jobs.runs.start, as the Start button does (threads: nnviz.training.threads). Prints test accuracy,
+seconds and the ratio
 of the seconds to the floor of the issue (digits >= 98% within 20 s, Fashion-MNIST >= 84%
 within 60 s on a 2-core CPU).
 
@@ -25,7 +26,7 @@ from nnviz import process  # noqa: E402
 
 process.configure()  # as the CLI and the dashboard do, before torch loads
 
-from nnviz import runs  # noqa: E402
+from nnviz.jobs import runs  # noqa: E402
 from nnviz.data import is_present  # noqa: E402
 from nnviz.ui import classification_config as cc  # noqa: E402
 

@@ -38,7 +38,7 @@ class CourseImages(Dataset):
 
 def as_course_model(model: nn.Module) -> nn.Module:
     """`model` with torch's own layers where nnviz has seeded twins (its dropout layers): the course's model."""
-    from nnviz.dropout import SeededDropout, SeededDropout2d
+    from nnviz.model.dropout import SeededDropout, SeededDropout2d
 
     for name, child in model.named_children():
         if isinstance(child, SeededDropout2d):

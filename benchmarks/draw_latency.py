@@ -5,7 +5,7 @@
 
 Part 1 (the target): median milliseconds from the canvas's RGBA array (280x280, a drawn
 "7") to (probabilities, first-conv feature maps, attribution) on the shipped digits CNN:
-nnviz.preprocess.prepare + classify (one forward with a hook, then a Captum attribution).
+nnviz.data.preprocess.prepare + classify (one forward with a hook, then a Captum attribution).
 Printed with PASS / FAIL against 100 ms, for the default method (Input × Gradient) and the
 other fast ones. Also shown: decoding the PNG the canvas sends (CanvasResult.image_data) and
 building + serialising the page's four figures (what st.plotly_chart sends).
@@ -65,7 +65,8 @@ def library(repeats: int) -> tuple[list[tuple[str, float, float]], float]:
     import torch
     from PIL import Image
 
-    from nnviz import checkpoints, preprocess
+    from nnviz.data import preprocess
+    from nnviz.model import checkpoints
     from nnviz.data.images import _load_digits
     from nnviz.figures import attributions as fa
     from nnviz.figures.maps import feature_map_grid

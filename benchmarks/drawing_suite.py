@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/drawing_suite.py --passes 1 --no-browser
 
 1. pipeline: the default model on the MNIST sample's 1,000 test images, fed the raw tensors and fed each
-   image through the page's preprocessing (nnviz.preprocess.prepare, as an upload): the points it costs.
+   image through the page's preprocessing (nnviz.data.preprocess.prepare, as an upload): the points it costs.
 2. offline drawings: the suite's 30 drawings rendered with PIL as the canvas would hold them, through the same
    preprocessing and model (no browser).
 3. browser: `streamlit run` + headless Chromium at 1280x720 on Draw & predict, as tests/e2e/test_drawing_suite.py
@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from nnviz import checkpoints, preprocess  # noqa: E402
+from nnviz.data import preprocess  # noqa: E402
+from nnviz.model import checkpoints  # noqa: E402
 from nnviz.data.images import load_raw  # noqa: E402
 from tests.e2e import drawing_suite as suite  # noqa: E402
 

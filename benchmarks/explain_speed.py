@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/explain_speed.py              # 21 repeats
     .venv/bin/python benchmarks/explain_speed.py --repeats 7
 
-Timed in-process with nnviz.explain.attribute (what the page calls on a cache miss),
+Timed in-process with nnviz.analysis.explain.attribute (what the page calls on a cache miss),
 after one warm-up call; the median (and worst) of several repeats is printed.
 
 - Integrated Gradients, 50 steps, black baseline, one test image. Target < 300 ms.
@@ -51,7 +51,8 @@ def main() -> int:
 
     import torch
 
-    from nnviz import checkpoints, explain
+    from nnviz.analysis import explain
+    from nnviz.model import checkpoints
     from nnviz.data import load
 
     ckpt = checkpoints.load(checkpoints.SHIPPED_DIR / "digits_cnn.pt")

@@ -1,4 +1,4 @@
-"""Cost of recording gradient norms (nnviz.diagnostics.GradNormRecorder) next to a training step.
+"""Cost of recording gradient norms (nnviz.analysis.diagnostics.GradNormRecorder) next to a training step.
 
 Times the default CNN's training step on a digits batch and the recorder's per-batch work
 (one fused norm over every gradient tensor, added on the device), in the same process, and
@@ -25,11 +25,11 @@ process.configure()  # as the CLI and the dashboard do, before torch loads
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from nnviz import diagnostics  # noqa: E402
+from nnviz.analysis import diagnostics  # noqa: E402
 from nnviz.config import DataConfig  # noqa: E402
 from nnviz.data import load  # noqa: E402
-from nnviz.models import PRESETS  # noqa: E402
-from nnviz.train import init_model  # noqa: E402
+from nnviz.model.models import PRESETS  # noqa: E402
+from nnviz.training.train import init_model  # noqa: E402
 
 
 def main() -> None:

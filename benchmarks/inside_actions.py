@@ -4,8 +4,8 @@
     .venv/bin/python benchmarks/inside_actions.py --quick    # fewer repeats
 
 Part 1 (library): for every page action, the work the page does on the server, uncached
-(the worst case: the first time a model / image / layer is shown): nnviz.inspect /
-nnviz.embedding calls + the plotly figure build + `plotly.io.to_json` (what
+(the worst case: the first time a model / image / layer is shown): nnviz.analysis.inspect /
+nnviz.analysis.embedding calls + the plotly figure build + `plotly.io.to_json` (what
 st.plotly_chart does to send a figure). Median and worst of several repeats.
 
 Part 2 (AppTest): the same actions through the real page script (`AppTest` reruns, in
@@ -54,9 +54,9 @@ def _time(fn, repeats: int) -> tuple[float, float, float]:
 
 def _tiny_run(root: str) -> Path:
     """A 3-epoch digits run with per-epoch weight snapshots (for the weights-over-epochs action)."""
-    from nnviz import runs
+    from nnviz.jobs import runs
     from nnviz.config import DataConfig, RunConfig, replace
-    from nnviz.models import PRESETS
+    from nnviz.model.models import PRESETS
 
     preset = PRESETS["fast_cnn"]
     cfg = RunConfig(data=DataConfig(dataset="digits"), model=preset.model,
@@ -70,12 +70,13 @@ def library(repeats: int) -> tuple[list[tuple[str, float, float, float]], float,
     import plotly.io as pio
     import torch
 
-    from nnviz import checkpoints, embedding, inspect
+    from nnviz.analysis import embedding, inspect
+    from nnviz.model import checkpoints
     from nnviz.data import load
     from nnviz.figures import maps, weights
-    from nnviz.models import summarize
-    from nnviz.run_folder import RunFolder
-    from nnviz.train import predict
+    from nnviz.model.models import summarize
+    from nnviz.jobs.run_folder import RunFolder
+    from nnviz.training.train import predict
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     ckpt = checkpoints.load(checkpoints.SHIPPED_DIR / "digits_cnn.pt")
@@ -138,7 +139,7 @@ def library(repeats: int) -> tuple[list[tuple[str, float, float, float]], float,
 def apptest(repeats: int) -> list[tuple[str, float, float, float]]:
     from streamlit.testing.v1 import AppTest
 
-    from nnviz import runs
+    from nnviz.jobs import runs
 
     tmp = tempfile.mkdtemp(prefix="nnviz-bench-app-")
     os.environ.update(NNVIZ_RUNS_DIR=f"{tmp}/runs", NNVIZ_CHECKPOINT_DIR=f"{tmp}/ckpt", NNVIZ_DATA_DIR=f"{tmp}/data")

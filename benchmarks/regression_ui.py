@@ -65,7 +65,7 @@ def _timed(at, action) -> float:
 def apptest_part(rounds: int) -> float:
     from streamlit.testing.v1 import AppTest
 
-    from nnviz import runs
+    from nnviz.jobs import runs
 
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
     at.run()

@@ -41,7 +41,7 @@ def reference_step_s(repeats: int = 30) -> float:
 
     from nnviz.data import load
     from nnviz.config import DataConfig
-    from nnviz.models import DEFAULT_PRESET, PRESETS, build_model
+    from nnviz.model.models import DEFAULT_PRESET, PRESETS, build_model
 
     data = load(DataConfig(dataset="digits"))
     model = build_model(PRESETS[DEFAULT_PRESET["classification"]].model, data.input_shape, data.n_outputs)
@@ -76,10 +76,10 @@ def _stop_s(job) -> float:
 def library(repeats: int, root: Path) -> dict[str, list[float]]:
     import optuna
 
-    from nnviz import runs, search, search_jobs, sweeps
+    from nnviz.jobs import runs, search, search_jobs, sweeps
     from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig, replace
-    from nnviz.models import DEFAULT_PRESET, PRESETS
-    from nnviz.params import quick_base
+    from nnviz.model.models import DEFAULT_PRESET, PRESETS
+    from nnviz.model.params import quick_base
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # a stopped trial is logged as failed
     cnn = PRESETS[DEFAULT_PRESET["classification"]]

@@ -1,6 +1,6 @@
 """What a fixed thread count costs: a run's training speed on each thread count, idle and beside busy programs.
 
-nnviz trains on `nnviz.threads.run_threads()` threads (every core but one) whatever the machine's
+nnviz trains on `nnviz.training.threads.run_threads()` threads (every core but one) whatever the machine's
 load, so that the same seed gives the same numbers. This prints, per preset, fit()'s samples/s on
 1 .. all cores, first with nothing else running and then beside `--burners` processes spinning on
 the CPU (a busy shared machine), each measured twice in alternation; the ratio is against the
@@ -27,11 +27,11 @@ process.configure()  # as the CLI and the dashboard do, before torch loads
 
 import torch  # noqa: E402
 
-from nnviz import threads  # noqa: E402
+from nnviz.training import threads  # noqa: E402
 from nnviz.config import DataConfig, replace  # noqa: E402
 from nnviz.data import load  # noqa: E402
-from nnviz.models import PRESETS  # noqa: E402
-from nnviz.train import fit, init_model  # noqa: E402
+from nnviz.model.models import PRESETS  # noqa: E402
+from nnviz.training.train import fit, init_model  # noqa: E402
 
 
 @contextlib.contextmanager

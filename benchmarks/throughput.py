@@ -3,7 +3,7 @@
 Same preset model with the same initial weights, same data, same batch size (64), same
 optimizer (no learning-rate schedule on either side) and the same number of steps. The reference is
 benchmarks/course_reference.py (per-sample ToTensor/Normalize, DataLoader, float32,
-loss.item() per batch, torch's own layers); nnviz is one `nnviz.train.fit` run on its
+loss.item() per batch, torch's own layers); nnviz is one `nnviz.training.train.fit` run on its
 tensor-resident data. Epochs of the two sides alternate (a reference epoch runs after each
 nnviz epoch, a warm-up round first); samples/s is each side's best epoch, and the ratio of
 the median epochs is printed too.
@@ -37,8 +37,8 @@ import torch  # noqa: E402
 from course_reference import CourseImages, as_course_model, loader, train_epochs  # noqa: E402
 from nnviz.config import DataConfig, replace  # noqa: E402
 from nnviz.data import DATASETS, is_present, load, load_raw  # noqa: E402
-from nnviz.models import PRESETS  # noqa: E402
-from nnviz.train import OPTIMIZERS, Callback, TrainState, fit, init_model, resolve_device  # noqa: E402
+from nnviz.model.models import PRESETS  # noqa: E402
+from nnviz.training.train import OPTIMIZERS, Callback, TrainState, fit, init_model, resolve_device  # noqa: E402
 
 TARGETS = {"mlp_dropout": 5.0, "pytorch_example": 1.2}  # nnviz / reference samples/s, from the issue
 MODELS = ("mlp_dropout", "pytorch_example", "lenet", "bn_cnn", "fast_cnn")

@@ -1,6 +1,6 @@
 """Command line: python -m nnviz train | eval | download | sweep.
 
-`train` goes through nnviz.runs exactly as the dashboard does, so both write the
+`train` goes through nnviz.jobs.runs exactly as the dashboard does, so both write the
 same run folder and checkpoints. `sweep` is one worker of an Optuna study: start it on
 as many machines as you like against one storage URL (see docs/distributed-search.md).
 """
@@ -14,11 +14,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from nnviz import process, storage
+from nnviz import process
+from nnviz.jobs import storage
 from nnviz.config import DEVICES, OPTIMIZER_NAMES, ConfigError, DataConfig, RunConfig, replace
 
 if TYPE_CHECKING:
-    from nnviz import runs
+    from nnviz.jobs import runs
 
 # Everything that imports torch (seconds) is imported inside the commands that need it: `nnviz --help`
 # and a mistyped command answer at once.
@@ -40,7 +41,7 @@ def _dataset_config(name: str, data_dir: str, seed: int) -> DataConfig:
 
 def build_config(args: argparse.Namespace) -> RunConfig:
     """The RunConfig for `train` flags: the preset's model and training, then the overrides."""
-    from nnviz.models import DEFAULT_PRESET, PRESETS
+    from nnviz.model.models import DEFAULT_PRESET, PRESETS
 
     data = _dataset_config(args.dataset, args.data_dir or "", args.seed if args.seed is not None else 0)
     preset_name = args.model or DEFAULT_PRESET[data.task]
@@ -75,7 +76,8 @@ def _summary(run: runs.Run, view: dict, wall: float) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from nnviz import runs, threads
+    from nnviz.jobs import runs
+    from nnviz.training import threads
     from nnviz.data import load
 
     if args.epochs is not None and args.epochs < 1:  # the library allows 0 (an untrained model); a CLI run must train
@@ -118,9 +120,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from nnviz import checkpoints
+    from nnviz.model import checkpoints
     from nnviz.data import load
-    from nnviz.train import evaluate
+    from nnviz.training.train import evaluate
 
     ckpt = checkpoints.load(args.checkpoint)
     data_cfg = ckpt.config.data
@@ -155,9 +157,9 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def _search_spec(args: argparse.Namespace):  # noqa: ANN202  (SearchSpec; imported lazily: optuna is heavy)
-    from nnviz.models import PRESETS
-    from nnviz.params import quick_base
-    from nnviz.search import DEFAULT_SPACES, SearchSpec
+    from nnviz.model.models import PRESETS
+    from nnviz.model.params import quick_base
+    from nnviz.jobs.search import DEFAULT_SPACES, SearchSpec
 
     base = quick_base(args.dataset, args.data_dir or "", args.epochs)
     if args.model:
@@ -182,8 +184,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     from sqlalchemy.exc import SQLAlchemyError
 
-    from nnviz import search
-    from nnviz.search_results import state_counts
+    from nnviz.jobs import search
+    from nnviz.jobs.search_results import state_counts
 
     url = args.storage or search.default_storage_url(args.runs_dir)
     spec = _search_spec(args)
@@ -218,7 +220,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def _train_arguments(train: argparse.ArgumentParser) -> None:
     from nnviz.data import DATASETS
-    from nnviz.models import PRESETS
+    from nnviz.model.models import PRESETS
 
     train.add_argument("--dataset", default="digits", help=f"regression, {', '.join(DATASETS)} or an x,y CSV path")
     train.add_argument("--model", choices=sorted(PRESETS), help="preset (default: the task's default)")

@@ -19,7 +19,7 @@ def _training_at_normal_priority(monkeypatch: pytest.MonkeyPatch) -> None:
     busy programs at normal priority (a shared CI machine's neighbours, two CPU burners) such a thread gets
     a few per cent of a core, and a 300-epoch test run then takes minutes instead of seconds. Tests check
     what a run does, not its priority, so in-process runs train at normal priority here."""
-    from nnviz import runs
+    from nnviz.jobs import runs
 
     monkeypatch.setattr(runs, "TRAINING_NICENESS", 0)
 

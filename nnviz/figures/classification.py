@@ -70,7 +70,7 @@ def class_counts(counts: dict[str, np.ndarray], classes: Sequence[str], title: s
 
 
 def per_class_bars(rows: Sequence[dict], title: str = "", height: int = 300) -> go.Figure:
-    """Precision, recall and F1 per class (rows from nnviz.metrics.per_class)."""
+    """Precision, recall and F1 per class (rows from nnviz.analysis.metrics.per_class)."""
     names = [r["class"] for r in rows]
     fig = go.Figure()
     for key, color in (("precision", "#636efa"), ("recall", "#ef553b"), ("f1", "#00cc96")):

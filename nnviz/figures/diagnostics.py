@@ -7,7 +7,7 @@ from typing import Sequence
 
 import plotly.graph_objects as go
 
-from nnviz.diagnostics import Finding
+from nnviz.analysis.diagnostics import Finding
 from nnviz.figures.style import apply
 
 # kind -> (line colour, dash, short label on the curve)

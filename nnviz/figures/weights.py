@@ -107,7 +107,7 @@ def weights_over_epochs(epochs: np.ndarray, edges: np.ndarray, counts: np.ndarra
 
 def activation_stats_figure(rows: Sequence[dict], title: str = "") -> go.Figure:
     """Left: mean ± std of each layer's outputs. Right: dead ReLU units, zero outputs and saturated
-    sigmoid/tanh outputs, in percent. `rows` as from nnviz.inspect.activation_stats."""
+    sigmoid/tanh outputs, in percent. `rows` as from nnviz.analysis.inspect.activation_stats."""
     layers = [r["layer"] for r in rows]
     layout, axes = panel_layout(1, 2, hspace=0.1, type="category")
     traces = [go.Scatter(x=layers, y=[r["mean"] for r in rows], mode="markers", xaxis="x", yaxis="y",

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from nnviz import checkpoints, security, storage
+from nnviz import security
+from nnviz.jobs import storage
+from nnviz.model import checkpoints
 from nnviz.data import DATASETS
-from nnviz.run_folder import RunFolder
+from nnviz.jobs.run_folder import RunFolder
 from nnviz.ui import classification_config as cc
 from nnviz.ui import access, live
 from nnviz.ui.classification_panels import CHECKPOINT_KEY, SLOT, apply_settings

@@ -10,7 +10,7 @@ from typing import Any
 
 from nnviz.config import ConfigError, ConvBlock, DataConfig, ModelConfig, RunConfig, TrainConfig, replace
 from nnviz.data import DATASETS
-from nnviz.models import DEFAULT_PRESET, presets_for
+from nnviz.model.models import DEFAULT_PRESET, presets_for
 
 CLASSIFIER_PRESETS = presets_for("classification")
 CUSTOM = {"custom_mlp": "Custom MLP", "custom_cnn": "Custom CNN"}

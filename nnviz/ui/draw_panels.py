@@ -3,7 +3,7 @@
 Every new stroke is classified afresh (preprocessing, one forward and a fast attribution take
 a few tens of milliseconds on a CPU); the session keeps its last answer, so reruns that do not
 change the input, the model or the method (the top-k slider, the attribution view) redo none
-of it. The model is the shared cached one (read only: nnviz.preprocess.classify hooks it
+of it. The model is the shared cached one (read only: nnviz.data.preprocess.classify hooks it
 inside a capture that removes its hooks, and Captum works on a private copy).
 """
 from __future__ import annotations
@@ -19,12 +19,13 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from nnviz import explain, preprocess
+from nnviz.analysis import explain
+from nnviz.data import preprocess
 from nnviz.figures import attributions as fa
 from nnviz.figures.maps import activation_vector, feature_map_grid
 from nnviz.figures.predictions import top_k_bar
 from nnviz.figures.preprocess import steps_strip
-from nnviz.preprocess import ImageError, NoInkError, Prepared, Result, Rule
+from nnviz.data.preprocess import ImageError, NoInkError, Prepared, Result, Rule
 from nnviz.ui import presenter
 from nnviz.ui.pickers import PickedModel
 

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from nnviz.data import DATASETS
-from nnviz.sweeps import SWEEPS
+from nnviz.jobs.sweeps import SWEEPS
 from nnviz.ui.access import control_allowed
 
 TABS = (":material/compare_arrows: Compare runs", ":material/tune: Ready-made sweeps",

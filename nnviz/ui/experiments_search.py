@@ -8,11 +8,12 @@ import time
 import optuna
 import streamlit as st
 
-from nnviz import runs, search, search_jobs, security
+from nnviz import security
+from nnviz.jobs import runs, search, search_jobs
 from nnviz.config import ConfigError
 from nnviz.figures.search import VIEWS, study_view
-from nnviz.params import PARAMS, quick_base
-from nnviz.search_results import results_frame, state_counts, trial_rows
+from nnviz.model.params import PARAMS, quick_base
+from nnviz.jobs.search_results import results_frame, state_counts, trial_rows
 from nnviz.ui import access, live, presenter
 from nnviz.ui.experiments_common import DATASET_CHOICES, allowed, dataset_title
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from nnviz import sweeps
+from nnviz.jobs import sweeps
 from nnviz.config import ConfigError
 from nnviz.data import DATASETS, DatasetMissing, is_present
 from nnviz.figures.experiments import sweep_figure

@@ -1,6 +1,6 @@
 """Widget panels and views of the Explain page; attributions cached per checkpoint, images, method, parameters, target.
 
-The cached model is shared by every session: it is only ever read here — nnviz.explain
+The cached model is shared by every session: it is only ever read here — nnviz.analysis.explain
 works on a private copy. Per-method parameters live in a non-widget session key, so
 switching methods (or pages) does not lose them, and the comparison grid uses them.
 """
@@ -14,10 +14,10 @@ import numpy as np
 import streamlit as st
 import torch
 
-from nnviz import explain
-from nnviz.run_folder import of_checkpoint
+from nnviz.analysis import explain
+from nnviz.jobs.run_folder import of_checkpoint
 from nnviz.figures import attributions as fa
-from nnviz.models import build_model
+from nnviz.model.models import build_model
 from nnviz.ui import presenter, replay
 from nnviz.ui.pickers import PickedImages, PickedModel
 from nnviz.ui.resources import checkpoint_model, task_data

@@ -1,4 +1,4 @@
-"""The panels of the "Inside the network" page: widgets -> nnviz.inspect / embedding -> figures.
+"""The panels of the "Inside the network" page: widgets -> nnviz.analysis.inspect / embedding -> figures.
 
 Derived arrays are cached with `st.cache_data`, keyed by the checkpoint's path and
 modification time (plus image indices and layer names), so a widget click redraws from
@@ -12,10 +12,10 @@ import numpy as np
 import streamlit as st
 import torch
 
-from nnviz import embedding, inspect
-from nnviz.run_folder import RunFolder, of_checkpoint
+from nnviz.analysis import embedding, inspect
+from nnviz.jobs.run_folder import RunFolder, of_checkpoint
 from nnviz.figures import maps, weights
-from nnviz.models import summarize
+from nnviz.model.models import summarize
 from nnviz.ui import presenter, replay
 from nnviz.ui.pickers import PickedModel, image_picker, images_at, show_images
 from nnviz.ui.resources import checkpoint_model, task_data

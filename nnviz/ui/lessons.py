@@ -15,11 +15,12 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from nnviz import lessons, search, search_jobs
+from nnviz.jobs import search, search_jobs
+from nnviz.teaching import lessons
 from nnviz.config import ConfigError
 from nnviz.data import DATASETS
-from nnviz.lessons import Lesson
-from nnviz.params import quick_base
+from nnviz.teaching.lessons import Lesson
+from nnviz.model.params import quick_base
 from nnviz.ui import access, experiments_search, experiments_sweeps, live, pickers, presenter
 from nnviz.ui import classification_config as cc
 from nnviz.ui import classification_panels as cls_panels

@@ -12,9 +12,9 @@ from typing import Callable
 
 import streamlit as st
 
-from nnviz import runs, storage
+from nnviz.jobs import runs, storage
 from nnviz.config import RunConfig
-from nnviz.models import ModelTooLarge
+from nnviz.model.models import ModelTooLarge
 from nnviz.ui import access
 
 POLL_S = 0.4  # fragment refresh while a run is active: >= 2 updates per second

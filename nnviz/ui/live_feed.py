@@ -25,10 +25,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from nnviz import runs, sweeps
+from nnviz.jobs import runs, sweeps
 from nnviz.figures.svg_curves import training_curves_svg
-from nnviz.storage import sweep_temp_files
-from nnviz.sweeps import SWEEPS
+from nnviz.jobs.storage import sweep_temp_files
+from nnviz.jobs.sweeps import SWEEPS
 from nnviz.ui.live import status_line  # the same words as the rest of the UI
 
 RUN_PATH = "/nnviz/live/run/"
@@ -114,7 +114,7 @@ def activity() -> list[dict[str, Any]]:
 
 def _active_searches() -> list:
     # No search can run before the experiments page imported its module: do not load Optuna here.
-    search_jobs = sys.modules.get("nnviz.search_jobs")
+    search_jobs = sys.modules.get("nnviz.jobs.search_jobs")
     return search_jobs.active_searches() if search_jobs is not None else []
 
 
@@ -148,7 +148,7 @@ ROUTES = [Route(RUN_PATH + "{run_id:str}", _run_route, methods=["GET"]),
 async def lifespan(app: Any) -> AsyncIterator[None]:  # noqa: ARG001  (st.App passes itself)
     """Server start-up: warm the first run's imports in the background (~1 s that Start would wait), and
     clear what killed writers left behind (temp files, half-made run folders)."""
-    from nnviz.train import warm_up
+    from nnviz.training.train import warm_up
 
     threading.Thread(target=warm_up, name="nnviz-warm-up", daemon=True).start()
     threading.Thread(target=clean_leftovers, name="nnviz-clean-up", daemon=True).start()
@@ -156,7 +156,7 @@ async def lifespan(app: Any) -> AsyncIterator[None]:  # noqa: ARG001  (st.App pa
 
 
 def clean_leftovers() -> None:
-    from nnviz import checkpoints
+    from nnviz.model import checkpoints
 
     runs.clean_leftovers()
     sweep_temp_files(checkpoints.user_dir())

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import streamlit as st
 
-from nnviz import runs
+from nnviz.jobs import runs
 from nnviz.figures.images import RIGHT, WRONG, png_uri, to_rgb_uint8
 from nnviz.ui import live_feed
 

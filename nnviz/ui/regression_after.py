@@ -1,6 +1,6 @@
 """After a regression run: metrics, residuals, replay, neurons, weights, K-fold band, downloads.
 
-Everything is rebuilt from the run folder (nnviz.run_folder: final.pt, fold_K.pt, the epoch-0 weights)
+Everything is rebuilt from the run folder (nnviz.jobs.run_folder: final.pt, fold_K.pt, the epoch-0 weights)
 through st.cache_data keyed by the folder and final.pt's mtime; models are loaded fresh
 inside the cached functions, so no shared model is ever touched.
 """
@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from nnviz import checkpoints
-from nnviz import regression_views as views
-from nnviz.run_folder import RunFolder
+from nnviz.model import checkpoints
+from nnviz.analysis import regression_views as views
+from nnviz.jobs.run_folder import RunFolder
 from nnviz.config import DataConfig, from_dict
 from nnviz.data import load
 from nnviz.figures import regression as rfig
-from nnviz.runs import Run
+from nnviz.jobs.runs import Run
 from nnviz.ui import replay, report_panel, resources
 from nnviz.ui.regression_results import chart, scene_fit_figure, cfg_json, scene_of
 

@@ -12,12 +12,13 @@ from typing import Any
 
 import streamlit as st
 
-from nnviz import regression_views as views
-from nnviz import security, storage
+from nnviz.analysis import regression_views as views
+from nnviz import security
+from nnviz.jobs import storage
 from nnviz.config import ConfigError, ModelConfig, RunConfig, from_dict, to_dict
 from nnviz.data import FUNCTIONS, CsvError
-from nnviz.models import ModelTooLarge, build_model, summarize
-from nnviz.runs import Run, runs_dir
+from nnviz.model.models import ModelTooLarge, build_model, summarize
+from nnviz.jobs.runs import Run, runs_dir
 from nnviz.ui import access, live, presenter
 from nnviz.ui import regression_settings as rs
 

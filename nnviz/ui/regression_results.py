@@ -13,14 +13,14 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from nnviz import regression_views as views
-from nnviz.run_folder import RunFolder
+from nnviz.analysis import regression_views as views
+from nnviz.jobs.run_folder import RunFolder
 from nnviz.config import DataConfig, ModelConfig, RunConfig, from_dict, to_dict
 from nnviz.data import CsvError, DatasetMissing, TaskData
 from nnviz.data.regression import FUNCTIONS, true_curve
 from nnviz.figures import regression as rfig
 from nnviz.figures import diagnostics as dfig
-from nnviz.runs import runs_dir
+from nnviz.jobs.runs import runs_dir
 from nnviz.ui import live, presenter, report_panel, resources
 
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
@@ -197,7 +197,7 @@ def live_panel(view: dict) -> None:
 
 
 def _findings(view: dict) -> list:
-    """The run's diagnostics (nnviz.diagnostics); dead ReLUs from its final model when it was saved."""
+    """The run's diagnostics (nnviz.analysis.diagnostics); dead ReLUs from its final model when it was saved."""
     cfg: RunConfig = view["config"]
     return report_panel.findings(view["epochs"], view["status"], view["message"], view["batch_losses"],
                                  RunFolder(runs_dir() / view["id"]).final_path, cfg.data, cfg.train.lr)

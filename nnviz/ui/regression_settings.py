@@ -13,7 +13,7 @@ import torch
 
 from nnviz.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.data import FUNCTIONS
-from nnviz.models import DEFAULT_PRESET, presets_for
+from nnviz.model.models import DEFAULT_PRESET, presets_for
 
 PRESETS = presets_for("regression")
 DEFAULT = DEFAULT_PRESET["regression"]

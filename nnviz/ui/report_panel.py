@@ -13,9 +13,10 @@ from typing import Sequence
 
 import streamlit as st
 
-from nnviz import checkpoints, diagnostics, inspect, report
+from nnviz.analysis import diagnostics, inspect, report
+from nnviz.model import checkpoints
 from nnviz.config import DataConfig, from_dict, to_dict
-from nnviz.diagnostics import Finding
+from nnviz.analysis.diagnostics import Finding
 from nnviz.figures import diagnostics as dfig
 from nnviz.ui import presenter
 from nnviz.ui.resources import task_data

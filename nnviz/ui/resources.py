@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from nnviz import checkpoints
+from nnviz.model import checkpoints
 from nnviz.config import DataConfig, from_dict, to_dict
 from nnviz.data import TaskData, load
 

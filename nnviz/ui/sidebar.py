@@ -4,8 +4,8 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from nnviz import threads
-from nnviz.train import resolve_device
+from nnviz.training import threads
+from nnviz.training.train import resolve_device
 from nnviz.ui import access, live_feed, live_panel, presenter
 
 ACTIVITY_POLL_S = 1.0

@@ -38,7 +38,7 @@ def nnviz_env(tmp_path, monkeypatch):
     monkeypatch.setenv("NNVIZ_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
     monkeypatch.setenv("NNVIZ_DATA_DIR", str(tmp_path / "data"))
     yield tmp_path
-    from nnviz import runs
+    from nnviz.jobs import runs
     runs.stop_all()
 
 

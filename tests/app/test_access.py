@@ -7,7 +7,7 @@ import base64
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from nnviz import runs
+from nnviz.jobs import runs
 from tests.app.conftest import APP
 from tests.app.test_draw import SEVEN, canvas_png
 

@@ -16,7 +16,8 @@ import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from nnviz import checkpoints, preprocess
+from nnviz.data import preprocess
+from nnviz.model import checkpoints
 from nnviz.data import DATASETS
 from tests.app.conftest import APP
 from tests.unit.test_bad_checkpoints import CASES as BAD_CHECKPOINTS
@@ -38,7 +39,7 @@ def env(tmp_path_factory):
     mp.setattr(access, "UPLOADS_PER_SESSION", 1_000)  # one session uploads every case here; the quota has its own test
     mp.setattr(access, "UPLOADS_PER_CLIENT_HOUR", 1_000)
     yield root
-    from nnviz import runs
+    from nnviz.jobs import runs
     runs.stop_all()
     mp.undo()
 
@@ -271,7 +272,7 @@ def test_regression_extremes_of_the_controls_train(env, batch, lr):
     at.run()
     at.button(key="rg_start").click().run()
     _ok(at)
-    from nnviz import runs
+    from nnviz.jobs import runs
     run = runs.get(at.session_state["run_id:regression"])
     assert run is not None and run.wait(120)
     at.run()

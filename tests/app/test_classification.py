@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from nnviz.ui import access
-from nnviz import checkpoints, runs
+from nnviz.jobs import runs
+from nnviz.model import checkpoints
 from nnviz.config import ConvBlock, DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.data import DatasetMissing
 from nnviz.ui import classification_config as cc
@@ -22,7 +23,7 @@ PAGE = "app_pages/classification.py"
 
 @pytest.fixture(autouse=True)
 def _restore_torch_threads():
-    """A run sets torch's thread count (nnviz.threads): give later tests the process as it was."""
+    """A run sets torch's thread count (nnviz.training.threads): give later tests the process as it was."""
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
@@ -127,7 +128,7 @@ def test_saved_checkpoint_loads_back_with_identical_accuracy(page, nnviz_env):
     assert _metric(page, "Test accuracy") == run_acc
     # and the model itself, re-scored from the file, gives the very same predictions
     from nnviz.data import load
-    from nnviz.metrics import predict_classes
+    from nnviz.analysis.metrics import predict_classes
     data = load(ckpt.config.data)
     pred, _ = predict_classes(ckpt.model(), data.x_test)
     assert pred.tolist() == run.view()["snapshots"][1]["test_pred"]
@@ -312,7 +313,7 @@ def test_a_run_survives_widget_clicks_and_stops(page):
 
 def test_default_settings_are_the_fast_cnn_preset():
     cfg = cc.run_config(cc.default_settings())
-    from nnviz.models import PRESETS
+    from nnviz.model.models import PRESETS
     assert cfg.model == PRESETS["fast_cnn"].model and cfg.train == PRESETS["fast_cnn"].train
     assert cfg.data == DataConfig(dataset="digits") and cfg.preset == "fast_cnn"
 

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nnviz import runs
-from nnviz.run_folder import RunFolder
+from nnviz.jobs import runs
+from nnviz.jobs.run_folder import RunFolder
 from tests.unit.test_determinism import numbers
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from nnviz import checkpoints, preprocess
+from nnviz.data import preprocess
+from nnviz.model import checkpoints
 from nnviz.figures.attributions import SIGNS
 from tests.app.conftest import APP
 from tests.unit.test_bad_images import header_only_png
@@ -219,7 +220,7 @@ def _save_untrained(folder, dataset: str) -> None:
 
     from nnviz.config import ConvBlock, DataConfig, ModelConfig, RunConfig
     from nnviz.data import DATASETS
-    from nnviz.models import build_model
+    from nnviz.model.models import build_model
 
     info = DATASETS[dataset]
     cfg = RunConfig(data=DataConfig(dataset=dataset), model=ModelConfig(hidden=(), conv=(ConvBlock(4, 3),),

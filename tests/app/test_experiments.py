@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from nnviz import runs, search, search_jobs, sweeps
+from nnviz.jobs import runs, search, search_jobs, sweeps
 from nnviz.config import replace
-from nnviz.params import quick_base
+from nnviz.model.params import quick_base
 from tests.app.conftest import APP
 from tests.waiting import GENEROUS_S
 
@@ -185,7 +185,7 @@ def test_a_sweep_started_by_another_page_is_followed_and_stoppable(env):
 
 
 def test_a_study_can_be_deleted_but_not_by_a_locked_audience(env, monkeypatch):
-    from nnviz.params import quick_base as qb
+    from nnviz.model.params import quick_base as qb
 
     url = search.default_storage_url()
     spec = search.SearchSpec(base=qb("digits", epochs=1), space={"lr": [1e-3]}, sampler="grid")

@@ -5,7 +5,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from nnviz import checkpoints, explain
+from nnviz.analysis import explain
+from nnviz.model import checkpoints
 from tests.app.conftest import APP
 
 PAGE = "app_pages/explain.py"

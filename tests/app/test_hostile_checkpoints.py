@@ -16,13 +16,14 @@ import json
 import math
 import random
 
+import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from nnviz import checkpoints
+from nnviz.model import checkpoints
 from nnviz.config import ConvBlock, DataConfig, ModelConfig, RunConfig
 from nnviz.data import DATASETS, load
-from nnviz.models import build_model
+from nnviz.model.models import build_model
 from nnviz.ui import access
 from tests.app.conftest import APP
 
@@ -154,6 +155,7 @@ def _readable(message: str, name: str) -> bool:
             and 20 < len(body) < 400 and body.rstrip().endswith((".", ")")) and body[0].isupper())
 
 
+@pytest.mark.timeout(1200)  # 200 uploads and every page rendered: ~1.5 min idle, many times that on a busy machine
 def test_fuzzed_checkpoints_never_break_a_page_and_are_never_stored(nnviz_env, monkeypatch):
     monkeypatch.setattr(access, "UPLOADS_PER_SESSION", 10_000)  # the quota has its own test
     monkeypatch.setattr(access, "UPLOADS_PER_CLIENT_HOUR", 10_000)

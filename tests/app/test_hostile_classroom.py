@@ -10,7 +10,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from nnviz import checkpoints, runs, storage
+from nnviz.jobs import runs, storage
+from nnviz.model import checkpoints
 from nnviz.ui import access
 from tests.app.conftest import APP
 from tests.unit.test_bad_csv import GOOD as GOOD_CSV
@@ -164,7 +165,7 @@ def test_wrong_passcodes_are_throttled_per_address_across_reloads(nnviz_env, mon
 def _stop_directly() -> None:
     import streamlit as st
 
-    from nnviz import runs
+    from nnviz.jobs import runs
     from nnviz.ui import live
 
     live.stop(runs.get(st.session_state["target"]))

@@ -10,7 +10,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from nnviz import checkpoints
+from nnviz.model import checkpoints
 from tests.app.conftest import APP
 
 PAGE = "app_pages/inside.py"
@@ -146,9 +146,9 @@ def test_the_mlp_shows_first_layer_templates_and_dense_activations(nnviz_env):
 
 @pytest.mark.slow
 def test_a_finished_run_shows_weights_over_epochs(nnviz_env):
-    from nnviz import runs
+    from nnviz.jobs import runs
     from nnviz.config import DataConfig, RunConfig, replace
-    from nnviz.models import PRESETS
+    from nnviz.model.models import PRESETS
 
     preset = PRESETS["fast_cnn"]
     cfg = RunConfig(data=DataConfig(dataset="digits"), model=preset.model,
@@ -168,7 +168,8 @@ def test_a_finished_run_shows_weights_over_epochs(nnviz_env):
 
 
 def test_the_shared_model_has_no_hooks_after_the_page_ran(nnviz_env):
-    from nnviz import checkpoints, inspect
+    from nnviz.analysis import inspect
+    from nnviz.model import checkpoints
     from nnviz.ui.resources import checkpoint_model
 
     at = _open("Feature maps")

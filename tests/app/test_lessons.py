@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from nnviz import lessons
+from nnviz.teaching import lessons
 from tests.app.conftest import APP
 
 
@@ -28,7 +28,7 @@ def _app(**params: str) -> AppTest:
 
 
 def _run(at: AppTest, slot: str):
-    from nnviz import runs
+    from nnviz.jobs import runs
 
     return runs.get(at.session_state[f"run_id:{slot}"])
 
@@ -120,7 +120,7 @@ def test_next_step_walks_from_training_to_the_trained_models_filters(quick):
 
 
 def test_sweep_lessons_hand_the_experiments_page_its_sweep(quick):
-    from nnviz import sweeps
+    from nnviz.jobs import sweeps
     from nnviz.ui import experiments_common, experiments_sweeps
 
     at = _app(lesson="optimizer_race")
@@ -136,7 +136,7 @@ def test_sweep_lessons_hand_the_experiments_page_its_sweep(quick):
 
 
 def test_grid_search_step_starts_the_cross_validated_search(quick):
-    from nnviz import search_jobs
+    from nnviz.jobs import search_jobs
     from nnviz.ui import experiments_search
 
     at = _app(lesson="kfold_grid", step="1")

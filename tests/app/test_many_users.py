@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from nnviz import jobs, runs
+from nnviz.jobs import background, runs
 from tests.app.conftest import APP, live_data
 from tests.waiting import GENEROUS_S, wait_until
 
@@ -31,7 +31,7 @@ def _start(at: AppTest, epochs: int = 5000) -> runs.Run:
 @pytest.fixture
 def one_slot(nnviz_env, monkeypatch):
     monkeypatch.delenv("NNVIZ_PRESENTER_PASSCODE", raising=False)
-    monkeypatch.setattr(jobs.TRAINING_SLOTS, "n", 1)  # NNVIZ_MAX_CONCURRENT_RUNS=1
+    monkeypatch.setattr(background.TRAINING_SLOTS, "n", 1)  # NNVIZ_MAX_CONCURRENT_RUNS=1
     yield
     runs.stop_all()
 

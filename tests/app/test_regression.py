@@ -27,7 +27,7 @@ def lab(nnviz_env):
 
 
 def _run(at: AppTest):
-    from nnviz import runs
+    from nnviz.jobs import runs
 
     return runs.get(at.session_state[RUN_KEY])
 

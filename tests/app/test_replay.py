@@ -11,7 +11,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from nnviz import runs
+from nnviz.jobs import runs
 from nnviz.ui.replay import PLAY_S
 from tests.app.conftest import APP
 
@@ -106,7 +106,7 @@ def test_classification_replay_plays_and_pauses(nnviz_env, replay_clock):
 def _finished_cnn(epochs: int = 3) -> runs.Run:
     """A tiny CNN run on digits with weights kept for every epoch."""
     from nnviz.config import DataConfig, RunConfig, replace
-    from nnviz.models import PRESETS
+    from nnviz.model.models import PRESETS
 
     preset = PRESETS["fast_cnn"]
     cfg = RunConfig(data=DataConfig(dataset="digits"), model=preset.model,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from nnviz import sweeps
+from nnviz.jobs import sweeps
 from tests.app.conftest import live_data
 
 PAGES = ["app_pages/home.py", "app_pages/regression.py", "app_pages/classification.py", "app_pages/inside.py",

@@ -7,7 +7,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from streamlit.web import cli  # noqa: E402
 
-from nnviz import runs  # noqa: E402
+from nnviz.jobs import runs  # noqa: E402
 
 runs.TRAINING_NICENESS = 0
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from nnviz import lessons
+from nnviz.teaching import lessons
 from tests.e2e.conftest import assert_no_exception, charts_settled, screenshot, serve_dashboard, wait_idle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]  # several page loads and a run per test

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from nnviz import lessons
+from nnviz.teaching import lessons
 from tests.e2e.conftest import assert_no_exception, charts_settled, screenshot, serve_dashboard, wait_idle
 
 pytestmark = pytest.mark.e2e

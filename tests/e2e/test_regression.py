@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from nnviz.storage import read_jsonl
+from nnviz.jobs.storage import read_jsonl
 from tests.e2e.conftest import assert_no_exception, charts_settled, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from nnviz import report, runs
+from nnviz.analysis import report
+from nnviz.jobs import runs
 from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
 from .conftest import SCREENSHOTS

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from nnviz import runs
+from nnviz.jobs import runs
 
 
 @pytest.fixture(autouse=True)

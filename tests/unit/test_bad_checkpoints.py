@@ -15,11 +15,11 @@ import pytest
 import torch
 from torch import nn
 
-from nnviz import checkpoints
-from nnviz.checkpoints import CheckpointError
+from nnviz.model import checkpoints
+from nnviz.model.checkpoints import CheckpointError
 from nnviz.config import ConvBlock, DataConfig, ModelConfig, RunConfig
 from nnviz.data import DATASETS
-from nnviz.models import build_model
+from nnviz.model.models import build_model
 
 IMAGES = ModelConfig(hidden=(8,), conv=(ConvBlock(4, 3),))
 DIGITS = RunConfig(data=DataConfig(dataset="digits"), model=IMAGES)

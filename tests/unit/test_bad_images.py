@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from nnviz import preprocess as pp
+from nnviz.data import preprocess as pp
 
 RULE = pp.rule_for("digits")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from nnviz.threads import capped
+from nnviz.training.threads import capped
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "build_shipped_checkpoints.py"
 

@@ -1,4 +1,4 @@
-"""nnviz.checkpoints: safe save / load / list; hostile and broken files get clear errors."""
+"""nnviz.model.checkpoints: safe save / load / list; hostile and broken files get clear errors."""
 from __future__ import annotations
 
 import os
@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from nnviz import checkpoints
-from nnviz.checkpoints import CheckpointError
+from nnviz.model import checkpoints
+from nnviz.model.checkpoints import CheckpointError
 from nnviz.config import ConvBlock, DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.data import load
-from nnviz.models import build_model
-from nnviz.train import evaluate
+from nnviz.model.models import build_model
+from nnviz.training.train import evaluate
 
 CNN = ModelConfig(hidden=(16,), conv=(ConvBlock(4, 3, batch_norm=True), ConvBlock(8, 3, pool="avg")), dropout=0.2)
 CONFIG = RunConfig(data=DataConfig(dataset="digits"), model=CNN, train=TrainConfig(epochs=2), preset="", name="ck")

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from nnviz import checkpoints, cli
+from nnviz import cli
+from nnviz.model import checkpoints
 from nnviz.config import DataConfig, RunConfig
-from nnviz.models import PRESETS
+from nnviz.model.models import PRESETS
 from tests.unit.fixtures_data import write_mnist_like
 
 REPO = Path(__file__).resolve().parents[2]

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nnviz.codegen import module_source
+from nnviz.model.codegen import module_source
 from nnviz.config import ConvBlock, ModelConfig
-from nnviz.models import PRESETS, build_model
+from nnviz.model.models import PRESETS, build_model
 
 CUSTOM = {
     "linear": ModelConfig(hidden=()),

@@ -6,11 +6,11 @@ import math
 
 import pytest
 
-from nnviz import runs
-from nnviz.compare import config_table, distinct_labels, final_metrics, run_label
+from nnviz.jobs import runs
+from nnviz.analysis.compare import config_table, distinct_labels, final_metrics, run_label
 from nnviz.config import replace
 from nnviz.figures.experiments import compare_curves
-from nnviz.params import quick_base
+from nnviz.model.params import quick_base
 
 
 def _run(**train):

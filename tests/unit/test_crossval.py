@@ -1,4 +1,4 @@
-"""nnviz.crossval: K-fold splits of the pooled train+val set, one fit per fold."""
+"""nnviz.training.crossval: K-fold splits of the pooled train+val set, one fit per fold."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from nnviz.config import DataConfig, ModelConfig, TrainConfig
-from nnviz.crossval import cross_validate, fold_data, summary
+from nnviz.training.crossval import cross_validate, fold_data, summary
 from nnviz.data import load
 
 

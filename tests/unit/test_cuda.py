@@ -13,9 +13,9 @@ import torch
 from nnviz.config import DataConfig, ModelConfig, TrainConfig, replace
 from nnviz.data import load
 from nnviz.data.batching import augment_shift, batches, to_device
-from nnviz.dropout import seed_dropout
-from nnviz.models import PRESETS
-from nnviz.train import (Callback, TrainState, autocast_for, cpu_has_native_bf16, data_on, fit, init_model,
+from nnviz.model.dropout import seed_dropout
+from nnviz.model.models import PRESETS
+from nnviz.training.train import (Callback, TrainState, autocast_for, cpu_has_native_bf16, data_on, fit, init_model,
                          optimizer_flags, uses_channels_last)
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -119,7 +119,7 @@ class TestCpuPath:
         model = init_model(p.model, digits, 0)
         fit(model, digits, cfg)
         fused = torch.cat([q.detach().flatten() for q in model.parameters()])
-        import nnviz.train as train
+        import nnviz.training.train as train
 
         original = train.optimizer_flags
         train.optimizer_flags = lambda name, device: {}

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from nnviz import runs
+from nnviz.jobs import runs
 from nnviz.config import DataConfig, RunConfig, replace
-from nnviz.models import PRESETS
-from nnviz.storage import read_jsonl
+from nnviz.model.models import PRESETS
+from nnviz.jobs.storage import read_jsonl
 from tests.unit.test_cli import env, nnviz  # noqa: F401  (the CLI as a user runs it, and its folders)
 
 TIMING = ("seconds", "elapsed", "samples_per_s")  # wall-clock fields: the only ones allowed to differ
@@ -72,7 +72,7 @@ def test_same_history_alone_beside_other_runs_and_on_a_busy_machine(preset, trai
 
 
 def test_a_page_changing_its_own_thread_count_does_not_change_a_run():
-    from nnviz.threads import capped
+    from nnviz.training.threads import capped
     import torch
 
     cfg = config("fast_cnn", max_steps=8)
@@ -97,6 +97,7 @@ def test_a_page_changing_its_own_thread_count_does_not_change_a_run():
     assert during == alone
 
 
+@pytest.mark.timeout(900)  # three CLI runs, one beside two CPU burners: slow on a busy machine
 def test_the_command_line_gives_the_same_history_twice_and_as_the_library(env):  # noqa: F811
     def cli_history() -> list[dict]:
         out = nnviz("train", "--dataset", "digits", "--model", "fast_cnn", "--epochs", "2", "--device", "cpu",

@@ -1,4 +1,4 @@
-"""nnviz.diagnostics: each finding on synthetic histories with known answers, and on real tiny runs."""
+"""nnviz.analysis.diagnostics: each finding on synthetic histories with known answers, and on real tiny runs."""
 from __future__ import annotations
 
 import math
@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from nnviz import diagnostics as d
+from nnviz.analysis import diagnostics as d
 from nnviz.config import DataConfig, ModelConfig, TrainConfig
 from nnviz.data import load
-from nnviz.train import fit, init_model
+from nnviz.training.train import fit, init_model
 
 
 def history(train, val, **extra) -> list[dict]:

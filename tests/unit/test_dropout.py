@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from nnviz.codegen import _layer
+from nnviz.model.codegen import _layer
 from nnviz.config import ConvBlock, ModelConfig
-from nnviz.dropout import RESOLUTION, SeededDropout, SeededDropout2d, seed_dropout
-from nnviz.models import build_model
+from nnviz.model.dropout import RESOLUTION, SeededDropout, SeededDropout2d, seed_dropout
+from nnviz.model.models import build_model
 
 
 def _seeded(layer: nn.Module, seed: int) -> nn.Module:

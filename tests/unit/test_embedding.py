@@ -1,4 +1,4 @@
-"""nnviz.embedding: the penultimate layer, its activations against a manual forward, PCA / t-SNE."""
+"""nnviz.analysis.embedding: the penultimate layer, its activations against a manual forward, PCA / t-SNE."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from nnviz import embedding, inspect
-from nnviz.models import PRESETS, build_model
+from nnviz.analysis import embedding, inspect
+from nnviz.model.models import PRESETS, build_model
 
 SHAPE = (1, 28, 28)
 

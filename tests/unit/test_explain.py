@@ -1,4 +1,4 @@
-"""nnviz.explain and nnviz.baselines: each wrapper against calling Captum directly, on tiny models.
+"""nnviz.analysis.explain and nnviz.training.baselines: each wrapper against calling Captum directly, on tiny models.
 
 Every wrapper must give Captum's own answer (shape, finiteness, values), and leave the
 caller's model exactly as it was: weights, mode, requires_grad flags, hooks, attributes.
@@ -14,10 +14,11 @@ import torch
 from captum.attr import (DeepLift, GradientShap, GuidedBackprop, InputXGradient, IntegratedGradients,
                          LayerAttribution, LayerGradCam, NoiseTunnel, Occlusion, Saliency)
 
-from nnviz import baselines, explain
+from nnviz.analysis import explain
+from nnviz.training import baselines
 from nnviz.config import ConvBlock, ModelConfig
-from nnviz.explain import ExplainError
-from nnviz.models import build_model
+from nnviz.analysis.explain import ExplainError
+from nnviz.model.models import build_model
 
 MEAN, STD = (0.2,), (0.3,)
 SHAPE = (1, 8, 8)

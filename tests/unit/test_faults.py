@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from nnviz import checkpoints, runs, storage
+from nnviz.jobs import runs, storage
+from nnviz.model import checkpoints
 from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from nnviz.models import build_model
+from nnviz.model.models import build_model
 from tests.waiting import GENEROUS_S, wait_until
 
 KILLS = 50
@@ -114,7 +115,7 @@ def test_sweep_keeps_fresh_temp_files_of_a_writer_in_flight(tmp_path):
 
 TRAIN_AND_WAIT = """
 import sys, time
-from nnviz import runs
+from nnviz.jobs import runs
 from nnviz.config import RunConfig
 run = runs.start(RunConfig.from_json(sys.argv[1]), sys.argv[2])
 print(run.dir, flush=True)

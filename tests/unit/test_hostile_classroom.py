@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from nnviz import checkpoints, cli, runs, security, storage
-from nnviz.checkpoint_meta import MetaError, check_meta
+from nnviz import cli, security
+from nnviz.jobs import runs, storage
+from nnviz.model import checkpoints
+from nnviz.model.checkpoint_meta import MetaError, check_meta
 from nnviz.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.data import DATASETS
 from tests.unit.test_bad_checkpoints import DIGITS, META, _good_bytes
@@ -75,7 +77,7 @@ def test_a_bad_file_in_the_folder_is_listed_as_unreadable_and_skipped():
 
 def test_nan_weights_are_refused_on_upload():
     model = torch.nn.Sequential()
-    from nnviz.models import build_model
+    from nnviz.model.models import build_model
     model = build_model(DIGITS.model, (1, 28, 28), 10)
     with torch.no_grad():
         next(model.parameters()).fill_(math.nan)
@@ -84,7 +86,7 @@ def test_nan_weights_are_refused_on_upload():
 
 
 def test_save_refuses_to_write_what_load_would_refuse(tmp_path):
-    from nnviz.models import build_model
+    from nnviz.model.models import build_model
     model = build_model(DIGITS.model, (1, 28, 28), 10)
     with pytest.raises(checkpoints.CheckpointError, match="output count"):
         checkpoints.save(tmp_path / "x.pt", model, DIGITS, **{**META, "n_outputs": -3})
@@ -93,7 +95,7 @@ def test_save_refuses_to_write_what_load_would_refuse(tmp_path):
 
 def test_deeply_nested_meta_is_refused_without_a_recursion_error():
     with pytest.raises(MetaError, match="not valid JSON"):
-        from nnviz.checkpoint_meta import parse_meta
+        from nnviz.model.checkpoint_meta import parse_meta
         parse_meta('{"config": ' + "[" * 100_000 + "]" * 100_000 + "}")
     with pytest.raises(MetaError, match="must be a mapping"):
         check_meta([1])
@@ -116,7 +118,7 @@ def test_cli_eval_of_a_text_file_says_it_is_not_a_checkpoint(capsys):
 
 
 def test_cli_eval_json_of_a_nan_model_is_strict_json(tmp_path, capsys):
-    from nnviz.models import build_model
+    from nnviz.model.models import build_model
     model = build_model(DIGITS.model, (1, 28, 28), 10)
     with torch.no_grad():
         for p in model.parameters():

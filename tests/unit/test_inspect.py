@@ -1,4 +1,4 @@
-"""nnviz.inspect: hook captures against a manual forward, hook hygiene, filters, statistics, weight history."""
+"""nnviz.analysis.inspect: hook captures against a manual forward, hook hygiene, filters, statistics, weight history."""
 from __future__ import annotations
 
 import threading
@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from nnviz import inspect
+from nnviz.analysis import inspect
 from nnviz.config import ModelConfig
-from nnviz.models import PRESETS, build_model, summarize
-from nnviz.run_folder import RunFolder, of_checkpoint
+from nnviz.model.models import PRESETS, build_model, summarize
+from nnviz.jobs.run_folder import RunFolder, of_checkpoint
 
 SHAPE = (1, 28, 28)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from nnviz.jobs import BackgroundJob, Registry
+from nnviz.jobs.background import BackgroundJob, Registry
 
 
 @dataclass

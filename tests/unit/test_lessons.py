@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from nnviz import lessons
+from nnviz.teaching import lessons
 from nnviz.config import RunConfig
 from nnviz.data import load
-from nnviz.train import fit, init_model
+from nnviz.training.train import fit, init_model
 from nnviz.ui import classification_config as cc
 from nnviz.ui import regression_settings as rs
 from tests.unit.fixtures_data import write_mnist_like
@@ -48,7 +48,7 @@ def test_lessons_use_the_course_presets_and_settings():
 
 
 def test_sweep_lessons_name_sweeps_the_experiments_page_knows():
-    search = pytest.importorskip("nnviz.search")
+    search = pytest.importorskip("nnviz.jobs.search")
     sweeps = {s.sweep for lesson in lessons.LESSONS.values() for s in lesson.steps if s.sweep}
     assert sweeps == {"activation_depth", "train_fraction", "optimizers"}
     assert sweeps <= set(search.SWEEPS)
@@ -56,8 +56,8 @@ def test_sweep_lessons_name_sweeps_the_experiments_page_knows():
 
 
 def test_the_grid_search_step_is_learning_rate_by_epochs_with_cross_validation():
-    search = pytest.importorskip("nnviz.search")
-    from nnviz.params import quick_base
+    search = pytest.importorskip("nnviz.jobs.search")
+    from nnviz.model.params import quick_base
 
     step = lessons.get("kfold_grid").steps[1]
     space = json.loads(step.space)

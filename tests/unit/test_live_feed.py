@@ -8,7 +8,7 @@ import sys
 import pytest
 from starlette.requests import Request
 
-from nnviz import runs
+from nnviz.jobs import runs
 from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.ui import live_feed
 from tests.waiting import GENEROUS_S, wait_until
@@ -101,6 +101,6 @@ def test_picks_are_capped():
 
 
 def test_the_server_warms_the_first_runs_imports():
-    code = ("import sys; from nnviz.train import warm_up; assert 'torch._dynamo' not in sys.modules; warm_up(); "
+    code = ("import sys; from nnviz.training.train import warm_up; assert 'torch._dynamo' not in sys.modules; warm_up(); "
             "assert 'torch._dynamo' in sys.modules; import torch; assert torch.get_num_threads() > 0")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

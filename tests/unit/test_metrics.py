@@ -1,4 +1,4 @@
-"""nnviz.metrics against hand-computed values and scikit-learn's own report."""
+"""nnviz.analysis.metrics against hand-computed values and scikit-learn's own report."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import torch
 from sklearn.metrics import classification_report
 
-from nnviz import metrics
+from nnviz.analysis import metrics
 
 Y_TRUE = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 3])
 Y_PRED = np.array([0, 0, 1, 1, 1, 2, 1, 1, 0, 2])

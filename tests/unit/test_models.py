@@ -1,13 +1,13 @@
-"""nnviz.models: builders, presets, parameter counts, size guard, summaries."""
+"""nnviz.model.models: builders, presets, parameter counts, size guard, summaries."""
 from __future__ import annotations
 
 import pytest
 import torch
 from torch import nn
 
-from nnviz import models
+from nnviz.model import models
 from nnviz.config import ACTIVATIONS, ConvBlock, ModelConfig
-from nnviz.models import (ACTIVATION_MODULES, DEFAULT_PRESET, MAX_PARAMETERS, PRESETS, ModelTooLarge, build_model,
+from nnviz.model.models import (ACTIVATION_MODULES, DEFAULT_PRESET, MAX_PARAMETERS, PRESETS, ModelTooLarge, build_model,
                           count_parameters, presets_for, summarize)
 
 SHAPES = {"regression": [((1,), 1)], "classification": [((1, 28, 28), 10), ((3, 32, 32), 10)]}

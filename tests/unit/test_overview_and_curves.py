@@ -1,11 +1,12 @@
-"""Home-page tables (nnviz.overview) and the shared curve figure (nnviz.figures.curves)."""
+"""Home-page tables (nnviz.analysis.overview) and the shared curve figure (nnviz.figures.curves)."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-from nnviz import overview, runs
+from nnviz.analysis import overview
+from nnviz.jobs import runs
 from nnviz.config import DataConfig, RunConfig, TrainConfig
 from nnviz.figures.curves import ema, metric_curves
 

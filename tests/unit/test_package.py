@@ -87,3 +87,23 @@ def test_a_users_own_openmp_settings_win(monkeypatch):
     monkeypatch.setenv("GOMP_SPINCOUNT", "500")
     process.configure()
     assert os.environ["GOMP_SPINCOUNT"] == "500"
+
+
+def test_every_module_keeps_its_short_name_and_importing_nnviz_loads_none_of_them():
+    import importlib
+    import pkgutil
+
+    import nnviz
+
+    seen = probe("import nnviz; import sys; assert not [m for m in sys.modules if m.startswith('nnviz.')]")
+    assert not seen["torch_imported"]
+    grouped = {info.name for group in ("model", "training", "jobs", "analysis", "teaching")
+               for info in pkgutil.iter_modules([str(REPO / "nnviz" / group)])}
+    assert {"runs", "train", "models", "lessons", "explain"} <= grouped
+    for name in sorted(grouped - {"background"}):  # background: the subpackage nnviz.jobs owns that short name
+        module = getattr(nnviz, name)
+        assert module is importlib.import_module(module.__name__) and module.__name__.endswith("." + name)
+    from nnviz import preprocess, runs  # the form users and notebooks write
+    assert (runs.__name__, preprocess.__name__) == ("nnviz.jobs.runs", "nnviz.data.preprocess")
+    with pytest.raises(AttributeError, match="no_such_module"):
+        nnviz.no_such_module  # noqa: B018

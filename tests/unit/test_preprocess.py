@@ -6,7 +6,9 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from nnviz import checkpoints, explain, inspect, preprocess as pp
+from nnviz.analysis import explain, inspect
+from nnviz.data import preprocess as pp
+from nnviz.model import checkpoints
 from nnviz.data.images import DATASETS, _load_digits
 from nnviz.figures.preprocess import steps_strip
 

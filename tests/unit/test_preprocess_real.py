@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from nnviz import checkpoints, preprocess as pp
+from nnviz.data import preprocess as pp
+from nnviz.model import checkpoints
 from nnviz.data.images import load_raw
 
 

@@ -17,9 +17,9 @@ PRIVATE_OF_LIBRARY_OBJECTS = {"_storage", "_heartbeat", "_trial_id", "_study_id"
 
 # (file, attribute): why there is no public way. Keep this list short.
 ALLOWED = {
-    ("nnviz/inspect.py", "_forward_hooks"): "count_hooks: tests prove a capture leaves no hook behind; "
+    ("nnviz/analysis/inspect.py", "_forward_hooks"): "count_hooks: tests prove a capture leaves no hook behind; "
                                             "torch has no public listing of a module's hooks",
-    ("nnviz/inspect.py", "_forward_pre_hooks"): "the same, for pre-hooks",
+    ("nnviz/analysis/inspect.py", "_forward_pre_hooks"): "the same, for pre-hooks",
 }
 
 

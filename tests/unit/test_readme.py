@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nnviz import lessons
+from nnviz.teaching import lessons
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BEGIN, END = "<!-- lessons: begin -->", "<!-- lessons: end -->"

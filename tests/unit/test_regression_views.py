@@ -1,4 +1,4 @@
-"""nnviz.regression_views, nnviz.figures.regression and the regression page's settings mapping."""
+"""nnviz.analysis.regression_views, nnviz.figures.regression and the regression page's settings mapping."""
 from __future__ import annotations
 
 import io
@@ -11,13 +11,13 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from nnviz import regression_views as views
-from nnviz import runs
+from nnviz.analysis import regression_views as views
+from nnviz.jobs import runs
 from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.data import CsvError, load
 from nnviz.figures import regression as rfig
-from nnviz.models import PRESETS, build_model
-from nnviz.train import init_model, predict
+from nnviz.model.models import PRESETS, build_model
+from nnviz.training.train import init_model, predict
 from nnviz.ui import regression_settings as rs
 
 DATA = DataConfig(dataset="regression")

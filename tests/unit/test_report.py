@@ -1,4 +1,4 @@
-"""nnviz.report: a self-contained HTML report of one run or a comparison of runs."""
+"""nnviz.analysis.report: a self-contained HTML report of one run or a comparison of runs."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnviz import report, runs
+from nnviz.analysis import report
+from nnviz.jobs import runs
 from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
 PLOTLY_DIV = re.compile(r'<div id="[0-9a-f-]+" class="plotly-graph-div"')

@@ -1,10 +1,10 @@
 """RunFolder: one owner of a run folder's names; K-fold runs read as fold 1 everywhere."""
 from __future__ import annotations
 
-from nnviz import runs
+from nnviz.jobs import runs
 from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from nnviz.report import _read
-from nnviz.run_folder import RunFolder, of_checkpoint
+from nnviz.analysis.report import _read
+from nnviz.jobs.run_folder import RunFolder, of_checkpoint
 
 
 def _run(kfold: int) -> runs.Run:

@@ -1,4 +1,4 @@
-"""nnviz.runs: background runs and their folders (config, status, history, snapshots, checkpoints)."""
+"""nnviz.jobs.runs: background runs and their folders (config, status, history, snapshots, checkpoints)."""
 from __future__ import annotations
 
 import json
@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from nnviz import checkpoints, runs
+from nnviz.jobs import runs
+from nnviz.model import checkpoints
 from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.data import load
-from nnviz.storage import atomic_write_json, read_jsonl
-from nnviz.train import predict
+from nnviz.jobs.storage import atomic_write_json, read_jsonl
+from nnviz.training.train import predict
 from tests.waiting import GENEROUS_S, wait_until
 
 

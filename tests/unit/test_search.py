@@ -11,10 +11,11 @@ import pytest
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import GridSearchCV, PredefinedSplit
 
-from nnviz import checkpoints, search
+from nnviz.jobs import search
+from nnviz.model import checkpoints
 from nnviz.config import ConfigError, replace
-from nnviz.params import apply_params, quick_base
-from nnviz.search_results import cv_results, results_frame
+from nnviz.model.params import apply_params, quick_base
+from nnviz.jobs.search_results import cv_results, results_frame
 from tests.waiting import GENEROUS_S, wait_until
 
 N_SPLITS = 2
@@ -193,7 +194,7 @@ def test_bad_storage_url_is_a_config_error():
 
 def test_stopping_a_background_search_keeps_every_finished_trial(tmp_path):
     """How soon Stop takes effect is measured by benchmarks/stop_latency.py."""
-    from nnviz import search_jobs
+    from nnviz.jobs import search_jobs
 
     base = quick_base("digits", epochs=8)
     spec = search.SearchSpec(base=base, space={"lr": {"low": 1e-3, "high": 1e-2, "log": True}}, sampler="random",

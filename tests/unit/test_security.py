@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from nnviz import checkpoints, security
-from nnviz.checkpoints import CheckpointError
+from nnviz import security
+from nnviz.model import checkpoints
+from nnviz.model.checkpoints import CheckpointError
 from nnviz.security import UnsafeName, check_name, check_page_storage
 
 ROOT = Path(__file__).resolve().parents[2]

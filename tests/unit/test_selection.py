@@ -1,10 +1,10 @@
-"""nnviz.selection: which test images each picker mode returns."""
+"""nnviz.analysis.selection: which test images each picker mode returns."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from nnviz.selection import MODES, pick, top_k
+from nnviz.analysis.selection import MODES, pick, top_k
 
 LABELS = np.array([0, 1, 2, 0, 1, 2])
 PROBS = np.array([  # predicted: 0 (right, .9), 2 (wrong, .6), 2 (right, .5), 0 (right, .7), 1 (right, .99), 0 (wrong, .8)

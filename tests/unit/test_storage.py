@@ -1,4 +1,4 @@
-"""nnviz.storage: atomic writes, JSON lines that survive a torn append, safe names."""
+"""nnviz.jobs.storage: atomic writes, JSON lines that survive a torn append, safe names."""
 from __future__ import annotations
 
 import math
@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from nnviz.storage import (append_jsonl, atomic_write, atomic_write_json, atomic_write_text, inside, read_json,
+from nnviz.jobs.storage import (append_jsonl, atomic_write, atomic_write_json, atomic_write_text, inside, read_json,
                            read_jsonl, safe_name)
 
 

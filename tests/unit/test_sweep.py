@@ -5,10 +5,10 @@ import threading
 
 import pytest
 
-from nnviz import search, sweeps
+from nnviz.jobs import search, sweeps
 from nnviz.config import replace
 from nnviz.figures.experiments import sweep_figure
-from nnviz.params import quick_base
+from nnviz.model.params import quick_base
 from tests.waiting import GENEROUS_S, wait_until
 
 CONTRACT_KEYS = {"optimizers", "activation_depth", "train_fraction", "learning_rate", "batch_size"}

@@ -17,7 +17,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from nnviz import search
+from nnviz.jobs import search
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPLETE, RUNNING, FAIL = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING,

@@ -6,10 +6,10 @@ import threading
 import pytest
 import torch
 
-from nnviz import threads
+from nnviz.training import threads
 from nnviz.config import DataConfig, ModelConfig, TrainConfig
 from nnviz.data import load
-from nnviz.train import Callback, fit, init_model
+from nnviz.training.train import Callback, fit, init_model
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""nnviz.train: the training loop, its callbacks, stopping, divergence and reproducibility."""
+"""nnviz.training.train: the training loop, its callbacks, stopping, divergence and reproducibility."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,8 +10,8 @@ import torch
 
 from nnviz.config import SCHEDULER_NAMES, OPTIMIZER_NAMES, DataConfig, ModelConfig, TrainConfig, replace
 from nnviz.data import load
-from nnviz.models import PRESETS
-from nnviz.train import (OPTIMIZERS, Callback, EarlyStopping, History, TrainState, evaluate, fit, init_model, predict,
+from nnviz.model.models import PRESETS
+from nnviz.training.train import (OPTIMIZERS, Callback, EarlyStopping, History, TrainState, evaluate, fit, init_model, predict,
                          resolve_device, scores)
 
 TIMING_KEYS = {"seconds", "elapsed", "samples_per_s"}

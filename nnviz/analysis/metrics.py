@@ -13,7 +13,7 @@ import torch
 from sklearn.metrics import confusion_matrix as _sk_confusion
 from sklearn.metrics import precision_recall_fscore_support
 
-from nnviz.train import predict
+from nnviz.training.train import predict
 
 
 def predict_classes(model: torch.nn.Module, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from nnviz.config import ConvBlock, ModelConfig, TrainConfig
-from nnviz.dropout import SeededDropout, SeededDropout2d
+from nnviz.model.dropout import SeededDropout, SeededDropout2d
 
 ACTIVATION_MODULES: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "gelu": nn.GELU,

@@ -27,10 +27,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 from torch import nn
 
-from nnviz import explain
+from nnviz.analysis import explain
 from nnviz.data.images import DATASETS
-from nnviz.inspect import ACTIVATIONS, capture
-from nnviz.threads import capped
+from nnviz.analysis.inspect import ACTIVATIONS, capture
+from nnviz.training.threads import capped
 
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")  # decoders allowed for uploads (smaller attack surface)
 FORMAT_NAMES = "PNG, JPEG, WebP, BMP or GIF"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.data import DATASETS, is_present
 from nnviz.data.images import SAMPLES
-from nnviz.models import PRESETS
+from nnviz.model.models import PRESETS
 
 PAGES = ("regression", "classification", "inside", "experiments")  # app_pages/<name>.py
 FALLBACK = "digits"  # embedded: needs no download, works in a lecture hall with no network
@@ -35,11 +35,11 @@ class Step:
     caption: str  # one line: what this step shows
     config: RunConfig | None = None  # labs: the run this step trains
     autostart: bool = True  # labs: start training on open (False when the untrained model is the point)
-    sweep: str = ""  # experiments: a nnviz.search.SWEEPS key
+    sweep: str = ""  # experiments: a nnviz.jobs.search.SWEEPS key
     dataset: str = ""  # experiments: the data set the sweep runs on
     view: str = ""  # inside: the tab to open, a key of nnviz.ui.inside_panels.PANELS
     epochs: int = 0  # experiments: epochs per sweep point; 0 is the page's default (see sweep_epochs)
-    space: str = ""  # experiments: a grid search instead of a sweep — its space as JSON (nnviz.params names)
+    space: str = ""  # experiments: a grid search instead of a sweep — its space as JSON (nnviz.model.params names)
     kfold: int = 0  # experiments: folds of the grid search's cross-validation
 
     def __post_init__(self) -> None:

@@ -1,4 +1,4 @@
-"""A Run: one training job in a background thread, with its folder runs/<id>/ (nnviz.run_folder).
+"""A Run: one training job in a background thread, with its folder runs/<id>/ (nnviz.jobs.run_folder).
 
 The folder is the run's source of truth, written atomically as the run goes. Pages never touch
 the training thread's model: they read the Run's copies under its lock, or the folder. Any
@@ -19,16 +19,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from nnviz import checkpoints, limits, storage
+from nnviz.jobs import storage
+from nnviz.model import checkpoints
+from nnviz.training import limits
 from nnviz.config import ConfigError, RunConfig
-from nnviz.crossval import cross_validate
+from nnviz.training.crossval import cross_validate
 from nnviz.data import TaskData, load
 from nnviz.data.regression import DOMAIN
-from nnviz.diagnostics import GradNormRecorder
-from nnviz.jobs import TRAINING_SLOTS, BackgroundJob, Registry
-from nnviz.run_folder import RunFolder
-from nnviz.storage import append_jsonl, atomic_write_json
-from nnviz.train import Callback, History, TrainState, fit, init_model, predict
+from nnviz.analysis.diagnostics import GradNormRecorder
+from nnviz.jobs.background import TRAINING_SLOTS, BackgroundJob, Registry
+from nnviz.jobs.run_folder import RunFolder
+from nnviz.jobs.storage import append_jsonl, atomic_write_json
+from nnviz.training.train import Callback, History, TrainState, fit, init_model, predict
 
 ACTIVE_STATES = BackgroundJob.ACTIVE_STATES
 SNAPSHOT_MAX_PARAMS = 250_000  # per-epoch weight snapshots only for models this small
@@ -39,7 +41,7 @@ _registry: Registry["Run"] = Registry()
 
 def runs_dir(path: str | os.PathLike | None = None) -> Path:
     """Where run folders live: `path`, else $NNVIZ_RUNS_DIR, else <project>/runs."""
-    return Path(path or os.environ.get("NNVIZ_RUNS_DIR") or Path(__file__).resolve().parent.parent / "runs")
+    return Path(path or os.environ.get("NNVIZ_RUNS_DIR") or Path(__file__).resolve().parents[2] / "runs")
 
 
 RUN_ID_PATTERN = r"\d{8}-\d{6}-.+-[0-9a-f]{6}"  # what new_id() makes

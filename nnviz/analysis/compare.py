@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from nnviz.config import to_dict
-from nnviz.runs import RunRecord
+from nnviz.jobs.runs import RunRecord
 
 METRIC_KEYS = ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc")
 

@@ -21,9 +21,9 @@ from torch import nn
 from nnviz.config import ModelConfig, TrainConfig
 from nnviz.data import TaskData
 from nnviz.data.batching import augment_shift, batches, eval_batches, n_batches, to_device
-from nnviz.dropout import seed_dropout
-from nnviz.models import seeded_model
-from nnviz.threads import capped, run_threads
+from nnviz.model.dropout import seed_dropout
+from nnviz.model.models import seeded_model
+from nnviz.training.threads import capped, run_threads
 
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {  # (params, cfg, **implementation flags)
     "sgd": lambda p, c, **kw: torch.optim.SGD(p, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay, **kw),

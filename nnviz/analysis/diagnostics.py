@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from nnviz import inspect
-from nnviz.train import Callback, TrainState
+from nnviz.analysis import inspect
+from nnviz.training.train import Callback, TrainState
 
 # Thresholds, each with its reason.
 OVERFIT_MIN_EPOCHS = 6  # fewer validated epochs cannot tell a trend from noise

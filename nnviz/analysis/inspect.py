@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nnviz.threads import capped
+from nnviz.training.threads import capped
 
 ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.Tanh, nn.Sigmoid)
 POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from nnviz import checkpoints, runs
+from nnviz.jobs import runs
+from nnviz.model import checkpoints
 from nnviz.data import DATASETS, data_dir, is_present
 
 

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from nnviz import runs
+from nnviz.jobs import runs
 from nnviz.config import RunConfig
 from nnviz.data import TaskData, load
-from nnviz.jobs import TRAINING_SLOTS, BackgroundJob, Registry
-from nnviz.params import apply_params, quick_base
-from nnviz.storage import append_jsonl, atomic_write_json, read_json, read_jsonl
-from nnviz.train import Callback, TrainState, evaluate, fit, init_model
+from nnviz.jobs.background import TRAINING_SLOTS, BackgroundJob, Registry
+from nnviz.model.params import apply_params, quick_base
+from nnviz.jobs.storage import append_jsonl, atomic_write_json, read_json, read_jsonl
+from nnviz.training.train import Callback, TrainState, evaluate, fit, init_model
 
 HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc", "elapsed",
                 "seconds")
@@ -36,7 +36,7 @@ class Sweep:
     key: str
     title: str
     description: str  # one line
-    points: tuple[tuple[str, dict[str, Any]], ...]  # (label, params for nnviz.params.apply_params)
+    points: tuple[tuple[str, dict[str, Any]], ...]  # (label, params for nnviz.model.params.apply_params)
     x: str = ""  # the swept parameter plotted on the x axis ('' for a curve overlay)
 
 

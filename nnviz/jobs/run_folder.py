@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from nnviz.config import ConfigError, RunConfig
-from nnviz.storage import read_json, read_jsonl
+from nnviz.jobs.storage import read_json, read_jsonl
 
 _EPOCH_FILE = re.compile(r"epoch_(?:f(\d+)_)?(\d+)\.pt$")
 _FOLD_FILE = re.compile(r"fold_(\d+)\.pt$")

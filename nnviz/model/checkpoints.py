@@ -18,15 +18,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from nnviz.checkpoint_meta import MetaError, check_meta, check_state_dict, parse_meta
+from nnviz.model.checkpoint_meta import MetaError, check_meta, check_state_dict, parse_meta
 from nnviz.config import RunConfig
-from nnviz.models import ModelTooLarge, build_model
+from nnviz.model.models import ModelTooLarge, build_model
 from nnviz.security import check_name
-from nnviz.storage import atomic_write_bytes, inside, safe_name, sweep_temp_files
+from nnviz.jobs.storage import atomic_write_bytes, inside, safe_name, sweep_temp_files
 
 FORMAT = "nnviz-checkpoint"
 VERSION = 1
-ROOT = Path(__file__).resolve().parent.parent / "checkpoints"
+ROOT = Path(__file__).resolve().parents[2] / "checkpoints"
 SHIPPED_DIR = ROOT / "shipped"  # committed with nnviz; works offline on a fresh clone
 DEFAULT_MODEL = SHIPPED_DIR / "mnist_cnn.pt"  # what the inspection pages open: real MNIST, trained for drawn digits
 MAX_CHECKPOINT_BYTES = 200 * 2**20

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nnviz.inspect import capture
+from nnviz.analysis.inspect import capture
 
 METHODS = {"pca": "PCA (linear, instant)", "tsne": "t-SNE (non-linear, a few seconds)"}
 DEFAULT_POINTS = 1000  # enough to see clusters; t-SNE on more gets slow on a laptop CPU

@@ -3,7 +3,7 @@
 `build_report(runs)` reads each run from its folder (config, history, batch losses,
 snapshots, final.pt) and writes one HTML page: the config, the metrics, every figure
 interactive (plotly.js embedded once, inline, so the file opens with no network), the
-model's PyTorch code (nnviz.codegen) and the diagnostics. With several runs, a comparison
+model's PyTorch code (nnviz.model.codegen) and the diagnostics. With several runs, a comparison
 table and overlaid validation curves come first. No Streamlit: the app and scripts share it.
 """
 from __future__ import annotations
@@ -21,8 +21,9 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import torch
 
-from nnviz import checkpoints, codegen, diagnostics, inspect, metrics
-from nnviz import regression_views as views
+from nnviz.analysis import diagnostics, inspect, metrics
+from nnviz.model import checkpoints, codegen
+from nnviz.analysis import regression_views as views
 from nnviz.config import RunConfig
 from nnviz.data import DATASETS, DatasetMissing, TaskData, load
 from nnviz.figures import diagnostics as dfig
@@ -31,7 +32,7 @@ from nnviz.figures.curves import metric_curves
 from nnviz.figures.regression import fit_figure, residual_figure
 from nnviz.figures.weights import weight_histograms
 from nnviz.figures.style import apply
-from nnviz.runs import RunRecord, fit_grid, read_record
+from nnviz.jobs.runs import RunRecord, fit_grid, read_record
 
 DEAD_RELU_INPUTS = 256  # inputs behind the dead-ReLU statistic
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")

@@ -5,7 +5,7 @@ batch of normalised images. It works on a private deep copy in eval mode with fr
 weights, so a shared (cached) model keeps its state, mode and hooks even while Captum's
 DeepLift and Guided Backprop hook its ReLUs — and two sessions never see each other's
 hooks. Bad parameter combinations raise ExplainError with a sentence for the user.
-The sanity check's `randomized_copy` and `rank_correlation` live in nnviz.baselines (the
+The sanity check's `randomized_copy` and `rank_correlation` live in nnviz.training.baselines (the
 references attributions are compared with) and are re-exported here.
 """
 from __future__ import annotations
@@ -23,9 +23,9 @@ from captum.attr import (DeepLift, GradientShap, GuidedBackprop, InputXGradient,
                          LayerAttribution, LayerGradCam, NoiseTunnel, Occlusion, Saliency)
 from torch import nn
 
-from nnviz import baselines
-from nnviz.threads import capped
-from nnviz.baselines import parametric_layers, randomized_copy, rank_correlation  # noqa: F401  (sanity check)
+from nnviz.training import baselines
+from nnviz.training.threads import capped
+from nnviz.training.baselines import parametric_layers, randomized_copy, rank_correlation  # noqa: F401  (sanity check)
 
 # Captum announces the hooks it sets (and removes) on every DeepLift / Guided Backprop call.
 warnings.filterwarnings("ignore", message=r"Setting (forward, )?backward hooks", module=r"captum\..*")

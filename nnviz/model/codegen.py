@@ -11,7 +11,7 @@ import textwrap
 from torch import nn
 
 from nnviz.config import ModelConfig
-from nnviz.models import build_model, summarize
+from nnviz.model.models import build_model, summarize
 
 
 def _layer(module: nn.Module) -> str:

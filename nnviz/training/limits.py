@@ -12,7 +12,7 @@ import math
 import os
 
 from nnviz.config import ModelConfig, RunConfig
-from nnviz.models import MAX_PARAMETERS, ModelTooLarge, count_parameters
+from nnviz.model.models import MAX_PARAMETERS, ModelTooLarge, count_parameters
 
 MAX_TRAINING_MB = int(os.environ.get("NNVIZ_MAX_TRAINING_MB", "4096"))  # one run's budget; the laptop has other users
 BYTES = 4  # float32

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import optuna
 
-from nnviz import search
-from nnviz.jobs import BackgroundJob, Registry
-from nnviz.search import SearchSpec
+from nnviz.jobs import search
+from nnviz.jobs.background import BackgroundJob, Registry
+from nnviz.jobs.search import SearchSpec
 
 
 @dataclass

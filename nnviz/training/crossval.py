@@ -13,7 +13,7 @@ from torch import nn
 
 from nnviz.config import ModelConfig, TrainConfig
 from nnviz.data import TaskData
-from nnviz.train import Callback, History, fit, init_model
+from nnviz.training.train import Callback, History, fit, init_model
 
 
 @dataclass

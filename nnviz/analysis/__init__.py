@@ -1,0 +1,1 @@
+"""Reading trained models and runs: metrics, diagnostics, inspection, attributions, reports."""

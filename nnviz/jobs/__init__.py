@@ -1,0 +1,1 @@
+"""Background jobs and what they leave on disk: runs, sweeps, searches, run folders, storage."""

@@ -1,0 +1,1 @@
+"""Lessons: guided multi-step experiments for a class."""
