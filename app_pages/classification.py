@@ -4,18 +4,21 @@ import streamlit as st
 from nnviz.ui import classification_checkpoints as ckpt_panel
 from nnviz.ui import classification_panels as panels
 from nnviz.ui import classification_results as results
-from nnviz.ui import live
+from nnviz.ui import layout, live
 
-st.title("Classification lab")
-st.caption("Train an image classifier and watch it learn: loss and accuracy as they move, test images "
-           "turning green, then the confusion matrix and the mistakes it still makes.")
+layout.header("Classification lab", "Train an image classifier and watch it learn: loss and accuracy as they "
+              "move, test images turning green, then the confusion matrix and the mistakes it still makes.",
+              icon=":material/grid_view:")
 
 settings = panels.settings()
 run = live.current(panels.SLOT)
 busy = run is not None and run.active
 source = results.current_source(run)
 
-# Open until there is something to watch; then folded so the live view and results sit under Start.
+# Start / Stop and what they show come first, so the set-up below never pushes them out of the first
+# screen; the set-up is filled in first (Start needs to know whether it is ready) and drawn below.
+run_slot = st.container()
+# Open until there is something to watch; then folded.
 with st.expander("Set-up: data, model, training, checkpoints", expanded=not busy and source is None,
                  icon=":material/tune:"):
     tab_data, tab_model, tab_train, tab_ckpt = st.tabs(
@@ -46,8 +49,9 @@ def run_panel() -> None:
     elif source is not None:
         results.render(source)
     else:
-        st.info("Press **Start training** to train the model above, or load a shipped checkpoint in the "
+        st.info("Press **Start training** to train the model set up below, or load a shipped checkpoint in the "
                 "**Checkpoints** tab to see a trained one.", icon=":material/lightbulb:")
 
 
-run_panel()
+with run_slot:
+    run_panel()

@@ -2,19 +2,25 @@
 import streamlit as st
 
 from nnviz.ui import explain_panels as ep
-from nnviz.ui.pickers import image_picker, model_picker
+from nnviz.ui import layout
+from nnviz.ui.pickers import image_picker, model_picker, show_images
 
-st.title("Explain a prediction")
-st.caption("Attribution maps colour every pixel by how much it pushed the network towards (red) or away from "
-           "(blue) a class. Different methods answer slightly different questions — compare them, change the "
-           "target, and check that they really depend on what the network learned.")
+layout.header("Explain a prediction", "Attribution maps colour every pixel by how much it pushed the network "
+              "towards (red) or away from (blue) a class. Different methods answer slightly different questions — "
+              "compare them, change the target, and check that they really depend on what the network learned.")
 
-picked = model_picker(key="explain_model")
+# Model, image count and images in one row, so the first map is in the first screen of a projector;
+# the chosen image and its top-5 prediction come after the maps.
+model_col, count_col, images_col = st.columns([3, 1.3, 3], vertical_alignment="bottom")
+with model_col:
+    picked = model_picker(key="explain_model")
 if picked.checkpoint.task != "classification" or len(picked.checkpoint.input_shape) != 3:
     st.warning("Attribution maps need an image classifier. Pick a CNN or MLP trained on an image set.")
     st.stop()
-n_images = ep.image_count()
-images = image_picker(picked, n=n_images, key="explain_images")
+with count_col:
+    n_images = ep.image_count()
+with images_col:
+    images = image_picker(picked, n=n_images, key="explain_images", show=False)
 
 with st.sidebar:  # the controls stay in view while the figures scroll
     st.header("Attribution")
@@ -33,3 +39,6 @@ elif view == "epochs":
     ep.show_epochs(picked, images, method, params, targets, display)
 else:
     ep.show_sanity(picked, images, method, params, targets, display)
+
+st.divider()
+show_images(images, picked.checkpoint.classes)

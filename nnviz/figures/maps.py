@@ -133,7 +133,7 @@ def _axes(tiles_shape: tuple[int, ...], gap: int, row_labels: Sequence[str], col
                            **plain))
 
 
-def _height(rows: int, cols: int, h: int, w: int, width_px: float = 760.0, lo: int = 240, hi: int = 680,
+def _height(rows: int, cols: int, h: int, w: int, width_px: float = 420.0, lo: int = 240, hi: int = 680,
             title: bool = True) -> int:
     tile = min(110.0, width_px / max(cols, 1)) * h / max(w, 1)
     return int(np.clip(rows * tile + (95 if title else 55), lo, hi))

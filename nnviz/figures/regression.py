@@ -202,8 +202,10 @@ def fold_losses_figure(val_mse: Sequence[float], title: str = "", height: int = 
         mean, std = float(finite.mean()), float(finite.std())
         fig.update_layout(shapes=[dict(type="rect", xref="paper", x0=0, x1=1, y0=mean - std, y1=mean + std,
                                        fillcolor="rgba(0,0,0,0.08)", line_width=0), _hline(mean, "dash")])
-        fig.add_annotation(xref="paper", x=0, y=mean, text=f"mean {mean:.4g} ± {std:.2g}", showarrow=False,
-                           xanchor="left", yanchor="bottom", font=dict(size=13))
+        # on a white box at the right end of the line: readable over the bars it crosses
+        fig.add_annotation(xref="paper", x=1, y=mean, text=f"mean {mean:.4g} ± {std:.2g}", showarrow=False,
+                           xanchor="right", yanchor="bottom", font=dict(size=13), bgcolor="rgba(255,255,255,0.9)",
+                           bordercolor="#555", borderwidth=1, borderpad=3)
     fig.update_yaxes(title="validation MSE", rangemode="tozero")
     fig.update_layout(showlegend=False)
     return apply(fig, title, height=height, uirevision="folds")

@@ -25,3 +25,58 @@ def apply(fig: go.Figure, title: str = "", height: int = 360, uirevision: str | 
     if uirevision is not None:
         fig.update_layout(uirevision=uirevision)
     return fig
+
+
+# --- projector scale ------------------------------------------------------------------------------
+PROJECTOR_FONT = 20  # body text of a figure in presenter view
+PROJECTOR_TICKS = 18  # tick labels, legends, hover boxes: the smallest text a back row must read
+
+
+def _at_least(font: dict | None, size: int) -> dict:
+    font = dict(font or {})
+    font["size"] = max(size, font.get("size") or 0)
+    return font
+
+
+def for_projector(fig: go.Figure | dict) -> dict:
+    """A copy of `fig` (as plotly's dict) with every text at least projector size: the base font,
+    titles, ticks, legends, hover boxes, colour bars and annotations. Axes grow their margins to
+    fit the larger labels. The figure itself is left alone (it may be cached and shared)."""
+    spec = fig.to_dict() if isinstance(fig, go.Figure) else dict(fig)
+    layout = dict(spec.get("layout") or {})
+    layout["font"] = _at_least(layout.get("font"), PROJECTOR_FONT)
+    layout["hoverlabel"] = {**(layout.get("hoverlabel") or {}),
+                            "font": _at_least((layout.get("hoverlabel") or {}).get("font"), PROJECTOR_TICKS)}
+    legend = dict(layout.get("legend") or {})
+    legend["font"] = _at_least(legend.get("font"), PROJECTOR_TICKS)
+    layout["legend"] = legend
+    title = layout.get("title")
+    if isinstance(title, dict):
+        layout["title"] = {**title, "font": _at_least(title.get("font"), PROJECTOR_FONT + 2)}
+    for key in [k for k in layout if k.startswith(("xaxis", "yaxis"))]:
+        axis = dict(layout[key] or {})
+        axis["tickfont"] = _at_least(axis.get("tickfont"), PROJECTOR_TICKS)
+        if isinstance(axis.get("title"), dict):
+            axis["title"] = {**axis["title"], "font": _at_least(axis["title"].get("font"), PROJECTOR_TICKS)}
+        axis["automargin"] = True
+        layout[key] = axis
+    for key in ("xaxis", "yaxis"):  # figures whose axes were never touched still get larger ticks
+        layout.setdefault(key, {"tickfont": {"size": PROJECTOR_TICKS}, "automargin": True})
+    if "annotations" in layout:
+        layout["annotations"] = [{**a, "font": _at_least(a.get("font"), PROJECTOR_TICKS)}
+                                 for a in layout["annotations"]]
+    if "coloraxis" in layout and isinstance(layout["coloraxis"].get("colorbar"), dict):
+        bar = layout["coloraxis"]["colorbar"]
+        bar = {**bar, "tickfont": _at_least(bar.get("tickfont"), PROJECTOR_TICKS)}
+        layout["coloraxis"] = {**layout["coloraxis"], "colorbar": bar}
+    traces = []
+    for trace in spec.get("data") or []:
+        trace = dict(trace)
+        if isinstance(trace.get("colorbar"), dict):
+            bar = trace["colorbar"]
+            trace["colorbar"] = {**bar, "tickfont": _at_least(bar.get("tickfont"), PROJECTOR_TICKS)}
+        if "textfont" in trace and isinstance(trace["textfont"], dict) and isinstance(
+                trace["textfont"].get("size"), (int, float)):
+            trace["textfont"] = _at_least(trace["textfont"], PROJECTOR_TICKS - 2)
+        traces.append(trace)
+    return {**spec, "data": traces, "layout": layout}

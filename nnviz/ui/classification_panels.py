@@ -159,12 +159,13 @@ def _samples_and_counts(data: TaskData, s: dict[str, Any]) -> None:
     left, right = st.columns([3, 2])
     cfg_json = json.dumps(to_dict(cc.data_config(s)), sort_keys=True)
     pixels, labels = _grid_samples(cfg_json, 4)
-    left.plotly_chart(class_grid(pixels, labels, data.classes, per_class=4, title="Training images, by class"),
+    left.plotly_chart(presenter.figure(class_grid(pixels, labels, data.classes, per_class=4, title="Training images, by class")),
                       key="cls_sample_grid", width="stretch", config={"displayModeBar": False})
     k = data.n_outputs
     counts = {"train": metrics.class_counts(data.y_train.numpy(), k), "val": metrics.class_counts(data.y_val.numpy(), k),
               "test": metrics.class_counts(data.y_test.numpy(), k)}
-    right.plotly_chart(class_counts(counts, data.classes, title="Images per class"), key="cls_counts", width="stretch")
+    right.plotly_chart(presenter.figure(class_counts(counts, data.classes, title="Images per class")), key="cls_counts",
+                       width="stretch")
     shape = "×".join(str(v) for v in data.input_shape)
     right.caption(f"**{len(data.y_train):,}** training · **{len(data.y_val):,}** validation · "
                   f"**{len(data.y_test):,}** test images of {shape}, {k} classes.")
@@ -280,16 +281,21 @@ def controls(s: dict[str, Any], run: runs.Run | None, ready: bool) -> None:
     active = run is not None and run.active
     allowed = access.control_allowed("start or stop training")  # presenter mode: the audience watches
     c = st.columns([2, 1.3, 5], vertical_alignment="center")
-    c[0].button("Start training", key="cls_start", type="primary", disabled=active or not ready or not allowed,
+    # The one to press is the filled one: Start before a run, Stop while it trains.
+    c[0].button("Start training", key="cls_start", type="secondary" if active else "primary",
+                disabled=active or not ready or not allowed,
                 icon=":material/play_arrow:", width="stretch", shortcut=presenter.shortcut("start"), on_click=_start)
-    c[1].button("Stop", key="cls_stop", disabled=not live.stoppable(run), icon=":material/stop:", width="stretch",
+    c[1].button("Stop", key="cls_stop", type="primary" if live.stoppable(run) else "secondary",
+                disabled=not live.stoppable(run), icon=":material/stop:", width="stretch",
                 on_click=lambda: live.stop(run) if run is not None else None, shortcut=presenter.shortcut("stop"))
     live.show_start_problem(SLOT)
     if run is None:
         _offer_active_runs()
     elif active and allowed and not live.stoppable(run):
         st.caption("Only the session that started this run, or the presenter, can stop it.")
-    tempo_ui.slow_motion(TEMPO_KEY, run, live.stoppable(run), c[2])
+    tempo_ui.slow_motion(TEMPO_KEY, run, live.stoppable(run), c[2])  # while it trains too: its pace changes live
+    if active:  # the live view's status line says what trains; the curves need the height
+        return
     choices = cc.model_choices()
     c[2].caption(f"{DATASETS[s['cls_dataset']].title} ({s['cls_fraction']:.0%} of the training set) · "
                  f"{choices.get(s['cls_model'], s['cls_model'])} · {s['cls_optimizer']} lr {s['cls_lr']:g} · "

@@ -31,7 +31,7 @@ from nnviz.model.models import build_model
 from nnviz.jobs.run_folder import RunFolder
 from nnviz.jobs.storage import inside, safe_name
 from nnviz.figures.diagnostics import annotate
-from nnviz.ui import live, live_panel, replay, report_panel, share
+from nnviz.ui import live, live_panel, presenter, replay, report_panel, share
 from nnviz.ui.classification_panels import CHECKPOINT_KEY, SLOT
 from nnviz.ui.resources import checkpoint_model, task_data
 
@@ -197,14 +197,16 @@ def _status(source: Source) -> None:
 def render(source: Source) -> None:
     """The results panel of a finished run or a loaded checkpoint."""
     cfg = source.config
-    st.subheader(f"Results · {source.label}")
-    st.caption(f"{DATASETS[cfg.data.dataset].title} · {cfg.name or cfg.preset or 'custom model'}")
+    head, download = st.columns([4, 1.4], vertical_alignment="center")  # one row: the results need the height
+    head.subheader(f"Results · {source.label}")
+    head.caption(f"{DATASETS[cfg.data.dataset].title} · {cfg.name or cfg.preset or 'custom model'}")
     _status(source)
     if not source.epochs:
         st.info("No epoch was recorded, so there is nothing to show yet.")
         return
     if source.kind == "run" and source.folder is not None:
-        report_panel.report_button([source.folder.path], "cls_report")
+        with download:
+            report_panel.report_button([source.folder.path], "cls_report")
     replay.player([int(r["epoch"]) for r in source.epochs], "cls_replay", lambda epoch: _at_epoch(source, epoch),
                   label="Replay: show the model after epoch",
                   help="Curves, confusion matrices and mistakes as they were then; Play steps through the run.")
@@ -222,18 +224,18 @@ def _at_epoch(source: Source, epoch: int) -> None:
         y_test, test = None, None
     _metrics_row(row, y_test, test, len(source.classes))
     if test is not None and y_test is not None:
-        st.plotly_chart(_strip(cfg.data, *test, source.classes, f"Test images after epoch {epoch}"),
+        st.plotly_chart(presenter.figure(_strip(cfg.data, *test, source.classes, f"Test images after epoch {epoch}")),
                         key="cls_result_strip", width="stretch", config={"displayModeBar": False})
     tabs = st.tabs(["Curves", "Confusion matrix", "Per-class scores", "Mistakes"])
     with tabs[0]:
         found = report_panel.findings(source.epochs, source.status, source.message, source.batch_losses,
                                       source.final_path, cfg.data, cfg.train.lr)  # marked on the curves
         c = st.columns(2)
-        c[0].plotly_chart(annotate(training_curves(source.epochs, "loss", batch_losses=source.batch_losses,
-                                                   upto_epoch=epoch, title="Loss", uirevision="cls_result"), found),
-                          key="cls_res_loss", width="stretch")
-        c[1].plotly_chart(annotate(training_curves(source.epochs, "acc", upto_epoch=epoch, title="Accuracy",
-                                                   uirevision="cls_result"), found), key="cls_res_acc", width="stretch")
+        loss = training_curves(source.epochs, "loss", batch_losses=source.batch_losses, upto_epoch=epoch,
+                               title="Loss", uirevision="cls_result")
+        acc = training_curves(source.epochs, "acc", upto_epoch=epoch, title="Accuracy", uirevision="cls_result")
+        c[0].plotly_chart(presenter.figure(annotate(loss, found)), key="cls_res_loss", width="stretch")
+        c[1].plotly_chart(presenter.figure(annotate(acc, found)), key="cls_res_acc", width="stretch")
         report_panel.show_findings(found, skip=("diverged",) if source.status == "diverged" else ())  # said above
         report_panel.gradient_chart(source.epochs, found, "cls_grad_norms")
     if test is None or y_test is None:
@@ -274,24 +276,25 @@ def _confusion(source: Source, epoch: int, y_test: np.ndarray, pred_test: np.nda
         c[0].warning(str(exc))
     if train is not None:
         cm_train = metrics.confusion(_labels(source.config.data, "train"), train[0], k)
-        c[0].plotly_chart(confusion_heatmap(cm_train, source.classes, normalise, f"Train · epoch {epoch}"),
+        c[0].plotly_chart(presenter.figure(confusion_heatmap(cm_train, source.classes, normalise, f"Train · epoch {epoch}")),
                           key="cls_cm_train", width="stretch")
     else:
         c[0].info(f"The training-set confusion matrix needs the model of epoch {epoch}; weights are kept per "
                   f"epoch only for models up to {runs.SNAPSHOT_MAX_PARAMS:,} parameters. The last epoch has it.")
     cm_test = metrics.confusion(y_test, pred_test, k)
-    c[1].plotly_chart(confusion_heatmap(cm_test, source.classes, normalise, f"Test · epoch {epoch}"),
+    c[1].plotly_chart(presenter.figure(confusion_heatmap(cm_test, source.classes, normalise, f"Test · epoch {epoch}")),
                       key="cls_cm_test", width="stretch")
 
 
 def _per_class(y_test: np.ndarray, pred: np.ndarray, classes: tuple[str, ...]) -> None:
     rows = metrics.per_class(y_test, pred, classes)
-    c = st.columns([2, 3])
+    c = st.columns([1, 1])  # half the width: every column of the table (to support) stays readable
     pct = st.column_config.ProgressColumn
     c[0].dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="cls_per_class",
-                   column_config={k: pct(k, format="percent", min_value=0.0, max_value=1.0)
-                                  for k in ("precision", "recall", "f1")})
-    c[1].plotly_chart(per_class_bars(rows, title="Precision, recall and F1 per class (test)"),
+                   column_config={"support": st.column_config.NumberColumn("support", width="small"),
+                                  **{k: pct(k, format="percent", min_value=0.0, max_value=1.0, width="small")
+                                     for k in ("precision", "recall", "f1")}})
+    c[1].plotly_chart(presenter.figure(per_class_bars(rows, title="Precision, recall and F1 per class (test)")),
                       key="cls_per_class_bars", width="stretch")
 
 
@@ -331,5 +334,5 @@ def _mistakes(source: Source, y_test: np.ndarray, pred: np.ndarray, conf: np.nda
     if len(idx):
         show = idx[:GALLERY_MAX]
         pixels = _pixels(_data_json(source.config.data), "test")[show]
-        st.plotly_chart(gallery(pixels, y_test[show], pred[show], conf[show], classes, show, ncols=10),
+        st.plotly_chart(presenter.figure(gallery(pixels, y_test[show], pred[show], conf[show], classes, show, ncols=10)),
                         key="cls_gallery", width="stretch", config={"displayModeBar": False})

@@ -26,6 +26,7 @@ from nnviz.figures.maps import activation_vector, feature_map_grid
 from nnviz.figures.predictions import top_k_bar
 from nnviz.figures.preprocess import steps_strip
 from nnviz.data.preprocess import ImageError, NoInkError, Prepared, Result, Rule
+from nnviz.ui import presenter
 from nnviz.ui.pickers import PickedModel
 
 _FIGURES = threading.Lock()  # the figures under the answer are built by one session at a time (figures_in_turn)
@@ -183,8 +184,8 @@ def prediction_panel(result: Result, classes: tuple[str, ...], settings: Setting
         st.warning(caution, icon=":material/info:")
     labels = classes if len(classes) == len(result.probs) else tuple(str(i) for i in range(len(result.probs)))
     with figures_in_turn():  # the answer above is sent; its chart takes its turn
-        st.plotly_chart(top_k_bar(result.probs, labels, settings.k, title=f"Top-{settings.k} probabilities",
-                                  height=70 + 34 * settings.k), key="draw_topk", width="stretch")
+        st.plotly_chart(presenter.figure(top_k_bar(result.probs, labels, settings.k, title=f"Top-{settings.k} probabilities",
+                                                   height=70 + 34 * settings.k)), key="draw_topk", width="stretch")
     st.caption(f"Preprocessed, classified{' and explained' if result.method else ''} in {ms:.0f} ms on the server.")
 
 
@@ -212,7 +213,7 @@ def steps_panel(prepared: Prepared, rule: Rule) -> None:
     """Every preprocessing step as a small image, with the dataset's rule in words."""
     st.subheader("What the network is given")
     st.caption(rule.note + (" · " + " · ".join(prepared.notes) if prepared.notes else ""))
-    st.plotly_chart(steps_strip(prepared.steps), key="draw_steps", width="stretch")
+    st.plotly_chart(presenter.figure(steps_strip(prepared.steps)), key="draw_steps", width="stretch")
 
 
 def inside_panel(prepared: Prepared, result: Result, classes: tuple[str, ...], settings: Settings) -> None:
@@ -223,8 +224,8 @@ def inside_panel(prepared: Prepared, result: Result, classes: tuple[str, ...], s
     with cols[0]:
         if result.attribution is not None:
             title = f"{explain.ATTRIBUTION_METHODS[result.method].title} → “{name}”"
-            st.plotly_chart(fa.attribution_overlay(prepared.pixels, result.attribution, settings.sign,
-                                                   title=title, height=340), key="draw_attr", width="stretch")
+            st.plotly_chart(presenter.figure(fa.attribution_overlay(prepared.pixels, result.attribution, settings.sign,
+                                                                    title=title, height=340)), key="draw_attr", width="stretch")
             st.caption("Red pixels pushed the network towards its answer, blue ones away from it.")
         else:
             st.caption("No attribution chosen (sidebar).")
@@ -232,8 +233,10 @@ def inside_panel(prepared: Prepared, result: Result, classes: tuple[str, ...], s
         if result.maps is None:
             st.caption("This model has no layer to show.")
         elif result.maps.ndim == 3:
-            st.plotly_chart(feature_map_grid(result.maps, title=f"{result.layer}: {len(result.maps)} feature maps of "
-                                             "the first conv layer"), key="draw_maps", width="stretch")
+            st.plotly_chart(presenter.figure(feature_map_grid(
+                result.maps, title=f"{result.layer}: {len(result.maps)} feature maps of the first conv layer")),
+                key="draw_maps", width="stretch")
         else:
-            st.plotly_chart(activation_vector(result.maps, title=f"{result.layer}: outputs of the first dense layer"),
-                            key="draw_maps", width="stretch")
+            st.plotly_chart(presenter.figure(activation_vector(
+                result.maps, title=f"{result.layer}: outputs of the first dense layer")),
+                key="draw_maps", width="stretch")

@@ -6,6 +6,7 @@ import streamlit as st
 from nnviz.jobs import runs
 from nnviz.analysis.compare import config_table, distinct_labels, final_metrics, run_label
 from nnviz.figures.experiments import compare_curves
+from nnviz.ui import presenter
 from nnviz.ui.experiments_common import highlight_rows
 
 RUNS_KEY = "exp_compare_runs"
@@ -53,7 +54,7 @@ def render() -> None:
                           help="Exponential moving average, as TensorBoard's slider.")
     labels = distinct_labels(picked)
     fig = compare_curves([r.history for r in picked], labels, metric, x, smoothing)
-    st.plotly_chart(fig, key="exp_compare_chart", config={"displaylogo": False})
+    st.plotly_chart(presenter.figure(fig), key="exp_compare_chart", config={"displaylogo": False})
 
     st.subheader("Final metrics")
     metrics = final_metrics(picked)

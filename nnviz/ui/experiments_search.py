@@ -14,7 +14,7 @@ from nnviz.config import ConfigError
 from nnviz.figures.search import VIEWS, grid_heatmap, study_view
 from nnviz.model.params import PARAMS, quick_base
 from nnviz.jobs.search_results import grid_axes, grid_cells, results_frame, state_counts, trial_rows
-from nnviz.ui import access, live
+from nnviz.ui import access, live, presenter
 from nnviz.ui.experiments_common import DATASET_CHOICES, allowed, dataset_title
 
 JOB_KEY, STUDY_KEY = "exp_search_job", "exp_search_open"
@@ -182,7 +182,7 @@ def _study_panel(url: str, name: str, job: search_jobs.SearchJob | None) -> None
                 st.caption(f"{VIEWS[view][0]} appears after {VIEWS[view][2]} finished trial(s)"
                            + (" with parameters that vary." if view == "importances" else "."))
             else:
-                st.plotly_chart(fig, key=f"exp_search_view_{view}", config={"displaylogo": False})
+                st.plotly_chart(presenter.figure(fig), key=f"exp_search_view_{view}", config={"displaylogo": False})
     with st.expander(f"All {len(trials)} trials, with the worker that ran each"):
         st.dataframe(trial_rows(trials), hide_index=True, key="exp_search_trials_table")
     st.markdown("**Add workers** on any machine that reaches this storage (CUDA is used where present):")

@@ -8,7 +8,7 @@ from nnviz.jobs import sweeps
 from nnviz.config import ConfigError
 from nnviz.data import DATASETS, DatasetMissing, is_present
 from nnviz.figures.experiments import sweep_figure
-from nnviz.ui import live
+from nnviz.ui import live, presenter
 from nnviz.ui import tempo as tempo_ui
 from nnviz.ui.experiments_common import DATASET_CHOICES, DATASET_KEY, SWEEP_KEY, allowed, dataset_title, shade_above
 from nnviz.ui.experiments_common import SWEEP_JOB_KEY as JOB_KEY  # the sweep this session follows
@@ -102,7 +102,7 @@ def _render(view: dict, key: str) -> None:
                           format_func=lambda m: m.replace("_", " ").replace("val", "validation"))
     if results or current:
         fig = sweep_figure(key, results, task, current, metric=metric)
-        st.plotly_chart(fig, key=f"exp_sweep_chart_{key}", config={"displaylogo": False})
+        st.plotly_chart(presenter.figure(fig), key=f"exp_sweep_chart_{key}", config={"displaylogo": False})
     if results:
         table = results_table(results, task)
         formats = {c: "{:.1%}" for c in table.columns if c.endswith(" acc")}

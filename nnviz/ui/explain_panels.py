@@ -18,7 +18,7 @@ from nnviz.analysis import explain
 from nnviz.jobs.run_folder import of_checkpoint
 from nnviz.figures import attributions as fa
 from nnviz.model.models import build_model
-from nnviz.ui import explain_cost, replay
+from nnviz.ui import explain_cost, presenter, replay
 from nnviz.ui.pickers import PickedImages, PickedModel
 from nnviz.ui.resources import checkpoint_model, task_data
 
@@ -75,9 +75,8 @@ def compute(picked: PickedModel, indices: list[int], method: str, params: dict[s
 # --- control panels -------------------------------------------------------------------------------------
 
 def image_count() -> int:
-    with st.columns([1, 2])[0]:
-        return int(st.slider("Images to explain", 1, 8, 1, key="explain_n_images",
-                             help="Several images: every view shows the same method on all of them."))
+    return int(st.slider("Images to explain", 1, 8, 1, key="explain_n_images",
+                         help="Several images: every view shows the same method on all of them."))
 
 
 def method_panel(model) -> tuple[str, dict[str, Any]]:
@@ -169,16 +168,16 @@ def show_single(picked: PickedModel, images: PickedImages, method: str, params: 
         return
     target = picked.checkpoint.classes[targets[0]]
     cols = st.columns(2)
-    cols[0].plotly_chart(fa.attribution_heatmap(maps[0], d.sign, f"{TITLE[method]} · class {target}"),
-                         key="explain_fig_heatmap", width="stretch")
-    cols[1].plotly_chart(fa.attribution_overlay(images.pixels[0], maps[0], d.sign, d.opacity if d.overlay else 1.0,
-                                                f"On image #{images.indices[0]}"),
-                         key="explain_fig_overlay", width="stretch")
+    heatmap = fa.attribution_heatmap(maps[0], d.sign, f"{TITLE[method]} · class {target}")
+    overlay = fa.attribution_overlay(images.pixels[0], maps[0], d.sign, d.opacity if d.overlay else 1.0,
+                                     f"On image #{images.indices[0]}")
+    cols[0].plotly_chart(presenter.figure(heatmap), key="explain_fig_heatmap", width="stretch")
+    cols[1].plotly_chart(presenter.figure(overlay), key="explain_fig_overlay", width="stretch")
     if len(maps) > 1:
-        st.plotly_chart(fa.attribution_grid(images.pixels, maps[None], [TITLE[method]], _image_titles(picked, images),
-                                            d.sign, d.overlay, d.opacity,
-                                            title="The same method on every chosen image", shared=d.shared),
-                        key="explain_fig_images", width="stretch")
+        grid = fa.attribution_grid(images.pixels, maps[None], [TITLE[method]], _image_titles(picked, images),
+                                   d.sign, d.overlay, d.opacity, title="The same method on every chosen image",
+                                   shared=d.shared)
+        st.plotly_chart(presenter.figure(grid), key="explain_fig_images", width="stretch")
 
 
 def default_grid(model) -> list[str]:
@@ -198,9 +197,9 @@ def show_compare(picked: PickedModel, images: PickedImages, targets: list[int], 
     maps = [compute(picked, images.indices, m, stored_params(m, picked.model), targets) for m in methods]
     if any(m is None for m in maps):
         return
-    st.plotly_chart(fa.attribution_grid(images.pixels, np.stack(maps), [TITLE[m] for m in methods],
-                                        _image_titles(picked, images), d.sign, d.overlay, d.opacity,
-                                        shared=d.shared),
+    st.plotly_chart(presenter.figure(fa.attribution_grid(images.pixels, np.stack(maps), [TITLE[m] for m in methods],
+                                                         _image_titles(picked, images), d.sign, d.overlay, d.opacity,
+                                                         shared=d.shared)),
                     key="explain_fig_compare", width="stretch")
     scale = "each method's maps on one colour scale" if d.shared and len(images.indices) > 1 else \
         "each panel scaled to its own maximum"
@@ -215,7 +214,8 @@ def show_targets(picked: PickedModel, images: PickedImages, method: str, params:
     if maps is None:
         return
     titles = [f"{c}{' ✓' if i == images.labels[0] else ''} · {probs[i]:.0%}" for i, c in enumerate(classes)]
-    st.plotly_chart(fa.target_strip(images.pixels[0], maps, titles, d.sign, d.overlay, d.opacity, shared=d.shared),
+    st.plotly_chart(presenter.figure(fa.target_strip(images.pixels[0], maps, titles, d.sign, d.overlay, d.opacity,
+                                                     shared=d.shared)),
                     key="explain_fig_targets", width="stretch")
     st.caption(f"{TITLE[method]} for image #{images.indices[0]} towards every class (✓ the true class, "
                "% the predicted probability). The evidence *for* one digit is often evidence *against* another.")
@@ -236,8 +236,8 @@ def show_sanity(picked: PickedModel, images: PickedImages, method: str, params: 
         return
     rho = [explain.rank_correlation(fa.signed(a, d.sign), fa.signed(b, d.sign), absolute=False)
            for a, b in zip(trained, scrambled)]
-    st.plotly_chart(fa.sanity_pair(images.pixels, trained, scrambled, rho, d.sign, d.overlay, d.opacity,
-                                   _image_titles(picked, images), shared=d.shared),
+    st.plotly_chart(presenter.figure(fa.sanity_pair(images.pixels, trained, scrambled, rho, d.sign, d.overlay, d.opacity,
+                                                    _image_titles(picked, images), shared=d.shared)),
                     key="explain_fig_sanity", width="stretch")
     finite = [r for r in rho if np.isfinite(r)]
     mean = float(np.mean(finite)) if finite else float("nan")
@@ -308,12 +308,12 @@ def show_epochs(picked: PickedModel, images: PickedImages, method: str, params: 
             return
         guess = int(np.argmax(probs))
         cols = st.columns(2)
-        cols[0].plotly_chart(fa.attribution_heatmap(shown, d.sign, f"{TITLE[method]} · class {classes[target]} · "
-                                                                  f"epoch {epoch}", limit=fixed),
-                             key="explain_fig_epoch_heatmap", width="stretch")
-        cols[1].plotly_chart(fa.attribution_overlay(images.pixels[0], shown, d.sign, d.opacity if d.overlay else 1.0,
-                                                    f"Predicted {classes[guess]} ({probs[guess]:.0%})", limit=fixed),
-                             key="explain_fig_epoch_overlay", width="stretch")
+        heatmap = fa.attribution_heatmap(shown, d.sign, f"{TITLE[method]} · class {classes[target]} · epoch {epoch}",
+                                         limit=fixed)
+        overlay = fa.attribution_overlay(images.pixels[0], shown, d.sign, d.opacity if d.overlay else 1.0,
+                                         f"Predicted {classes[guess]} ({probs[guess]:.0%})", limit=fixed)
+        cols[0].plotly_chart(presenter.figure(heatmap), key="explain_fig_epoch_heatmap", width="stretch")
+        cols[1].plotly_chart(presenter.figure(overlay), key="explain_fig_epoch_overlay", width="stretch")
 
     replay.player(sorted(set(files) | ({final} if final >= 0 else set())), "explain_epoch", draw,
                   label="Epoch (replay the run)",

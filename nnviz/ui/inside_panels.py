@@ -16,8 +16,8 @@ from nnviz.analysis import embedding, inspect
 from nnviz.jobs.run_folder import RunFolder, of_checkpoint
 from nnviz.figures import maps, weights
 from nnviz.model.models import summarize
-from nnviz.ui import replay
-from nnviz.ui.pickers import PickedModel, image_picker, images_at
+from nnviz.ui import presenter, replay
+from nnviz.ui.pickers import PickedModel, image_picker, images_at, show_images
 from nnviz.ui.resources import checkpoint_model, task_data
 
 STATS_IMAGES = 256  # test images behind the activation statistics
@@ -28,7 +28,7 @@ PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "
 def chart(fig, key: str) -> None:
     """A plotly chart with a PNG download (camera button) named after its key."""
     config = dict(PLOT_CONFIG, toImageButtonOptions=dict(PLOT_CONFIG["toImageButtonOptions"], filename=key))
-    st.plotly_chart(fig, key=key, width="stretch", config=config)
+    st.plotly_chart(presenter.figure(fig), key=key, width="stretch", config=config)
 
 
 def _seed(key: str, default, ok=lambda value: True) -> None:
@@ -187,7 +187,7 @@ def _default_layers(infos: list[inspect.LayerInfo]) -> list[str]:
 
 
 def feature_maps(picked: PickedModel) -> None:
-    images = image_picker(picked, n=1, key="inside_img")
+    images = image_picker(picked, n=1, key="inside_img", show=False)  # the image comes after its maps
     infos = inspect.inspectable(_layers(*_key(picked)))
     names = [i.name for i in infos]
     c = st.columns([4, 2, 2])
@@ -246,6 +246,7 @@ def feature_maps(picked: PickedModel) -> None:
                 and name == names[-1] else None
             fig = maps.activation_vector(flat, labels, units, title=f"{name}: {flat.shape[1]} units")
         chart(fig, f"inside_fm_{name}")
+    show_images(images, picked.checkpoint.classes)
 
 
 def weights_and_activations(picked: PickedModel) -> None:

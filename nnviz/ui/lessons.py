@@ -215,25 +215,29 @@ def banner(page_path: str) -> None:
     step = lesson.steps[index]
     if step.page != page_path:
         return
+    # Compact, so the lab's picture stays in the first screen: one line says the step, what to look
+    # for opens from a button beside Next.
     with st.container(border=True, key="lesson_banner"):
-        left, right = st.columns([7, 3], vertical_alignment="top")
+        left, right = st.columns([13, 7], vertical_alignment="center")
+        start = " Press **Start** to train" + (" (key **S**)." if presenter.enabled() else ".") \
+            if step.page in SLOTS and not step.autostart and live.current(SLOTS[page_path]) is None else ""
         left.markdown(f"**:material/school: {lesson.title}** · step {index + 1} of {len(lesson.steps)}: "
-                      f"{step.caption}  \n:material/visibility: {lesson.look_for[0]}  \n"
-                      f":material/visibility: {lesson.look_for[1]}")
-        if lesson.note:
-            left.caption(f":material/cloud_off: {lesson.note}")
-        if step.page in SLOTS and not step.autostart and live.current(SLOTS[page_path]) is None:
-            left.caption("Press **Start** to train" + (" (key **S**)." if presenter.enabled() else "."))
-        if index == len(lesson.steps) - 1 and len(lesson_runs_steps(lesson)) > 1:
-            _overlay(lesson)
-        with right:
-            if index + 1 < len(lesson.steps) and st.button(
-                    "Next step", key="lesson_next", type="primary", icon=":material/skip_next:",
-                    shortcut=presenter.shortcut("next"), width="stretch",
-                    help=f"Step {index + 2}: {lesson.steps[index + 1].caption}"):
-                open_step(lesson.id, index + 1)
-            st.button("End lesson", key="lesson_end", on_click=end, icon=":material/close:", width="stretch",
-                      type="tertiary")
+                      f"{step.caption}{start}")
+        # buttons as wide as their labels (never cut), right-aligned; they wrap rather than shrink
+        buttons = right.container(horizontal=True, horizontal_alignment="right", vertical_alignment="center")
+        with buttons.popover("Look for", icon=":material/visibility:"):
+            st.markdown(f"{lesson.look_for[0]}  \n{lesson.look_for[1]}")
+            if lesson.note:
+                st.caption(f":material/cloud_off: {lesson.note}")
+        if index + 1 < len(lesson.steps) and buttons.button(
+                "Next step", key="lesson_next", type="primary", icon=":material/skip_next:",
+                shortcut=presenter.shortcut("next"),
+                help=f"Step {index + 2}: {lesson.steps[index + 1].caption}"):
+            open_step(lesson.id, index + 1)
+        buttons.button("End", key="lesson_end", on_click=end, icon=":material/close:", type="tertiary",
+                       help="End the lesson: the page keeps its settings.")
+    if index == len(lesson.steps) - 1 and len(lesson_runs_steps(lesson)) > 1:
+        _overlay(lesson)
 
 
 def lesson_runs_steps(lesson: Lesson) -> list[int]:

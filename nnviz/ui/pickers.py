@@ -17,6 +17,7 @@ from nnviz.model import checkpoints
 from nnviz.data import DATASETS, DatasetMissing, TaskData, denormalise
 from nnviz.figures.predictions import top_k_bar
 from nnviz.training.train import predict
+from nnviz.ui import presenter
 from nnviz.ui.resources import checkpoint_model, task_data
 
 MODEL_KEY = "picked_model_path"  # survives page switches (not a widget key)
@@ -86,8 +87,9 @@ class PickedImages:
     pixels: np.ndarray  # (n, H, W) or (n, H, W, 3) in [0, 1], for display
 
 
-def image_picker(picked: PickedModel, n: int = 1, key: str = "images") -> PickedImages:
-    """Mode, class and index controls, then the chosen images with their top-5 probabilities."""
+def image_picker(picked: PickedModel, n: int = 1, key: str = "images", show: bool = True) -> PickedImages:
+    """Mode, class and index controls, then (`show`) the chosen images with their top-5 probabilities;
+    a page that wants its own picture first calls `show_images` further down."""
     data, classes = picked.data, picked.checkpoint.classes
     labels = data.y_test.numpy()
     probs = test_probabilities(picked)
@@ -117,11 +119,13 @@ def image_picker(picked: PickedModel, n: int = 1, key: str = "images") -> Picked
     pixels = denormalise(data.x_test[idx], info).numpy()  # (n, C, H, W)
     pixels = pixels[:, 0] if pixels.shape[1] == 1 else pixels.transpose(0, 2, 3, 1)
     result = PickedImages(indices, data.x_test[idx], labels[indices], probs[indices], pixels)
-    _show(result, classes)
+    if show:
+        show_images(result, classes)
     return result
 
 
-def _show(images: PickedImages, classes: tuple[str, ...]) -> None:
+def show_images(images: PickedImages, classes: tuple[str, ...]) -> None:
+    """The first chosen image with its top-5 probabilities, and a strip of the others."""
     first = images.probs[0]
     cols = st.columns([1, 3])
     with cols[0]:
@@ -129,8 +133,8 @@ def _show(images: PickedImages, classes: tuple[str, ...]) -> None:
                  if images.pixels[0].ndim == 2 else images.pixels[0], clamp=True, width=168)
         st.markdown(f"**#{images.indices[0]}** · true: **{classes[images.labels[0]]}**")
     with cols[1]:
-        st.plotly_chart(top_k_bar(first, classes, 5, int(images.labels[0]), title="Top-5 prediction", height=230),
-                        key="picked_top5", width="stretch")
+        top5 = top_k_bar(first, classes, 5, int(images.labels[0]), title="Top-5 prediction", height=230)
+        st.plotly_chart(presenter.figure(top5), key="picked_top5", width="stretch")
     if len(images.indices) > 1:
         strip = st.columns(min(len(images.indices), 8))
         for col, i, pix, label, p in zip(strip, images.indices, images.pixels, images.labels, images.probs):

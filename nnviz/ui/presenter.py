@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from nnviz.figures import style
+
 STATE = "presenter:on"  # non-widget key: the mode survives page switches
 TOGGLE = "presenter_toggle"
 PARAM = "presenter"  # ?presenter=1
@@ -16,24 +18,49 @@ PARAM = "presenter"  # ?presenter=1
 SHORTCUTS = {"start": "S", "stop": "X", "next": "N"}
 SHORTCUT_HELP = "Keys: **S** start · **X** stop · **N** next step"
 
+# Every page, presenter view or not: Streamlit's default top padding (6rem) leaves the first
+# screen of a 1280x720 projector a hundred pixels short; titles are a lab's label, not its content;
+# a disabled button must not look like the enabled one beside it.
+_BASE_CSS = """
+[data-testid="stMainBlockContainer"] { padding-top: 1.5rem !important; padding-bottom: 3rem !important;
+  padding-left: 2.5rem !important; padding-right: 2.5rem !important; }
+[data-testid="stMain"] h1 { font-size: 2.1rem !important; padding-top: 0 !important; padding-bottom: 0.25rem !important; }
+[data-testid="stMain"] button:disabled { opacity: 0.45; border-style: dashed !important; }
+.st-key-lesson_banner { padding: 0.4rem 0.9rem !important; gap: 0.2rem !important; }
+[data-testid="stMain"] button[kind="primary"]:disabled { background: transparent !important;
+  color: inherit !important; border-color: currentColor !important; }
+"""
+
 # Streamlit sizes almost everything in rem, so a larger root font scales text, widgets and
 # spacing together. Captions and help text are faded by default: too faint from the back row.
 _CSS = """
 html {{ font-size: {base}px; }}
-h1 {{ font-size: 2.3rem !important; }}
+[data-testid="stMain"] h1 {{ font-size: 2rem !important; }}
 [data-testid="stMain"] p, [data-testid="stMain"] li, [data-testid="stMain"] label,
 [data-testid="stCaptionContainer"], [data-testid="stMarkdownContainer"] {{ color: {ink} !important; }}
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] * {{ color: {ink} !important; }}
-[data-testid="stCaptionContainer"] {{ font-size: 0.95rem !important; opacity: 1 !important; }}
-[data-testid="stMainBlockContainer"] {{ padding-top: 2.5rem !important; }}
+[data-testid="stCaptionContainer"] {{ font-size: 1rem !important; opacity: 1 !important; }}
 [data-testid="stMetricValue"] {{ font-size: 1.8rem !important; }}
+[data-testid="stMetricLabel"] p {{ font-size: 1rem !important; }}
 [data-testid="stMain"] button {{ padding-left: 0.5rem !important; padding-right: 0.5rem !important; }}
 /* Buttons in nested columns (a lab's Start / Stop / Reset row) are too narrow for a key hint at this
    size: the label would be cut. The sidebar lists the keys. */
 [data-testid="stColumn"] [data-testid="stColumn"] button kbd {{ display: none; }}
 [data-testid="stMain"] button {{ border-width: 2px !important; font-weight: 600; }}
+[data-testid="stMain"] button:disabled {{ opacity: 0.35; border-style: dashed !important; font-weight: 400; }}
+[data-testid="stMain"] p {{ font-size: 1rem !important; }}  /* widget labels, captions, buttons: body size */
 [data-testid="stTab"] p {{ font-size: 1.05rem !important; font-weight: 600; }}
+[data-testid="stMain"] [data-testid="stMetricValue"] p {{ font-size: 1.8rem !important; }}
+[data-testid="stMain"] h1 p, [data-testid="stMain"] h2 p, [data-testid="stMain"] h3 p {{ font-size: inherit !important; }}
 [data-testid="stAlertContainer"] {{ border: 2px solid currentColor; }}
+/* Tables are drawn on a canvas in Streamlit's own pixel size: zoom them with the text. */
+[data-testid="stDataFrame"] {{ zoom: {zoom}; }}
+[data-testid="stTable"] td, [data-testid="stTable"] th {{ font-size: 1rem !important; }}
+/* The live views' SVG curves (a 480-unit canvas drawn about 430 px wide) and their status line. */
+.nnviz-chart svg text {{ font-size: 21px !important; }}
+.nnviz-chart svg text[transform] {{ display: none; }}  /* the rotated y title: the chart's title says it */
+.nnviz-progress-text {{ font-size: 1rem !important; }}
+.nnviz-tile figcaption {{ font-size: 0.9rem !important; }}
 """
 
 
@@ -83,13 +110,20 @@ def advanced(label: str = "Advanced settings"):  # noqa: ANN201 (a Streamlit con
 
 
 def base_font_px() -> int:
-    """Root font size in presenter view: large, but a 1280-px wide projector still fits the labs."""
-    return 18
+    """Root font size in presenter view: body text 20 px, and a 1280-px wide projector still fits the labs."""
+    return 20
 
 
 def inject() -> None:
-    """Add the presenter style sheet to the page when the view is on (call once per script run)."""
-    if not enabled():
-        return
-    dark = getattr(st.context.theme, "type", "light") == "dark"
-    st.html(f"<style>{_CSS.format(base=base_font_px(), ink='#ffffff' if dark else '#000000')}</style>")
+    """Add the house style sheet, and the presenter one when the view is on (call once per script run)."""
+    css = _BASE_CSS
+    if enabled():
+        dark = getattr(st.context.theme, "type", "light") == "dark"
+        css += _CSS.format(base=base_font_px(), ink="#ffffff" if dark else "#000000", zoom=base_font_px() / 16)
+    st.html(f"<style>{css}</style>")
+
+
+def figure(fig):  # noqa: ANN001, ANN201 (a plotly figure or its dict)
+    """`fig` as it should be drawn in this session: in presenter view a copy with projector-size text
+    (nnviz.figures.style.for_projector), else `fig` itself. Wrap every figure given to st.plotly_chart."""
+    return style.for_projector(fig) if enabled() else fig

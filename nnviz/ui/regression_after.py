@@ -91,11 +91,11 @@ def _results(ctx: dict) -> None:
             + ("within the 1.5 × σ² target." if good else "above the 1.5 × σ² target: train longer, or change "
                                                             "the model or the regularisation."),
             icon=":material/check_circle:" if good else ":material/warning:")
-    left, right = st.columns([2, 3])
+    left, right = st.columns(2)  # half the width: the table's five columns (to "MSE / σ²") are never cut
     with left:
         st.markdown("**Final metrics**" + (" (fold 1 model)" if cfg.train.kfold else ""))
         st.dataframe(rows, hide_index=True, width="stretch",
-                     column_config={k: st.column_config.NumberColumn(format=_number_format(rows, k))
+                     column_config={k: st.column_config.NumberColumn(format=_number_format(rows, k), width="small")
                                     for k in ("MSE", "RMSE", "MAE", "MSE / σ²")})
         best = min((r for r in ctx["view"]["epochs"] if math.isfinite(r.get("val_loss", math.nan))),
                    key=lambda r: r["val_loss"], default=None)

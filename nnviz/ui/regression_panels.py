@@ -231,11 +231,13 @@ def controls(cfg: RunConfig | None, run: Run | None) -> None:
     active = run is not None and run.active
     allowed = access.control_allowed("start or stop training")  # presenter mode: the audience watches
     start, stop, reset = st.columns(3)
-    start.button("Start", key="rg_start", type="primary", width="stretch",
+    # The one to press is the filled one: Start before a run, Stop while it trains.
+    start.button("Start", key="rg_start", type="secondary" if active else "primary", width="stretch",
                  disabled=cfg is None or active or not allowed, on_click=_start, args=(cfg,),
                  help="Train with the settings below, in the background: the page stays usable.",
                  shortcut=presenter.shortcut("start"))
-    stop.button("Stop", key="rg_stop", width="stretch", disabled=not live.stoppable(run), on_click=_stop,
+    stop.button("Stop", key="rg_stop", type="primary" if live.stoppable(run) else "secondary", width="stretch",
+                disabled=not live.stoppable(run), on_click=_stop,
                 shortcut=presenter.shortcut("stop"))
     reset.button("Reset", key="rg_reset", width="stretch", disabled=run is None,
                  on_click=_reset, help="Forget this run and show the untrained model again.")

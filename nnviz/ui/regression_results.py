@@ -22,10 +22,11 @@ from nnviz.analysis.diagnostics import compact, divergence
 from nnviz.figures import regression as rfig
 from nnviz.figures import diagnostics as dfig
 from nnviz.jobs.runs import runs_dir
-from nnviz.ui import live, report_panel, resources
+from nnviz.ui import live, presenter, report_panel, resources
 
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
-FIT_HEIGHT, LOSS_HEIGHT = 380, 320
+FIT_HEIGHT = 380  # the untrained fit beside the set-up
+LIVE_HEIGHT = 330  # fit and loss side by side under Start / Stop: both in the first screen at 1280x720
 # While a run trains the charts are drawn without their legends (a third of the browser's work per
 # redraw); these lines under the charts say the same. The full legends come back when the run ends.
 FIT_LEGEND = (":blue[●] train · :orange[◆] validation · :green[◆] test · ╌ true function · :gray[┈] untrained · "
@@ -42,7 +43,7 @@ def chart(fig, key: str, name: str, static: bool = False) -> None:
     config = {**CHART_CONFIG, "toImageButtonOptions": {**CHART_CONFIG["toImageButtonOptions"], "filename": name}}
     if static:
         config = {"staticPlot": True, "displayModeBar": False}
-    st.plotly_chart(fig, key=key, width="stretch", config=config)
+    st.plotly_chart(presenter.figure(fig), key=key, width="stretch", config=config)
 
 
 def cfg_json(cfg) -> str:
@@ -82,10 +83,10 @@ def _initial_fit(model_json: str, data_json: str, seed: int) -> tuple[np.ndarray
     return views.initial_fit(from_dict(ModelConfig, json.loads(model_json)), data, seed)
 
 
-def scene_fit_figure(scene: dict, title: str, **kw) -> go.Figure:
+def scene_fit_figure(scene: dict, title: str, height: int = FIT_HEIGHT, **kw) -> go.Figure:
     """`fit_figure` over a data config's scene (points, empty ranges, true curve, fixed axes)."""
     return rfig.fit_figure(scene["points"], gaps=scene["gaps"], truth=scene["truth"], x_range=scene["x_range"],
-                           y_range=scene["y_range"], title=title, height=FIT_HEIGHT, **kw)
+                           y_range=scene["y_range"], title=title, height=height, **kw)
 
 
 # --- before training --------------------------------------------------------------------------
@@ -138,14 +139,14 @@ def _live_figures(view: dict, scene: dict, smoothing: float) -> tuple:
     same_run = memo is not None and memo[0][0] == view["id"]
     fit_fig = memo[1] if same_run else None
     if fit_fig is None or fit is None or not rfig.refresh_fit(fit_fig, fit=fit, before=before, title=title):
-        fit_fig = scene_fit_figure(scene, title, fit=fit, fit_label="network", before=before)
+        fit_fig = scene_fit_figure(scene, title, height=LIVE_HEIGHT, fit=fit, fit_label="network", before=before)
     loss_fig, loss_at = (memo[2], memo[3]) if same_run and memo[0][4] == key[4] else (None, 0.0)
     noise_var = scene["noise"] ** 2
     if loss_fig is None or not training or time.monotonic() - loss_at >= LOSS_EVERY_S:
         if loss_fig is None or not rfig.refresh_loss(loss_fig, view["epochs"], view["batch_losses"],
                                                      smoothing=smoothing, noise_var=noise_var):
             loss_fig = rfig.loss_figure(view["epochs"], view["batch_losses"], smoothing=smoothing,
-                                        noise_var=noise_var, height=LOSS_HEIGHT)
+                                        noise_var=noise_var, height=LIVE_HEIGHT)
         loss_at = time.monotonic()
     for fig in (fit_fig, loss_fig):  # while training, text legends (FIT_LEGEND, LOSS_LEGEND) save browser work
         fig.layout.showlegend = not training
@@ -161,7 +162,17 @@ def live_panel(view: dict) -> None:
         return
     scene = scene_of(cfg_json(cfg.data))
     p = view["progress"]
-    st.progress(p.fraction if view["status"] in ("queued", "running") else 1.0, text=live.status_line(view))
+    last = view["epochs"][-1] if view["epochs"] else {}
+    noise_var = scene["noise"] ** 2
+    cols = st.columns([2.2, 1, 1, 1, 1], vertical_alignment="center")  # progress beside the numbers: one row
+    cols[0].progress(p.fraction if view["status"] in ("queued", "running") else 1.0, text=live.status_line(view))
+    cols = cols[1:]
+    cols[0].metric(f"epoch (of {cfg.train.epochs})", f"{int(last.get('epoch', 0))}")
+    cols[1].metric("train MSE", _metric(last.get("train_loss")))
+    cols[2].metric("validation MSE", _metric(last.get("val_loss")))
+    test = last.get("test_loss")
+    ratio = f"{compact(test / noise_var, 2)} × σ²" if noise_var and test is not None and math.isfinite(test) else None
+    cols[3].metric("test MSE", _metric(test), ratio, delta_color="off", delta_arrow="off")
     if view["status"] in ("failed", "diverged"):
         message = view["message"] or "The run failed."
         if "more than 1 value per channel" in message:  # PyTorch's words for batch-norm on a 1-sample batch
@@ -172,24 +183,19 @@ def live_panel(view: dict) -> None:
         diverging = divergence(view["epochs"], view["status"], lr=cfg.train.lr)
         if diverging is not None:  # said while it trains: a blown-up loss is no reason to wait for the end
             st.error(diverging.sentence, icon=":material/trending_up:")
-    last = view["epochs"][-1] if view["epochs"] else {}
-    noise_var = scene["noise"] ** 2
-    cols = st.columns(4)
-    cols[0].metric(f"epoch (of {cfg.train.epochs})", f"{int(last.get('epoch', 0))}")
-    cols[1].metric("train MSE", _metric(last.get("train_loss")))
-    cols[2].metric("validation MSE", _metric(last.get("val_loss")))
-    test = last.get("test_loss")
-    ratio = f"{compact(test / noise_var, 2)} × σ²" if noise_var and test is not None and math.isfinite(test) else None
-    cols[3].metric("test MSE", _metric(test), ratio, delta_color="off", delta_arrow="off")
     fit_fig, loss_fig = _live_figures(view, scene, st.session_state.get("rg_smoothing", 0.6))
     training = view["status"] in ("queued", "running")
-    chart(fit_fig, "rg_fit_live", "regression-fit", static=training)
-    if training:
-        st.caption(FIT_LEGEND)
     found = [] if training else _findings(view)  # diagnostics once the run has ended, marked on the loss curves
-    chart(dfig.annotate(loss_fig, found) if found else loss_fig, "rg_loss_live", "regression-loss", static=training)
-    if training:
-        st.caption(LOSS_LEGEND)
+    fit_col, loss_col = st.columns(2, gap="small")  # side by side: both in the first screen of a projector
+    with fit_col:
+        chart(fit_fig, "rg_fit_live", "regression-fit", static=training)
+        if training:
+            st.caption(FIT_LEGEND)
+    with loss_col:
+        chart(dfig.annotate(loss_fig, found) if found else loss_fig, "rg_loss_live", "regression-loss",
+              static=training)
+        if training:
+            st.caption(LOSS_LEGEND)
     report_panel.show_findings(found, skip=("diverged",) if view["status"] == "diverged" else ())  # said above
     if not training:
         report_panel.gradient_chart(view["epochs"], found, "rg_grad_norms")

@@ -18,6 +18,7 @@ from nnviz.model import checkpoints
 from nnviz.config import DataConfig, from_dict, to_dict
 from nnviz.analysis.diagnostics import Finding
 from nnviz.figures import diagnostics as dfig
+from nnviz.ui import presenter
 from nnviz.ui.resources import task_data
 
 STATS_INPUTS = 256  # training inputs behind the dead-ReLU share
@@ -63,7 +64,8 @@ def gradient_chart(epochs: Sequence[dict], found: Sequence[Finding], key: str) -
     if not any("grad_norm" in r for r in epochs):
         return
     with st.expander("Gradient norms per epoch", icon=":material/ssid_chart:"):
-        st.plotly_chart(dfig.gradient_norm_figure(epochs, found, title="", height=300), key=key, width="stretch")
+        fig = dfig.gradient_norm_figure(epochs, found, title="", height=300)
+        st.plotly_chart(presenter.figure(fig), key=key, width="stretch")
         st.caption("How hard each step pushed the weights. The first layer far below the last: vanishing gradients "
                    "(the early layers barely learn). A sudden climb: exploding gradients, often a learning rate "
                    "that is too high.")

@@ -79,7 +79,12 @@ def _banner(page, lesson_id: str, step: int) -> None:
     lesson = lessons.get(lesson_id)
     text = _main_text(page)
     assert lesson.title in text and f"step {step + 1} of {len(lesson.steps)}" in text, text[:800]
-    assert lesson.look_for[0][:60] in text
+    page.locator('.st-key-lesson_banner [data-testid="stPopover"] button').click()  # the compact banner's "Look for"
+    body = page.locator('[data-testid="stPopoverBody"]')
+    body.wait_for(timeout=30_000)
+    assert lesson.look_for[0][:60] in body.inner_text()
+    page.keyboard.press("Escape")
+    body.wait_for(state="hidden", timeout=30_000)
 
 
 def test_deep_link_is_the_first_request_of_a_fresh_server(fresh_url, browser):

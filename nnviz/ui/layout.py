@@ -1,0 +1,25 @@
+"""A page's header, sized for the first screen of a 1280x720 projector.
+
+The intro sentence under a page title costs one or two lines. In presenter view, and while a
+lesson banner already says what the page is for, it moves into the title's help tooltip so the
+picture that matters moves up.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from nnviz.ui import lessons, presenter
+
+
+def compact() -> bool:
+    """Whether pages keep their intro out of the first screen (presenter view or an active lesson)."""
+    return presenter.enabled() or lessons.active() is not None
+
+
+def header(title: str, intro: str, icon: str | None = None, short: bool | None = None) -> None:
+    """The page title, and `intro` under it or, when `short` (default: `compact()`), as the title's tooltip."""
+    if compact() if short is None else short:
+        st.title(title, icon=icon, help=intro)
+    else:
+        st.title(title, icon=icon)
+        st.caption(intro)

@@ -1,0 +1,41 @@
+"""The projector scale of figures (presenter view): every text at least projector size, the original untouched."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from nnviz.figures import style
+
+
+def _figure() -> go.Figure:
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("left", "right"))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[1, 2], name="a"), row=1, col=1)
+    fig.add_trace(go.Heatmap(z=[[0, 1], [1, 0]], colorbar=dict(tickfont=dict(size=9))), row=1, col=2)
+    fig.update_xaxes(tickfont=dict(size=10))
+    return style.apply(fig, title="t")
+
+
+def test_every_text_reaches_projector_size_and_the_figure_is_left_alone():
+    fig = _figure()
+    before = fig.to_dict()
+    big = style.for_projector(fig)
+    layout = big["layout"]
+    assert layout["font"]["size"] >= style.PROJECTOR_FONT
+    assert layout["hoverlabel"]["font"]["size"] >= style.PROJECTOR_TICKS
+    assert layout["legend"]["font"]["size"] >= style.PROJECTOR_TICKS
+    axes = [k for k in layout if k.startswith(("xaxis", "yaxis"))]
+    assert len(axes) == 4
+    assert all(layout[k]["tickfont"]["size"] >= style.PROJECTOR_TICKS and layout[k]["automargin"] for k in axes)
+    assert all(a["font"]["size"] >= style.PROJECTOR_TICKS for a in layout["annotations"])  # subplot titles
+    assert big["data"][1]["colorbar"]["tickfont"]["size"] >= style.PROJECTOR_TICKS
+    assert go.Figure(big).layout.xaxis.tickfont.size == style.PROJECTOR_TICKS  # still a valid figure
+    assert fig.to_dict() == before
+
+
+def test_larger_sizes_are_kept():
+    fig = go.Figure(go.Scatter(x=[0], y=[0]))
+    fig.update_layout(font=dict(size=30), xaxis=dict(tickfont=dict(size=24)))
+    big = style.for_projector(fig)
+    assert big["layout"]["font"]["size"] == 30
+    assert big["layout"]["xaxis"]["tickfont"]["size"] == 24
+    assert big["layout"]["yaxis"]["tickfont"]["size"] == style.PROJECTOR_TICKS
