@@ -9,7 +9,7 @@ take the page's width, side by side under Start / Stop, and the set-up folds awa
 """
 import streamlit as st
 
-from nnviz.ui import layout, live
+from nnviz.ui import layout, live, presenter
 from nnviz.ui import regression_after as after
 from nnviz.ui import regression_panels as panels
 from nnviz.ui import regression_results as results
@@ -30,11 +30,14 @@ if run is None:
     with right:
         results.preview(cfg)
 else:
-    title, buttons = st.columns([3, 2], vertical_alignment="bottom")  # one row: the plots need the height
-    with title:
-        layout.header("Regression lab", INTRO, icon=ICON, short=True)
-    with buttons:
+    if presenter.enabled():  # the projector's height goes to the plots; the sidebar names the page
         panels.controls(cfg, run)
+    else:
+        title, buttons = st.columns([2, 3], vertical_alignment="center")  # one row: the plots need the height
+        with title:
+            layout.header("Regression lab", INTRO, icon=ICON, short=True)
+        with buttons:
+            panels.controls(cfg, run)
     live.watch(run, results.live_panel, panels.SLOT)
     if cfg is not None and cfg != run.config and not run.active:
         st.caption("The settings changed since this run: **Start** trains with them, **Reset** previews them.")

@@ -25,6 +25,7 @@ from nnviz.model.models import ModelTooLarge, build_model, summarize
 from nnviz.training.train import resolve_device
 from nnviz.ui import classification_config as cc
 from nnviz.ui import access, live, presenter
+from nnviz.ui import share
 from nnviz.ui import tempo as tempo_ui
 from nnviz.ui.resources import task_data
 
@@ -293,11 +294,14 @@ def controls(s: dict[str, Any], run: runs.Run | None, ready: bool) -> None:
         _offer_active_runs()
     elif active and allowed and not live.stoppable(run):
         st.caption("Only the session that started this run, or the presenter, can stop it.")
-    tempo_ui.slow_motion(TEMPO_KEY, run, live.stoppable(run), c[2])  # while it trains too: its pace changes live
+    extras = c[2].container(horizontal=True, vertical_alignment="center")
+    tempo_ui.slow_motion(TEMPO_KEY, run, live.stoppable(run), extras)  # while it trains too: its pace changes live
+    if run is not None:
+        share.share_popover(SLOT, run, extras)
     if active:  # the live view's status line says what trains; the curves need the height
         return
     choices = cc.model_choices()
-    c[2].caption(f"{DATASETS[s['cls_dataset']].title} ({s['cls_fraction']:.0%} of the training set) · "
+    extras.caption(f"{DATASETS[s['cls_dataset']].title} ({s['cls_fraction']:.0%} of the training set) · "
                  f"{choices.get(s['cls_model'], s['cls_model'])} · {s['cls_optimizer']} lr {s['cls_lr']:g} · "
                  f"batch {s['cls_batch_size']} · {s['cls_epochs']} epochs"
                  + ("" if ready else " — fix the data or model panel first"))

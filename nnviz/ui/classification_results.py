@@ -31,7 +31,7 @@ from nnviz.model.models import build_model
 from nnviz.jobs.run_folder import RunFolder
 from nnviz.jobs.storage import inside, safe_name
 from nnviz.figures.diagnostics import annotate
-from nnviz.ui import live, live_panel, presenter, replay, report_panel, share
+from nnviz.ui import live, live_panel, presenter, replay, report_panel
 from nnviz.ui.classification_panels import CHECKPOINT_KEY, SLOT
 from nnviz.ui.resources import checkpoint_model, task_data
 
@@ -169,7 +169,6 @@ def live_view(run: runs.Run) -> None:
     cfg = run.config.data
     y = _labels(cfg, "test")
     idx = metrics.strip_indices(y, len(DATASETS[cfg.dataset].classes), STRIP_PER_CLASS)
-    share.share_popover(SLOT, run)
     live_panel.run_view(run, _pixels(_data_json(cfg), "test")[idx], idx, y[idx], DATASETS[cfg.dataset].classes,
                         every_s=LIVE_POLL_S)
 

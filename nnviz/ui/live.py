@@ -15,7 +15,7 @@ import streamlit as st
 from nnviz.jobs import runs, storage
 from nnviz.config import RunConfig
 from nnviz.model.models import ModelTooLarge
-from nnviz.ui import access, share
+from nnviz.ui import access
 
 POLL_S = 0.4  # fragment refresh while a run is active: >= 2 updates per second
 MAX_RUNS_PER_SESSION = 2  # one browser session cannot fill every training slot
@@ -129,7 +129,6 @@ def watch(run: runs.Run, render: Callable[[dict], None], slot: str) -> None:
 
     When the run ends, the whole page reruns once so its after-training panels appear.
     """
-    share.share_popover(slot, run)
 
     def body() -> None:
         view = run.view()

@@ -21,6 +21,7 @@ from nnviz.model.models import ModelTooLarge, build_model, summarize
 from nnviz.jobs.runs import Run, runs_dir
 from nnviz.ui import access, live, presenter
 from nnviz.ui import regression_settings as rs
+from nnviz.ui import share
 from nnviz.ui import tempo as tempo_ui
 
 SLOT = "regression"  # the live.* slot of this page's run
@@ -227,24 +228,26 @@ def _reset() -> None:
 
 
 def controls(cfg: RunConfig | None, run: Run | None) -> None:
-    """Start (the current settings), Stop (within a second), Reset (back to the untrained model)."""
+    """Start (the current settings), Stop (within a second), Reset (back to the untrained model), the
+    slow-motion pace and, once there is a run, Share: one row of buttons as wide as their labels."""
     active = run is not None and run.active
     allowed = access.control_allowed("start or stop training")  # presenter mode: the audience watches
-    start, stop, reset = st.columns(3)
+    row = st.container(horizontal=True, vertical_alignment="center")
     # The one to press is the filled one: Start before a run, Stop while it trains.
-    start.button("Start", key="rg_start", type="secondary" if active else "primary", width="stretch",
-                 disabled=cfg is None or active or not allowed, on_click=_start, args=(cfg,),
-                 help="Train with the settings below, in the background: the page stays usable.",
-                 shortcut=presenter.shortcut("start"))
-    stop.button("Stop", key="rg_stop", type="primary" if live.stoppable(run) else "secondary", width="stretch",
-                disabled=not live.stoppable(run), on_click=_stop,
-                shortcut=presenter.shortcut("stop"))
-    reset.button("Reset", key="rg_reset", width="stretch", disabled=run is None,
-                 on_click=_reset, help="Forget this run and show the untrained model again.")
+    row.button("Start", key="rg_start", type="secondary" if active else "primary",
+               disabled=cfg is None or active or not allowed, on_click=_start, args=(cfg,),
+               help="Train with the settings below, in the background: the page stays usable.",
+               shortcut=presenter.shortcut("start"))
+    row.button("Stop", key="rg_stop", type="primary" if live.stoppable(run) else "secondary",
+               disabled=not live.stoppable(run), on_click=_stop, shortcut=presenter.shortcut("stop"))
+    row.button("Reset", key="rg_reset", disabled=run is None,
+               on_click=_reset, help="Forget this run and show the untrained model again.")
+    tempo_ui.slow_motion(TEMPO_KEY, run, live.stoppable(run), row)
+    if run is not None:
+        share.share_popover(SLOT, run, row)
     live.show_start_problem(SLOT)
     if active and allowed and not live.stoppable(run):
         st.caption("Only the session that started this run, or the presenter, can stop it.")
-    tempo_ui.slow_motion(TEMPO_KEY, run, live.stoppable(run))
 
 
 def config_panels(problem: str) -> None:

@@ -1,6 +1,8 @@
 """'Share': the link and QR code that open a lab following the run it shows, for students' own devices."""
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from nnviz import share
@@ -11,10 +13,12 @@ def _page_url() -> str:
     return st.context.url or "http://localhost:8501/"  # AppTest has no browser address
 
 
-def share_popover(slot: str, run: runs.Run) -> None:
-    """A 'Share' button: the link to this run's live view, and its QR code to show on the projector."""
+def share_popover(slot: str, run: runs.Run, container: Any = None) -> None:
+    """A 'Share' button (in `container`, else here): the link to this run's live view, and its QR code to
+    show on the projector."""
     link = share.run_link(_page_url(), slot, run.id)
-    with st.popover("Share", icon=":material/qr_code_2:", help="A link and QR code that open this run, live."):
+    where = container if container is not None else st
+    with where.popover("Share", icon=":material/qr_code_2:", help="A link and QR code that open this run, live."):
         st.caption("Students who open this follow the run live on their own device (they cannot stop it).")
         st.code(link, language=None)
         st.html(f'<div class="nnviz-share-qr" style="width:260px;max-width:100%">{share.qr_svg(link)}</div>')

@@ -28,13 +28,15 @@ def _apply(key: str, job: Any) -> None:
 
 
 def slow_motion(key: str, job: Any, may_change: bool, container: Any = None) -> float:
-    """Draw the control (in `container`, else here). `job`: the Run or SweepJob the page follows, or None;
-    while it trains the control shows its pace, and moving it changes that pace if `may_change` (this
-    session may stop the job), else the control is disabled."""
+    """Draw the control: a 'Slow motion' button beside Start / Stop (in `container`, else here) that opens
+    the pace. `job`: the Run or SweepJob the page follows, or None; while it trains the control shows its
+    pace, and moving it changes that pace if `may_change` (this session may stop the job), else it is
+    disabled."""
     active = job is not None and job.active
     if active and job.tempo.epochs_per_s in tempo.CHOICES:
         st.session_state[key] = job.tempo.epochs_per_s
     where = container if container is not None else st
-    return float(where.select_slider("Slow motion", tempo.CHOICES, key=key, format_func=tempo.label, help=HELP,
-                                     disabled=active and not may_change, on_change=_apply,
-                                     args=(key, job if may_change else None)))
+    with where.popover("Slow motion", icon=":material/slow_motion_video:", help=HELP):
+        return float(st.select_slider("Slow motion", tempo.CHOICES, key=key, format_func=tempo.label,
+                                      disabled=active and not may_change, on_change=_apply,
+                                      args=(key, job if may_change else None)))

@@ -27,14 +27,22 @@ def _slider(page, label: str):
     return page.locator('[data-testid="stSlider"]').filter(has_text=label).get_by_role("slider")
 
 
+def _shown_slider(page, label: str):
+    """The slider, after opening the popover it sits in (Slow motion: a button beside Start / Stop)."""
+    if label == "Slow motion" and not _slider(page, label).is_visible():
+        page.get_by_role("button", name="Slow motion").first.click()
+        _slider(page, label).wait_for(state="visible", timeout=60_000)
+    return _slider(page, label)
+
+
 def _set_slider(page, label: str, key: str, left: int = 0) -> None:
     """Move a select slider to its last option, then `left` options back (one rerun per key press)."""
-    thumb = _slider(page, label)
+    thumb = _shown_slider(page, label)
     thumb.focus()
     thumb.press(key)
     wait_idle(page)
     for _ in range(left):
-        _slider(page, label).press("ArrowLeft")
+        _shown_slider(page, label).press("ArrowLeft")
         wait_idle(page)
 
 
@@ -120,7 +128,8 @@ def test_the_classification_lab_offers_slow_motion_beside_start(page, app_url):
         page.goto(f"{app_url}/classification{suffix}")
         wait_idle(page)
         assert_no_exception(page)
+        _shown_slider(page, "Slow motion")
         control = page.locator('[data-testid="stSlider"]').filter(has_text="Slow motion")
         assert "full speed" in control.inner_text()
-        control.scroll_into_view_if_needed()  # beside Start, under the set-up panel
+        control.scroll_into_view_if_needed()  # its popover opens from the button beside Start
         screenshot(page, name)
