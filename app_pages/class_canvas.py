@@ -2,12 +2,12 @@
 import streamlit as st
 
 from nnviz.ui import class_panels as cp
-from nnviz.ui import live
+from nnviz.ui import layout, live
 from nnviz.ui.class_routes import store
 
-st.title(":material/gesture: Class canvas")
-st.caption("Everyone draws digits on their phone or laptop; the drawings become the class's own dataset. "
-           "Train a network on the class's handwriting and compare it with one trained on MNIST.")
+layout.header("Class canvas", "Everyone draws digits on their phone or laptop; the drawings become the class's own "
+              "dataset. Train a network on the class's handwriting and compare it with one trained on MNIST.",
+              icon=":material/gesture:")
 
 s = store()
 left, right = st.columns([1, 2.6], gap="large")

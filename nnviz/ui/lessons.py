@@ -34,7 +34,7 @@ APPLIED = "lesson:applied"  # (id, step) last applied, so a URL's lesson is appl
 PENDING = "lesson:start"  # what to start (a run, a sweep or a search) when its page runs, after the switch
 PAGE_FILES = {name: f"app_pages/{name}.py" for name in lessons.PAGES}
 PAGE_TITLES = {"regression": "Regression lab", "classification": "Classification lab", "inside": "Inside",
-               "experiments": "Experiments", "playground": "Playground"}
+               "experiments": "Experiments", "playground": "Playground", "class_canvas": "Class canvas"}
 SLOTS = {"regression": rg_panels.SLOT, "classification": cls_panels.SLOT}
 INSIDE_TAB = "inside_tab"  # the inside page's tab widget key
 INSIDE_MODEL = "inside_model"  # the inside page's model select box key

@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from nnviz.teaching import lessons
+from nnviz.ui import presenter
 from tests.app.conftest import APP
 
 
@@ -179,13 +180,13 @@ def test_presenter_view_from_the_url_adds_shortcuts_and_its_style(quick):
     at = _app(lesson="fashion_cnn", presenter="1")
     assert at.toggle(key="presenter_toggle").value
     assert at.button(key="cls_start").proto.shortcut == "s" and at.button(key="cls_stop").proto.shortcut == "x"
-    assert any("font-size: 18px" in h.proto.body for h in at.get("html"))
+    assert any(f"html {{ font-size: {presenter.base_font_px()}px" in h.proto.body for h in at.get("html"))
     assert _run(at, "classification").wait(120)
     at.run()
     at.toggle(key="presenter_toggle").set_value(False).run()
     assert "presenter" not in dict(at.query_params)
     assert at.button(key="cls_start").proto.shortcut == ""
-    assert not any("font-size: 18px" in h.proto.body for h in at.get("html"))
+    assert not any("html { font-size:" in h.proto.body for h in at.get("html"))
 
 
 def test_presenter_view_folds_advanced_controls_and_keeps_their_values(quick):
