@@ -38,7 +38,7 @@ def _at_least(font: dict | None, size: int) -> dict:
     return font
 
 
-def for_projector(fig: go.Figure | dict) -> dict:
+def for_projector(fig: go.Figure | dict) -> go.Figure:
     """A copy of `fig` (as plotly's dict) with every text at least projector size: the base font,
     titles, ticks, legends, hover boxes, colour bars and annotations. Axes grow their margins to
     fit the larger labels. The figure itself is left alone (it may be cached and shared)."""
@@ -79,4 +79,4 @@ def for_projector(fig: go.Figure | dict) -> dict:
                 trace["textfont"].get("size"), (int, float)):
             trace["textfont"] = _at_least(trace["textfont"], PROJECTOR_TICKS - 2)
         traces.append(trace)
-    return {**spec, "data": traces, "layout": layout}
+    return go.Figure({**spec, "data": traces, "layout": layout})  # a Figure: st.plotly_chart refuses a dict with no data

@@ -67,11 +67,11 @@ def test_runs_query_param_preselects_runs_and_shows_what_differs(env):
     at = _open(runs=f"{a},{c}")
     assert at.multiselect(key="exp_compare_runs").value == [a, c]
     chart = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert sorted(t["name"] for t in chart["data"]) == ["lr 0.001", "lr 0.003"]
+    assert sorted(t["name"].split(" · ")[0] for t in chart["data"]) == ["lr 0.001", "lr 0.003"]  # then start times
     config = _frame(at, "field")
     assert sorted(config.index) == ["name", "train.lr"]  # only the differing settings, by default
     metrics = _frame(at, "best_val_loss")
-    assert list(metrics["run"]) == ["lr 0.001", "lr 0.003"] and (metrics["epochs"] == 2).all()
+    assert [r.split(" · ")[0] for r in metrics["run"]] == ["lr 0.001", "lr 0.003"] and (metrics["epochs"] == 2).all()
     at.radio(key="exp_compare_x").set_value("elapsed").run()
     assert not at.exception and json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["xaxis"]["title"]["text"] \
         == "wall time (s)"

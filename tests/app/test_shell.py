@@ -15,7 +15,7 @@ def test_home_lists_device_datasets_and_shipped_checkpoints(app):
     assert any("nnviz" in t.value for t in app.title)
     labels = [m.label for m in app.metric]
     assert labels == ["Device", "Datasets present", "Checkpoints"]
-    assert app.metric[1].value.startswith("3 of")  # only the embedded sets in an empty data dir
+    assert app.metric[1].value.startswith("4 of")  # only the embedded sets and the class set in an empty data dir
     tables = [df.value for df in app.dataframe]
     assert "digits_cnn" in set(tables[1]["name"])
     assert "Device:" in app.sidebar.caption[0].value
