@@ -26,7 +26,7 @@ from nnviz.ui import live, presenter, report_panel, resources
 
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 FIT_HEIGHT = 380  # the untrained fit beside the set-up
-LIVE_HEIGHT = 330  # fit and loss side by side under Start / Stop: both in the first screen at 1280x720
+LIVE_HEIGHT = 300  # fit and loss side by side under Start / Stop: both in the first screen at 1280x720
 # While a run trains the charts are drawn without their legends (a third of the browser's work per
 # redraw); these lines under the charts say the same. The full legends come back when the run ends.
 FIT_LEGEND = (":blue[●] train · :orange[◆] validation · :green[◆] test · ╌ true function · :gray[┈] untrained · "
