@@ -3,6 +3,7 @@ only the presenter's machine can open), a lab following a run (`?regression_run=
 QR code to show on the projector."""
 from __future__ import annotations
 
+import base64
 import io
 import re
 import socket
@@ -54,3 +55,8 @@ def qr_svg(text: str) -> str:
     svg = out.getvalue().decode()
     svg = svg[svg.index("<svg"):]  # without the XML declaration: it goes inline into the page
     return re.sub(r'width="[^"]*" height="[^"]*"', 'width="100%"', svg, count=1)  # square: height from viewBox
+
+
+def qr_data_uri(text: str) -> str:
+    """`text` as a QR code in a data: URI, for an <img> (pages sanitise inline SVG away)."""
+    return "data:image/svg+xml;base64," + base64.b64encode(qr_svg(text).encode()).decode()

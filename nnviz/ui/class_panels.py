@@ -5,7 +5,6 @@ Everything here that changes the class set or trains is the presenter's (nnviz.u
 """
 from __future__ import annotations
 
-import base64
 import re
 from urllib.parse import urlsplit, urlunsplit
 
@@ -39,8 +38,7 @@ def student_link() -> str:
 
 def link_panel() -> None:
     link = student_link()
-    svg64 = base64.b64encode(share.qr_svg(link).encode()).decode()
-    st.markdown(f'<img data-testid="class-qr" alt="QR code of {link}" src="data:image/svg+xml;base64,{svg64}" '
+    st.markdown(f'<img data-testid="class-qr" alt="QR code of {link}" src="{share.qr_data_uri(link)}" '
                 'style="width:100%;max-width:230px;display:block;margin:auto">', unsafe_allow_html=True)
     st.markdown(f"**Students open** [`{link.split('://', 1)[1]}`]({link})")
     st.caption("On a phone or a laptop. No names are stored: each browser gets an anonymous id.")

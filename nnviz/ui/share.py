@@ -21,7 +21,8 @@ def share_popover(slot: str, run: runs.Run, container: Any = None) -> None:
     with where.popover("Share", icon=":material/qr_code_2:", help="A link and QR code that open this run, live."):
         st.caption("Students who open this follow the run live on their own device (they cannot stop it).")
         st.code(link, language=None)
-        st.html(f'<div class="nnviz-share-qr" style="width:260px;max-width:100%">{share.qr_svg(link)}</div>')
+        st.markdown(f'<div class="nnviz-share-qr" style="width:260px;max-width:100%"><img alt="QR code of {link}" '
+                    f'src="{share.qr_data_uri(link)}" style="width:100%"></div>', unsafe_allow_html=True)
         if share.is_local(link):
             st.caption("This address only works on this computer: open the dashboard by its network address "
                        "(e.g. http://<this machine's IP>:8501) for a link that works on students' devices.")

@@ -57,9 +57,9 @@ def test_the_sidebar_line_and_a_new_tab_follow_the_run_and_share_shows_a_qr_code
         fresh.wait_for_function(EPOCH_SHOWN, timeout=180_000)
         screenshot(fresh, "follow_new_tab_1280")
         fresh.get_by_role("button", name="Share", exact=True).click()
-        qr = fresh.locator(".nnviz-share-qr svg path")
+        qr = fresh.locator(".nnviz-share-qr img")
         qr.wait_for(timeout=120_000)
-        box = fresh.locator(".nnviz-share-qr svg").bounding_box()
+        box = fresh.locator(".nnviz-share-qr img").bounding_box()
         assert box is not None and box["width"] >= 200 and abs(box["width"] - box["height"]) < 2  # square, readable
         code = fresh.locator('[data-testid="stPopoverBody"] code').first.inner_text()
         assert code.endswith(f"/regression?regression_run={run_id}")
@@ -68,7 +68,7 @@ def test_the_sidebar_line_and_a_new_tab_follow_the_run_and_share_shows_a_qr_code
         presenter.goto(f"{app_url}/regression?presenter=1&regression_run={run_id}")
         presenter.wait_for_function(EPOCH_SHOWN, timeout=180_000)
         presenter.get_by_role("button", name="Share", exact=True).click()
-        presenter.locator(".nnviz-share-qr svg path").wait_for(timeout=120_000)
+        presenter.locator(".nnviz-share-qr img").wait_for(timeout=120_000)
         screenshot(presenter, "follow_share_qr_presenter_1280")
     finally:
         student.context.close()

@@ -99,6 +99,7 @@ def test_deep_link_is_the_first_request_of_a_fresh_server(fresh_url, browser):
     assert params["lesson"] == "l2_dropout" and params["step"] == "1" and params["presenter"] == "1"
     assert params.get("regression_run"), "the lesson started its run"
     _banner(page, "l2_dropout", 1)
+    page.locator('[data-testid="stExpander"] summary').filter(has_text="Set-up").click()  # folded while a run exists
     page.get_by_role("tab", name="Training").click()
     training = page.locator('[data-testid="stMain"] [data-testid="stSlider"]').filter(has_text="L2 weight decay")
     assert "0.001" in training.inner_text(), "step 2 is the L2 step"
