@@ -133,6 +133,7 @@ LAB_LESSONS = [lesson_id for lesson_id, lesson in lessons.LESSONS.items()
 SWEEP_LESSONS = [lesson_id for lesson_id, lesson in lessons.LESSONS.items() if lesson.steps[0].page == "experiments"]
 
 
+@pytest.mark.timeout(1200)  # kfold_grid's second step is a 3-fold grid search: minutes on a busy machine
 @pytest.mark.parametrize("lesson_id", LAB_LESSONS)
 def test_lab_lesson_runs_in_one_click(fresh_url, browser, lesson_id):
     context = browser.new_context(viewport={"width": 1280, "height": 720})

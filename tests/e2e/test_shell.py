@@ -8,7 +8,8 @@ from tests.e2e.conftest import assert_no_exception, screenshot, wait_idle
 pytestmark = pytest.mark.e2e
 
 PAGES = {"home": "", "lessons": "lessons", "regression": "regression", "classification": "classification", "inside": "inside",
-         "explain": "explain", "draw": "draw", "experiments": "experiments"}
+         "explain": "explain", "draw": "draw", "experiments": "experiments", "playground": "playground",
+         "class_canvas": "class_canvas"}
 
 
 def test_home_shows_device_datasets_and_checkpoints(page, app_url):
