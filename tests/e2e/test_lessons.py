@@ -188,6 +188,7 @@ def test_lab_lesson_runs_in_one_click(fresh_url, browser, lesson_id):
     context.close()
 
 
+@pytest.mark.timeout(1200)  # activation x depth trains nine models: minutes on a busy machine
 @pytest.mark.parametrize("lesson_id", SWEEP_LESSONS)
 def test_sweep_lesson_runs_its_sweep_in_one_click(fresh_url, browser, lesson_id):
     context = browser.new_context(viewport={"width": 1280, "height": 720})
