@@ -78,7 +78,8 @@ def test_clicks_and_page_switches_do_not_stop_the_run_and_stop_ends_it(page, app
     run_id = _start(page)
     first = _epoch(page)
 
-    # other widgets while training: a tab, the noise slider (keyboard), the smoothing slider
+    # other widgets while training: the folded set-up, a tab, the noise slider (keyboard), the smoothing slider
+    page.locator('[data-testid="stExpander"] summary').filter(has_text="Set-up").click()
     page.get_by_role("tab", name="Data").click()
     slider = page.locator('[data-testid="stSlider"]').filter(has_text="Noise").locator('[tabindex="0"]').first
     slider.focus()
