@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import base64
 import math
-import threading
-from collections import OrderedDict
 from typing import Any
 
+from nnviz.memo import Memo
 from nnviz.playground import network
 from nnviz.playground.job import PlaygroundJob
 
@@ -18,25 +17,7 @@ MAX_FIRST_ROWS = 1500  # curve points sent to a browser that has none yet (thinn
 _KEPT = 64  # jobs whose latest maps are memoised
 
 
-class _Memo:
-    def __init__(self) -> None:
-        self._items: OrderedDict[tuple, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple, build) -> Any:  # noqa: ANN001
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = build()
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > _KEPT:
-                self._items.popitem(last=False)
-        return value
-
-
-_maps = _Memo()
+_maps = Memo(_KEPT)
 
 
 def _b64(data: bytes) -> str:

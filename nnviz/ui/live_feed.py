@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections import OrderedDict
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from nnviz.memo import Memo
 from nnviz.jobs import runs, sweeps
 from nnviz.analysis.diagnostics import divergence
 from nnviz.figures.svg_curves import training_curves_svg
@@ -40,27 +40,7 @@ MAX_PICKS = 100  # strip images one frame reports predictions for
 _CHARTS_KEPT = 32  # SVGs memoised across runs and clients
 
 
-class _Charts:
-    """SVGs by key, built once per change of their data however many clients poll."""
-
-    def __init__(self) -> None:
-        self._svgs: OrderedDict[str, str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str, build: Callable[[], str]) -> str:
-        with self._lock:
-            if key in self._svgs:
-                self._svgs.move_to_end(key)
-                return self._svgs[key]
-        svg = build()
-        with self._lock:
-            self._svgs[key] = svg
-            while len(self._svgs) > _CHARTS_KEPT:
-                self._svgs.popitem(last=False)
-        return svg
-
-
-_charts = _Charts()
+_charts = Memo(_CHARTS_KEPT)
 
 
 def run_frame(view: dict, have: dict[str, str], picks: list[int]) -> dict[str, Any]:
