@@ -49,6 +49,11 @@ def for_projector(fig: go.Figure | dict) -> go.Figure:
                             "font": _at_least((layout.get("hoverlabel") or {}).get("font"), PROJECTOR_TICKS)}
     legend = dict(layout.get("legend") or {})
     legend["font"] = _at_least(legend.get("font"), PROJECTOR_TICKS)
+    if legend.get("orientation") == "h" and (legend.get("y") or 0) < 0:
+        # A legend under the x axis sits a fraction of the plot's height below it, which the larger ticks and
+        # axis title overrun; anchored to the figure's bottom edge, plotly makes room for it instead.
+        legend.update(xref="container", x=0, yref="container", y=0, yanchor="bottom",
+                      entrywidth=0.5, entrywidthmode="fraction")  # two columns: fewer rows, more plot
     layout["legend"] = legend
     title = layout.get("title")
     if isinstance(title, dict):

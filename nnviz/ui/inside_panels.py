@@ -111,31 +111,33 @@ def filters(picked: PickedModel) -> None:
                 "under **Weights & activations**.")
         return
     names = list(convs)
-    c = st.columns([2, 2, 2, 2])
-    _seed("inside_filter_layer", names[0], lambda v: v in names)
-    layer = c[0].selectbox("Conv layer", names, key="inside_filter_layer", **KEEP)
-    w = inspect.conv_filters(picked.model, layer)  # (out, in, kh, kw)
-    n_out, n_in = w.shape[:2]
-    options: list = (["rgb"] if n_in == 3 and layer == names[0] else []) + list(range(n_in)) + \
-        (["all"] if n_in > 1 else [])
-    label = {"rgb": "RGB (colour filters)", "all": "all (filters × input channels)"}
-    key = f"inside_filter_channel_{n_in}"
-    _seed(key, "all" if n_in > 3 else options[0], lambda v: v in options)
-    channel = c[1].selectbox("Input channel", options, key=key, format_func=lambda o: label.get(o, f"channel {o}"),
-                             **KEEP)
-    per = c[2].radio("Colour scale", ["shared", "per filter"], horizontal=True, key="inside_filter_scale",
-                     **KEEP) == "per filter"
-    limit = 32 if channel == "all" else maps.MAX_TILES
-    _seed("inside_filter_first", 0, lambda v: 0 <= v < n_out)
-    first = c[3].number_input("First filter", 0, max(n_out - 1, 0), step=limit, key="inside_filter_first",
-                              disabled=n_out <= limit, **KEEP)
-    folder, final, epochs = _filter_epochs(picked)
-    fixed = None  # one colour scale for every epoch of a replay, so a frame's weights compare with the others'
-    if epochs and not per and st.toggle("Same colour scale for every epoch", True, key="inside_filter_fixed",
-                                        help="On: the scale spans the largest weight of the whole run, so growing "
-                                             "filters look stronger. Off: each epoch scaled to its own largest weight."):
-        fixed = _run_weight_limit(str(folder), tuple(e for e in epochs if e != final), f"{layer}.weight",
-                                  float(np.abs(w).max()))
+    with presenter.advanced("Filter settings"):  # folded on a projector: the filters are the picture
+        c = st.columns([2, 2, 2, 2])
+        _seed("inside_filter_layer", names[0], lambda v: v in names)
+        layer = c[0].selectbox("Conv layer", names, key="inside_filter_layer", **KEEP)
+        w = inspect.conv_filters(picked.model, layer)  # (out, in, kh, kw)
+        n_out, n_in = w.shape[:2]
+        options: list = (["rgb"] if n_in == 3 and layer == names[0] else []) + list(range(n_in)) + \
+            (["all"] if n_in > 1 else [])
+        label = {"rgb": "RGB (colour filters)", "all": "all (filters × input channels)"}
+        key = f"inside_filter_channel_{n_in}"
+        _seed(key, "all" if n_in > 3 else options[0], lambda v: v in options)
+        channel = c[1].selectbox("Input channel", options, key=key,
+                                 format_func=lambda o: label.get(o, f"channel {o}"), **KEEP)
+        per = c[2].radio("Colour scale", ["shared", "per filter"], horizontal=True, key="inside_filter_scale",
+                         **KEEP) == "per filter"
+        limit = 32 if channel == "all" else maps.MAX_TILES
+        _seed("inside_filter_first", 0, lambda v: 0 <= v < n_out)
+        first = c[3].number_input("First filter", 0, max(n_out - 1, 0), step=limit, key="inside_filter_first",
+                                  disabled=n_out <= limit, **KEEP)
+        folder, final, epochs = _filter_epochs(picked)
+        fixed = None  # one colour scale for every epoch of a replay, so a frame's weights compare with the others'
+        if epochs and not per and st.toggle(
+                "Same colour scale for every epoch", True, key="inside_filter_fixed",
+                help="On: the scale spans the largest weight of the whole run, so growing filters look stronger. "
+                     "Off: each epoch scaled to its own largest weight."):
+            fixed = _run_weight_limit(str(folder), tuple(e for e in epochs if e != final), f"{layer}.weight",
+                                      float(np.abs(w).max()))
 
     def draw(epoch: int | None) -> None:  # the trained filters, or a recorded epoch's while replaying
         kernels = w if epoch is None or epoch == final else _epoch_kernels(str(folder), epoch, f"{layer}.weight")

@@ -2,7 +2,7 @@
 
 The intro sentence under a page title costs one or two lines. In presenter view, and while a
 lesson banner already says what the page is for, it moves into the title's help tooltip so the
-picture that matters moves up.
+picture that matters moves up; with both, the banner replaces the title.
 """
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ def compact() -> bool:
 
 
 def header(title: str, intro: str, icon: str | None = None, short: bool | None = None) -> None:
-    """The page title, and `intro` under it or, when `short` (default: `compact()`), as the title's tooltip."""
+    """The page title, and `intro` under it or, when `short` (default: `compact()`), as the title's tooltip.
+    In presenter view a lesson's banner heads the page instead (the sidebar still names it)."""
+    if presenter.enabled() and lessons.active() is not None:
+        return
     if compact() if short is None else short:
         st.title(title, icon=icon, help=intro)
     else:

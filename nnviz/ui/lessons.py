@@ -215,29 +215,29 @@ def banner(page_path: str) -> None:
     step = lesson.steps[index]
     if step.page != page_path:
         return
-    # Compact, so the lab's picture stays in the first screen: one line says the step, what to look
-    # for opens from a button beside Next.
-    with st.container(border=True, key="lesson_banner"):
-        left, right = st.columns([13, 7], vertical_alignment="center")
+    # Compact, so the lab's picture stays in the first screen: the step's sentence and its buttons share
+    # one row; what to look for opens from a button.
+    with st.container(border=True, key="lesson_banner", horizontal=True, wrap=False, vertical_alignment="center"):
         start = " Press **Start** to train" + (" (key **S**)." if presenter.enabled() else ".") \
             if step.page in SLOTS and not step.autostart and live.current(SLOTS[page_path]) is None else ""
-        left.markdown(f"**:material/school: {lesson.title}** · step {index + 1} of {len(lesson.steps)}: "
-                      f"{step.caption}{start}")
-        # buttons as wide as their labels (never cut), right-aligned; they wrap rather than shrink
-        buttons = right.container(horizontal=True, horizontal_alignment="right", vertical_alignment="center")
-        with buttons.popover("Look for", icon=":material/visibility:"):
+        # the text takes what the buttons leave; buttons are as wide as their labels
+        st.markdown(f"**:material/school: {lesson.title}** · step {index + 1} of {len(lesson.steps)}: "
+                    f"{step.caption}{start}", width="stretch")
+        with st.popover("Look for", icon=":material/visibility:"):
             st.markdown(f"{lesson.look_for[0]}  \n{lesson.look_for[1]}")
             if lesson.note:
                 st.caption(f":material/cloud_off: {lesson.note}")
-        if index + 1 < len(lesson.steps) and buttons.button(
+        if index + 1 < len(lesson.steps) and st.button(
                 "Next step", key="lesson_next", type="primary", icon=":material/skip_next:",
                 shortcut=presenter.shortcut("next"),
                 help=f"Step {index + 2}: {lesson.steps[index + 1].caption}"):
             open_step(lesson.id, index + 1)
-        buttons.button("End", key="lesson_end", on_click=end, icon=":material/close:", type="tertiary",
+        if index == len(lesson.steps) - 1 and len(lesson_runs_steps(lesson)) > 1 and st.button(
+                "All steps", key="lesson_overlay", icon=":material/stacked_line_chart:",
+                help="Every step's run in one figure"):
+            _overlay(lesson)
+        st.button("End", key="lesson_end", on_click=end, icon=":material/close:", type="tertiary",
                        help="End the lesson: the page keeps its settings.")
-    if index == len(lesson.steps) - 1 and len(lesson_runs_steps(lesson)) > 1:
-        _overlay(lesson)
 
 
 def lesson_runs_steps(lesson: Lesson) -> list[int]:
@@ -254,8 +254,11 @@ def _page_config(step: lessons.Step) -> RunConfig:
     return dataclasses.replace(cfg, name="")
 
 
+@st.dialog("All steps in one figure", width="large")
 def _overlay(lesson: Lesson) -> None:
-    """The closing figure: the newest finished run of every lab step, fits and curves in one figure."""
+    """The closing figure: the newest finished run of every lab step, fits and curves in one figure.
+
+    A dialog opened from the banner, so it takes no room from the lab's first screen."""
     wanted = {i: _page_config(lesson.steps[i]) for i in lesson_runs_steps(lesson)}
     found: dict[int, runs.RunRecord] = {}
     for record in runs.list_runs():  # newest first
@@ -263,25 +266,25 @@ def _overlay(lesson: Lesson) -> None:
             if i not in found and record.status == "finished" and record.config is not None \
                     and dataclasses.replace(record.config, name="") == cfg:
                 found[i] = record
-    with st.expander(f":material/stacked_line_chart: All {len(wanted)} steps in one figure", expanded=False):
-        if len(found) < 2:
-            st.caption("Run the lesson's steps to the end (**Next step**) and they are overlaid here.")
-            return
-        results, points = [], None
-        for i, record in sorted(found.items()):
-            label = lesson.steps[i].caption.split(":")[0]
-            snaps = record.folder.snapshots()
-            fits = [e for e in sorted(snaps) if "fit" in snaps[e]]
-            grid, xy = (), None
-            if fits and record.config.data.task == "regression":
-                data = load(record.config.data)
-                grid, xy = runs.fit_grid(data).tolist(), (data.x_train.ravel().tolist(), data.y_train.ravel().tolist())
-            points = points or xy
-            results.append(StepResult(label, record.history, grid, snaps[fits[-1]]["fit"] if grid else ()))
-        st.plotly_chart(steps_overlay(results, points), key="lesson_overlay", config={"displaylogo": False})
-        missing = [lesson.steps[i].caption.split(":")[0] for i in wanted if i not in found]
-        if missing:
-            st.caption(f"Not run yet: {', '.join(missing)}.")
+    if len(found) < 2:
+        st.caption("Run the lesson's steps to the end (**Next step**) and they are overlaid here.")
+        return
+    results, points = [], None
+    for i, record in sorted(found.items()):
+        label = lesson.steps[i].caption.split(":")[0]
+        snaps = record.folder.snapshots()
+        fits = [e for e in sorted(snaps) if "fit" in snaps[e]]
+        grid, xy = (), None
+        if fits and record.config.data.task == "regression":
+            data = load(record.config.data)
+            grid, xy = runs.fit_grid(data).tolist(), (data.x_train.ravel().tolist(), data.y_train.ravel().tolist())
+        points = points or xy
+        results.append(StepResult(label, record.history, grid, snaps[fits[-1]]["fit"] if grid else ()))
+    st.plotly_chart(presenter.figure(steps_overlay(results, points)), key="lesson_overlay_figure",
+                    config={"displaylogo": False})
+    missing = [lesson.steps[i].caption.split(":")[0] for i in wanted if i not in found]
+    if missing:
+        st.caption(f"Not run yet: {', '.join(missing)}.")
 
 
 def before_page(page_path: str) -> None:

@@ -162,9 +162,12 @@ def test_the_last_step_overlays_every_steps_run_in_one_figure(quick):
         assert dict(at.query_params)["step"] == str(step)
     assert _run(at, "regression").wait(120)
     at.run()
-    overlay = [e for e in at.get("expander") if "All 3 steps" in e.label]
+    assert not [c for c in at.get("plotly_chart") if c.proto.id and "lesson_overlay" in c.proto.id]
+    at.button(key="lesson_overlay").click().run()  # a dialog: it takes no room from the first screen
+    assert not at.exception, at.exception
+    overlay = [c for c in at.get("plotly_chart") if "lesson_overlay_figure" in c.proto.id]
     assert len(overlay) == 1
-    traces = [t["name"] for t in json.loads(overlay[0].get("plotly_chart")[0].proto.spec)["data"]]
+    traces = [t["name"] for t in json.loads(overlay[0].proto.spec)["data"]]
     assert traces[0] == "training points"
     assert [t for t in traces if t in ("No regularisation", "L2", "Dropout")] == ["No regularisation", "L2", "Dropout"]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from nnviz.classset.store import ClassStore
+from nnviz.ui.class_panels import MAX_EPOCHS
 from tests.class_strokes import jittered, png, points
 from tests.e2e.conftest import ROOT, SCREENSHOTS, _free_port, _healthy, wait_idle
 from tests.waiting import GENEROUS_S, wait_until
@@ -132,7 +133,7 @@ def test_ten_phones_while_training_and_a_restart_lose_nothing(server: Server, br
     errors: list[str] = []
     presenter = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
     presenter.on("pageerror", lambda exc: errors.append(str(exc)))
-    start_training(presenter, server.url, 500)  # far longer than the phones take: it trains throughout
+    start_training(presenter, server.url, MAX_EPOCHS)  # far longer than the phones take: it trains throughout
     phones = [open_phone(browser, server.url, errors) for _ in range(PHONES)]
     store = ClassStore(server.work / "runs" / "class_canvas.sqlite3")
 
@@ -141,7 +142,7 @@ def test_ten_phones_while_training_and_a_restart_lose_nothing(server: Server, br
     server.stop()  # the server restarts in the middle: what was saved stays, the phones keep their page
     assert store.count() == SEEDED + PHONES * EACH // 2
     server.start()
-    start_training(presenter, server.url, 500)
+    start_training(presenter, server.url, MAX_EPOCHS)
     phones_draw(phones, range(EACH // 2, EACH))
     assert run_status(server.work) == "running"
     phones[0].screenshot(path=str(SCREENSHOTS / "class_canvas_phone.png"))

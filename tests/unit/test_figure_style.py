@@ -39,3 +39,15 @@ def test_larger_sizes_are_kept():
     assert big["layout"]["font"]["size"] == 30
     assert big["layout"]["xaxis"]["tickfont"]["size"] == 24
     assert big["layout"]["yaxis"]["tickfont"]["size"] == style.PROJECTOR_TICKS
+
+
+def test_a_legend_under_the_x_axis_is_anchored_to_the_figure_bottom_and_one_above_stays():
+    """A legend a fraction of the plot height under the axis is overrun by projector-size ticks and the axis title;
+    anchored to the figure's bottom edge, plotly makes room for it."""
+    from nnviz.figures import regression
+
+    below = style.for_projector(regression.loss_figure([{"epoch": 1, "train_loss": 1.0, "val_loss": 1.1}]))
+    legend = below["layout"]["legend"]
+    assert (legend["yref"], legend["y"], legend["yanchor"]) == ("container", 0, "bottom")
+    above = style.for_projector(_figure())["layout"]["legend"]  # the house legend on top of the plot
+    assert above["y"] == 1.02 and above["yref"] != "container"
