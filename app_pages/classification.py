@@ -6,14 +6,14 @@ from nnviz.ui import classification_panels as panels
 from nnviz.ui import classification_results as results
 from nnviz.ui import layout, live
 
-layout.header("Classification lab", "Train an image classifier and watch it learn: loss and accuracy as they "
-              "move, test images turning green, then the confusion matrix and the mistakes it still makes.",
-              icon=":material/grid_view:")
-
 settings = panels.settings()
 run = live.current(panels.SLOT)
 busy = run is not None and run.active
 source = results.current_source(run)
+
+layout.header("Classification lab", "Train an image classifier and watch it learn: loss and accuracy as they "
+              "move, test images turning green, then the confusion matrix and the mistakes it still makes.",
+              icon=":material/grid_view:", showing_run=busy or source is not None)
 
 # Start / Stop and what they show come first, so the set-up below never pushes them out of the first
 # screen; the set-up is filled in first (Start needs to know whether it is ready) and drawn below.

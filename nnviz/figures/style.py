@@ -30,6 +30,7 @@ def apply(fig: go.Figure, title: str = "", height: int = 360, uirevision: str | 
 # --- projector scale ------------------------------------------------------------------------------
 PROJECTOR_FONT = 20  # body text of a figure in presenter view
 PROJECTOR_TICKS = 18  # tick labels, legends, hover boxes: the smallest text a back row must read
+LEGEND_ROW_ENTRIES = 3  # legend entries that still fit in one row above a half-width plot at projector size
 
 
 def _at_least(font: dict | None, size: int) -> dict:
@@ -49,11 +50,14 @@ def for_projector(fig: go.Figure | dict) -> go.Figure:
                             "font": _at_least((layout.get("hoverlabel") or {}).get("font"), PROJECTOR_TICKS)}
     legend = dict(layout.get("legend") or {})
     legend["font"] = _at_least(legend.get("font"), PROJECTOR_TICKS)
-    if legend.get("orientation") == "h" and (legend.get("y") or 0) < 0:
-        # A legend under the x axis sits a fraction of the plot's height below it, which the larger ticks and
-        # axis title overrun; anchored to the figure's bottom edge, plotly makes room for it instead.
-        legend.update(xref="container", x=0, yref="container", y=0, yanchor="bottom",
-                      entrywidth=0.5, entrywidthmode="fraction")  # two columns: fewer rows, more plot
+    entries = sum(1 for t in spec.get("data") or [] if t.get("showlegend", True) is not False and t.get("name"))
+    if legend.get("orientation") == "h" and ((legend.get("y") or 0) < 0 or entries > LEGEND_ROW_ENTRIES):
+        # At projector size a row of legend entries wraps into one entry per line: under the axis, the larger
+        # ticks and axis title overrun it; above, it stacks into the plot. A column right of the plot keeps the
+        # plot area square-ish instead of a strip.
+        legend.update(orientation="v", xref="paper", x=1.02, xanchor="left", yref="paper", y=1, yanchor="top",
+                      maxheight=1.0)  # as tall as the figure, not the plot area: no scroll bar
+        layout["margin"] = {**(layout.get("margin") or {}), "b": 10}
     layout["legend"] = legend
     title = layout.get("title")
     if isinstance(title, dict):

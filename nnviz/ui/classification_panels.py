@@ -281,10 +281,15 @@ def controls(s: dict[str, Any], run: runs.Run | None, ready: bool) -> None:
     """Start / Stop and a one-line summary of what Start will train."""
     active = run is not None and run.active
     allowed = access.control_allowed("start or stop training")  # presenter mode: the audience watches
+    choices = cc.model_choices()
+    summary = (f"{DATASETS[s['cls_dataset']].title} ({s['cls_fraction']:.0%} of the training set) · "
+               f"{choices.get(s['cls_model'], s['cls_model'])} · {s['cls_optimizer']} lr {s['cls_lr']:g} · "
+               f"batch {s['cls_batch_size']} · {s['cls_epochs']} epochs"
+               + ("" if ready else " — fix the data or model panel first"))
     c = st.columns([2, 1.3, 5], vertical_alignment="center")
     # The one to press is the filled one: Start before a run, Stop while it trains.
     c[0].button("Start training", key="cls_start", type="secondary" if active else "primary",
-                disabled=active or not ready or not allowed,
+                disabled=active or not ready or not allowed, help=f"Trains: {summary}",
                 icon=":material/play_arrow:", width="stretch", shortcut=presenter.shortcut("start"), on_click=_start)
     c[1].button("Stop", key="cls_stop", type="primary" if live.stoppable(run) else "secondary",
                 disabled=not live.stoppable(run), icon=":material/stop:", width="stretch",
@@ -298,13 +303,8 @@ def controls(s: dict[str, Any], run: runs.Run | None, ready: bool) -> None:
     tempo_ui.slow_motion(TEMPO_KEY, run, live.stoppable(run), extras)  # while it trains too: its pace changes live
     if run is not None:
         share.share_popover(SLOT, run, extras)
-    if active:  # the live view's status line says what trains; the curves need the height
-        return
-    choices = cc.model_choices()
-    extras.caption(f"{DATASETS[s['cls_dataset']].title} ({s['cls_fraction']:.0%} of the training set) · "
-                 f"{choices.get(s['cls_model'], s['cls_model'])} · {s['cls_optimizer']} lr {s['cls_lr']:g} · "
-                 f"batch {s['cls_batch_size']} · {s['cls_epochs']} epochs"
-                 + ("" if ready else " — fix the data or model panel first"))
+    if run is None or not ready:  # a run's view below needs the height: Start's tooltip says what it trains
+        extras.caption(summary)
 
 
 def _offer_active_runs() -> None:

@@ -37,6 +37,7 @@ from nnviz.ui.resources import checkpoint_model, task_data
 
 STRIP_PER_CLASS = 2  # the live strip: the first two test images of every class
 GALLERY_MAX = 40
+CURVES_HEIGHT = 260  # loss and accuracy after a run: in the first screen under the metrics
 
 
 @dataclass(frozen=True)
@@ -182,24 +183,26 @@ def _strip(cfg: DataConfig, pred: np.ndarray, conf: np.ndarray, classes: tuple[s
                             ncols=len(classes), title=title)
 
 
-def _status(source: Source) -> None:
+def _alarm(source: Source) -> None:
+    """A failed or diverged run's verdict, in a box (a stopped one is said in the results' heading)."""
     text = live.status_line({"status": source.status, "message": source.message, "progress": runs.Progress()})
     if source.status == "diverged":
         st.error(text, icon=":material/warning:")
     elif source.status == "failed":
         st.error(text + ("" if "memory" in source.message.lower() else " Check the settings and start again."),
                  icon=":material/error:")
-    elif source.status in ("stopped", "early_stopped", "interrupted"):
-        st.warning(text, icon=":material/pause_circle:")
 
 
 def render(source: Source) -> None:
     """The results panel of a finished run or a loaded checkpoint."""
     cfg = source.config
     head, download = st.columns([4, 1.4], vertical_alignment="center")  # one row: the results need the height
-    head.subheader(f"Results · {source.label}")
-    head.caption(f"{DATASETS[cfg.data.dataset].title} · {cfg.name or cfg.preset or 'custom model'}")
-    _status(source)
+    head = head.container(key="cls_results_head")
+    stopped = source.status in ("stopped", "early_stopped", "interrupted")
+    status = source.message or live.status_line({"status": source.status, "message": "", "progress": runs.Progress()})
+    head.markdown(f"**Results · {source.label}**" + (f" · :material/pause_circle: {status}" if stopped else ""),
+                  help=f"{DATASETS[cfg.data.dataset].title} · {cfg.name or cfg.preset or 'custom model'}")
+    _alarm(source)
     if not source.epochs:
         st.info("No epoch was recorded, so there is nothing to show yet.")
         return
@@ -222,17 +225,18 @@ def _at_epoch(source: Source, epoch: int) -> None:
         st.warning(f"The images of this model's dataset are not here, so only its history is shown. {exc}")
         y_test, test = None, None
     _metrics_row(row, y_test, test, len(source.classes))
-    if test is not None and y_test is not None:
+    tabs = st.tabs(["Curves", "Confusion matrix", "Per-class scores", "Mistakes"])
+    if test is not None and y_test is not None:  # under every tab: the test images as the model saw them then
         st.plotly_chart(presenter.figure(_strip(cfg.data, *test, source.classes, f"Test images after epoch {epoch}")),
                         key="cls_result_strip", width="stretch", config={"displayModeBar": False})
-    tabs = st.tabs(["Curves", "Confusion matrix", "Per-class scores", "Mistakes"])
     with tabs[0]:
         found = report_panel.findings(source.epochs, source.status, source.message, source.batch_losses,
                                       source.final_path, cfg.data, cfg.train.lr)  # marked on the curves
         c = st.columns(2)
         loss = training_curves(source.epochs, "loss", batch_losses=source.batch_losses, upto_epoch=epoch,
-                               title="Loss", uirevision="cls_result")
-        acc = training_curves(source.epochs, "acc", upto_epoch=epoch, title="Accuracy", uirevision="cls_result")
+                               title="Loss", uirevision="cls_result").update_layout(height=CURVES_HEIGHT)
+        acc = training_curves(source.epochs, "acc", upto_epoch=epoch, title="Accuracy",
+                              uirevision="cls_result").update_layout(height=CURVES_HEIGHT)
         c[0].plotly_chart(presenter.figure(annotate(loss, found)), key="cls_res_loss", width="stretch")
         c[1].plotly_chart(presenter.figure(annotate(acc, found)), key="cls_res_acc", width="stretch")
         report_panel.show_findings(found, skip=("diverged",) if source.status == "diverged" else ())  # said above

@@ -16,12 +16,13 @@ def compact() -> bool:
     return presenter.enabled() or lessons.active() is not None
 
 
-def header(title: str, intro: str, icon: str | None = None, short: bool | None = None) -> None:
-    """The page title, and `intro` under it or, when `short` (default: `compact()`), as the title's tooltip.
-    In presenter view a lesson's banner heads the page instead (the sidebar still names it)."""
-    if presenter.enabled() and lessons.active() is not None:
+def header(title: str, intro: str, icon: str | None = None, short: bool | None = None, showing_run: bool = False) -> None:
+    """The page title, and `intro` under it or, when `short` (default: `compact()`, or `showing_run`), as the
+    title's tooltip. In presenter view, a lesson's banner or a run's view takes the title's height (the sidebar
+    still names the page)."""
+    if presenter.enabled() and (showing_run or lessons.active() is not None):
         return
-    if compact() if short is None else short:
+    if compact() or showing_run if short is None else short:
         st.title(title, icon=icon, help=intro)
     else:
         st.title(title, icon=icon)

@@ -124,7 +124,7 @@ def test_saved_checkpoint_loads_back_with_identical_accuracy(page, nnviz_env):
     page.button(key="cls_load").click().run()
     assert not page.exception, page.exception
     assert page.session_state["cls:checkpoint"] == str(saved)
-    assert any("checkpoint lecture_demo" in h.value for h in page.subheader)
+    assert any("Results · checkpoint lecture_demo" in m.value for m in page.markdown)
     assert _metric(page, "Test accuracy") == run_acc
     # and the model itself, re-scored from the file, gives the very same predictions
     from nnviz.data import load
@@ -356,7 +356,7 @@ def test_a_finished_run_is_rebuilt_from_its_folder_after_a_restart(page):
     runs._registry.forget(run.id)  # what a server restart forgets (the run has finished)  # noqa: SLF001
     page.run()
     assert not page.exception, page.exception
-    assert any(f"run {run.id}" in h.value for h in page.subheader)
+    assert any(f"Results · run {run.id}" in m.value for m in page.markdown)
     assert _metric(page, "Test accuracy") == shown
     page.select_slider(key="cls_replay").set_value(0).run()  # replay from snapshots.jsonl
     assert _metric(page, "Epoch") == "0"

@@ -69,7 +69,7 @@ def test_default_cnn_trains_live_then_shows_confusion_and_mistakes(page, app_url
     assert len(frames) <= 1, frames  # at most the end of the run's own rerun, never a refresh per second
 
     # finished: the results replace the live view
-    page.wait_for_selector('h3:has-text("Results")', timeout=180_000)
+    page.wait_for_selector(".st-key-cls_results_head", timeout=180_000)
     wait_idle(page)
     assert "No run is training." in page.locator('[data-testid="stSidebar"]').inner_text()
     assert not page.locator(LIVE).count()

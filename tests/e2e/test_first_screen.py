@@ -37,9 +37,13 @@ def url(tmp_path_factory: pytest.TempPathFactory):
         yield base
 
 
+SCREENS = [(WIDTH, HEIGHT), (1920, 1080)]  # a 720p projector, and a full-HD one
+
+
 @pytest.fixture
-def screen(browser):
-    context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
+def screen(browser, request):
+    width, height = getattr(request, "param", (WIDTH, HEIGHT))
+    context = browser.new_context(viewport={"width": width, "height": height})
     yield context.new_page()
     context.close()
 
@@ -68,13 +72,14 @@ def _drawn(page, picture: tuple[str, int]) -> None:
 
 def _assert_in_first_screen(page, picture: tuple[str, int], what: str) -> None:
     selector, n = picture
+    width, height = page.viewport_size["width"], page.viewport_size["height"]
     boxes = page.evaluate(_BOXES_JS, selector)
     box = boxes[n] if len(boxes) > n else None
     inside = box is not None and box["x"] >= 0 and box["y"] >= 0 and \
-        box["x"] + box["width"] <= WIDTH + 0.5 and box["y"] + box["height"] <= HEIGHT + 0.5
+        box["x"] + box["width"] <= width + 0.5 and box["y"] + box["height"] <= height + 0.5
     if not inside:
         screenshot(page, "first_screen_failure")  # what the screen showed
-    assert inside, f"{what} is not inside the first screen of {WIDTH}x{HEIGHT}: {box}"
+    assert inside, f"{what} is not inside the first screen of {width}x{height}: {box}"
 
 
 def _not_scrolled(page) -> None:
@@ -95,10 +100,16 @@ def _set_epochs(page, epochs: int) -> None:
     wait_idle(page, IDLE_MS)
 
 
+def _shot_name(page, presenter: bool) -> str:
+    size = page.viewport_size
+    return f"{'presenter' if presenter else 'normal'}_{size['width']}x{size['height']}"
+
+
 def _query(presenter: bool) -> str:
     return "?presenter=1" if presenter else ""
 
 
+@pytest.mark.parametrize("screen", SCREENS, indirect=True, ids=[f"{w}x{h}" for w, h in SCREENS])
 @pytest.mark.parametrize("presenter", [False, True], ids=["normal", "presenter"])
 def test_regression_fit_and_loss_in_the_first_screen_while_training(url, screen, presenter):
     page = screen
@@ -115,7 +126,7 @@ def test_regression_fit_and_loss_in_the_first_screen_while_training(url, screen,
         _assert_in_first_screen(page, selector, what)
     _start_stop_in_first_screen(page, "regression")
     assert "epoch" in page.locator(PROGRESS).first.inner_text()  # measured while it trains
-    screenshot(page, f"first_screen_regression_during_{'presenter' if presenter else 'normal'}")
+    screenshot(page, f"first_screen_regression_during_{_shot_name(page, presenter)}")
     page.locator(".st-key-rg_stop button >> visible=true").click()
     page.wait_for_function(f"(document.querySelector('{PROGRESS}')?.innerText || '').startsWith('Stopped')",
                            timeout=120_000)
@@ -123,9 +134,10 @@ def test_regression_fit_and_loss_in_the_first_screen_while_training(url, screen,
     charts_settled(page, PLOTS, at_least=2)
     for selector, what in zip(MAIN_PICTURE["regression"], ("fit", "loss curves")):
         _assert_in_first_screen(page, selector, f"{what} after the run")
-    screenshot(page, f"first_screen_regression_after_{'presenter' if presenter else 'normal'}")
+    screenshot(page, f"first_screen_regression_after_{_shot_name(page, presenter)}")
 
 
+@pytest.mark.parametrize("screen", SCREENS, indirect=True, ids=[f"{w}x{h}" for w, h in SCREENS])
 @pytest.mark.parametrize("presenter", [False, True], ids=["normal", "presenter"])
 def test_classification_curves_and_strip_in_the_first_screen_while_training(url, screen, presenter):
     page = screen
@@ -139,10 +151,16 @@ def test_classification_curves_and_strip_in_the_first_screen_while_training(url,
     for picture, what in zip(MAIN_PICTURE["classification"], ("loss and accuracy curves", "test strip")):
         _assert_in_first_screen(page, picture, what)
     _start_stop_in_first_screen(page, "classification")
-    screenshot(page, f"first_screen_classification_during_{'presenter' if presenter else 'normal'}")
+    screenshot(page, f"first_screen_classification_during_{_shot_name(page, presenter)}")
     page.locator(".st-key-cls_stop button >> visible=true").click()
-    page.wait_for_selector('h3:has-text("Results")', timeout=120_000)
+    page.wait_for_selector(".st-key-cls_results_head", timeout=120_000)
     wait_idle(page, IDLE_MS)
+    _drawn(page, (PLOTS, 1))
+    charts_settled(page, PLOTS, at_least=2)
+    _not_scrolled(page)
+    for n, what in enumerate(("loss curves after the run", "accuracy curves after the run")):
+        _assert_in_first_screen(page, (f"{MAIN} .st-key-cls_res_{('loss', 'acc')[n]}", 0), what)
+    screenshot(page, f"first_screen_classification_after_{_shot_name(page, presenter)}")
 
 
 @pytest.mark.parametrize("presenter", [False, True], ids=["normal", "presenter"])

@@ -49,7 +49,7 @@ def _regression_finished(page) -> None:
 
 
 def _classification_finished(page) -> None:
-    page.wait_for_selector('h3:has-text("Results")', timeout=240_000)
+    page.wait_for_selector(".st-key-cls_results_head", timeout=240_000)
     wait_idle(page)
     _charts_drawn(page, 1)
 

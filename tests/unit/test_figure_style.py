@@ -41,13 +41,13 @@ def test_larger_sizes_are_kept():
     assert big["layout"]["yaxis"]["tickfont"]["size"] == style.PROJECTOR_TICKS
 
 
-def test_a_legend_under_the_x_axis_is_anchored_to_the_figure_bottom_and_one_above_stays():
-    """A legend a fraction of the plot height under the axis is overrun by projector-size ticks and the axis title;
-    anchored to the figure's bottom edge, plotly makes room for it."""
+def test_a_legend_that_would_wrap_moves_right_of_the_plot_and_a_short_one_stays_on_top():
+    """At projector size a row of legend entries wraps into one per line: under the axis the larger ticks overrun
+    it, above the plot it stacks into the plot. A column right of the plot has room."""
     from nnviz.figures import regression
 
     below = style.for_projector(regression.loss_figure([{"epoch": 1, "train_loss": 1.0, "val_loss": 1.1}]))
     legend = below["layout"]["legend"]
-    assert (legend["yref"], legend["y"], legend["yanchor"]) == ("container", 0, "bottom")
-    above = style.for_projector(_figure())["layout"]["legend"]  # the house legend on top of the plot
-    assert above["y"] == 1.02 and above["yref"] != "container"
+    assert (legend["orientation"], legend["x"], legend["xanchor"], legend["y"]) == ("v", 1.02, "left", 1)
+    above = style.for_projector(_figure())["layout"]["legend"]  # one entry, in the house place on top
+    assert (above["orientation"], above["y"]) == ("h", 1.02)
