@@ -306,7 +306,7 @@ def test_a_run_survives_widget_clicks_and_stops(page):
     page.button(key="cls_stop").click().run()
     assert run.wait(GENEROUS_S) and run.view()["status"] == "stopped"
     assert not page.exception, page.exception
-    assert any("Stopped" in w.value for w in page.warning)
+    assert any("Results · run" in m.value and "Stopped" in m.value for m in page.markdown)  # the reason, in its heading
 
 
 # ---- the settings dict <-> RunConfig (no Streamlit)

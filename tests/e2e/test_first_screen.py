@@ -10,6 +10,7 @@ import pytest
 
 from nnviz.teaching import lessons
 from tests.e2e.conftest import assert_no_exception, charts_settled, screenshot, serve_dashboard, wait_idle
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]  # several page loads and a run per test
 IDLE_MS = 240_000  # a page load on a busy 2-core machine can take over a minute
@@ -185,10 +186,26 @@ def test_explain_first_map_and_inside_view_in_the_first_screen(url, screen, pres
 
 
 # Every step of every lesson that opens a lab: (lesson, step index, page)
-# Classification steps are left out here: their short lesson runs can end between the live view and the check.
-# The lab's first screen while training, presenter view included, is test_classification_curves_and_strip_...
 LAB_STEPS = [(lesson.id, i, step.page) for lesson in lessons.LESSONS.values()
-             for i, step in enumerate(lesson.steps) if step.page in MAIN_PICTURE and step.page != "classification"]
+             for i, step in enumerate(lesson.steps) if step.page in MAIN_PICTURE]
+# A classification lesson's short run shows its live view, then its results: either must fit
+CLASSIFICATION_RESULTS = [(f"{MAIN} .st-key-cls_res_loss", 0), (f"{MAIN} .st-key-cls_res_acc", 0)]
+_ALL_INSIDE_JS = """pictures => pictures.every(([selector, n]) => {
+    const shown = [...document.querySelectorAll(selector)].filter(e => e.getClientRects().length);
+    if (shown.length <= n || !shown[n].querySelector('.main-svg, svg')) return false;
+    const r = shown[n].getBoundingClientRect();
+    return r.x >= 0 && r.y >= 0 && r.right <= innerWidth + 0.5 && r.bottom <= innerHeight + 0.5; })"""
+
+
+def _either_in_first_screen(page, alternatives: list[list[tuple[str, int]]], what: str) -> None:
+    """Wait until every picture of one alternative is drawn inside the first screen (a run that ends while
+    it is checked swaps its live view for its results)."""
+    try:
+        wait_until(lambda: any(page.evaluate(_ALL_INSIDE_JS, [list(p) for p in pics]) for pics in alternatives),
+                   timeout=120, what=f"{what} inside the first screen")
+    except AssertionError:
+        screenshot(page, "first_screen_failure")
+        raise
 
 _STYLE_JS = f"""() => {{
     const visible = e => e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden';
@@ -212,9 +229,9 @@ def test_lesson_step_in_presenter_view_shows_its_picture_in_the_first_screen(url
     assert_no_exception(page)
     assert page.locator(".st-key-lesson_banner").count() == 1
     if lab == "classification":  # the live view while it trains, else the results (a short run may be over)
-        page.wait_for_selector(f"{LIVE} .nnviz-charts svg, {PLOTS} .main-svg", timeout=120_000)
-        pictures = MAIN_PICTURE["classification"] if page.locator(f"{LIVE} .nnviz-charts").count() else \
-            [(PLOTS, 0)]
+        _either_in_first_screen(page, [MAIN_PICTURE["classification"], CLASSIFICATION_RESULTS],
+                                f"{lesson_id} step {step + 1}: the live view or the results' curves")
+        pictures = []
     else:
         pictures = MAIN_PICTURE[lab][:1] if lab == "regression" and page.locator(PROGRESS).count() == 0 \
             else MAIN_PICTURE[lab]  # the untrained fit before Start
