@@ -26,8 +26,8 @@ from nnviz import process  # noqa: E402
 
 process.configure()  # as the CLI and the dashboard do, before torch loads
 
-from nnviz.jobs import runs  # noqa: E402
 from nnviz.data import is_present  # noqa: E402
+from nnviz.jobs import runs  # noqa: E402
 from nnviz.ui import classification_config as cc  # noqa: E402
 
 logging.getLogger("streamlit").setLevel(logging.ERROR)  # nnviz.ui imports streamlit; no app runs here

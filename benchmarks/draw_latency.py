@@ -66,12 +66,12 @@ def library(repeats: int) -> tuple[list[tuple[str, float, float]], float]:
     from PIL import Image
 
     from nnviz.data import preprocess
-    from nnviz.model import checkpoints
     from nnviz.data.images import _load_digits
     from nnviz.figures import attributions as fa
     from nnviz.figures.maps import feature_map_grid
     from nnviz.figures.predictions import top_k_bar
     from nnviz.figures.preprocess import steps_strip
+    from nnviz.model import checkpoints
 
     ckpt = checkpoints.load(checkpoints.SHIPPED_DIR / "digits_cnn.pt")
     model = ckpt.model()

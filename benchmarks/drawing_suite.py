@@ -32,8 +32,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from nnviz.data import preprocess  # noqa: E402
-from nnviz.model import checkpoints  # noqa: E402
 from nnviz.data.images import load_raw  # noqa: E402
+from nnviz.model import checkpoints  # noqa: E402
 from tests.e2e import drawing_suite as suite  # noqa: E402
 
 

@@ -52,8 +52,8 @@ def main() -> int:
     import torch
 
     from nnviz.analysis import explain
-    from nnviz.model import checkpoints
     from nnviz.data import load
+    from nnviz.model import checkpoints
 
     ckpt = checkpoints.load(checkpoints.SHIPPED_DIR / "digits_cnn.pt")
     model = ckpt.model()  # eval mode, like the page's cached model

@@ -54,8 +54,8 @@ def _time(fn, repeats: int) -> tuple[float, float, float]:
 
 def _tiny_run(root: str) -> Path:
     """A 3-epoch digits run with per-epoch weight snapshots (for the weights-over-epochs action)."""
-    from nnviz.jobs import runs
     from nnviz.config import DataConfig, RunConfig, replace
+    from nnviz.jobs import runs
     from nnviz.model.models import PRESETS
 
     preset = PRESETS["fast_cnn"]
@@ -71,11 +71,11 @@ def library(repeats: int) -> tuple[list[tuple[str, float, float, float]], float,
     import torch
 
     from nnviz.analysis import embedding, inspect
-    from nnviz.model import checkpoints
     from nnviz.data import load
     from nnviz.figures import maps, weights
-    from nnviz.model.models import summarize
     from nnviz.jobs.run_folder import RunFolder
+    from nnviz.model import checkpoints
+    from nnviz.model.models import summarize
     from nnviz.training.train import predict
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))

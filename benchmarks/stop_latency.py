@@ -39,8 +39,8 @@ def reference_step_s(repeats: int = 30) -> float:
     """Median seconds of one forward + backward + Adam step of the default CNN on 64 digits."""
     import torch
 
-    from nnviz.data import load
     from nnviz.config import DataConfig
+    from nnviz.data import load
     from nnviz.model.models import DEFAULT_PRESET, PRESETS, build_model
 
     data = load(DataConfig(dataset="digits"))
@@ -76,8 +76,8 @@ def _stop_s(job) -> float:
 def library(repeats: int, root: Path) -> dict[str, list[float]]:
     import optuna
 
-    from nnviz.jobs import runs, search, search_jobs, sweeps
     from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig, replace
+    from nnviz.jobs import runs, search, search_jobs, sweeps
     from nnviz.model.models import DEFAULT_PRESET, PRESETS
     from nnviz.model.params import quick_base
 

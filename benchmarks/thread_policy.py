@@ -27,10 +27,10 @@ process.configure()  # as the CLI and the dashboard do, before torch loads
 
 import torch  # noqa: E402
 
-from nnviz.training import threads  # noqa: E402
 from nnviz.config import DataConfig, replace  # noqa: E402
 from nnviz.data import load  # noqa: E402
 from nnviz.model.models import PRESETS  # noqa: E402
+from nnviz.training import threads  # noqa: E402
 from nnviz.training.train import fit, init_model  # noqa: E402
 
 

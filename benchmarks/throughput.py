@@ -35,6 +35,7 @@ process.configure()  # as the CLI and the dashboard do, before torch loads
 
 import torch  # noqa: E402
 from course_reference import CourseImages, as_course_model, loader, train_epochs  # noqa: E402
+
 from nnviz.config import DataConfig, replace  # noqa: E402
 from nnviz.data import DATASETS, is_present, load, load_raw  # noqa: E402
 from nnviz.model.models import PRESETS  # noqa: E402

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from nnviz import process
-from nnviz.jobs import storage
 from nnviz.config import DEVICES, OPTIMIZER_NAMES, ConfigError, DataConfig, RunConfig, replace
+from nnviz.jobs import storage
 
 if TYPE_CHECKING:
     from nnviz.jobs import runs
@@ -76,9 +76,9 @@ def _summary(run: runs.Run, view: dict, wall: float) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from nnviz.data import load
     from nnviz.jobs import runs
     from nnviz.training import threads
-    from nnviz.data import load
 
     if args.epochs is not None and args.epochs < 1:  # the library allows 0 (an untrained model); a CLI run must train
         raise ConfigError(f"--epochs must be at least 1; got {args.epochs}: a run of no epochs trains nothing")
@@ -120,8 +120,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from nnviz.model import checkpoints
     from nnviz.data import load
+    from nnviz.model import checkpoints
     from nnviz.training.train import evaluate
 
     ckpt = checkpoints.load(args.checkpoint)
@@ -157,9 +157,9 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def _search_spec(args: argparse.Namespace):  # noqa: ANN202  (SearchSpec; imported lazily: optuna is heavy)
+    from nnviz.jobs.search import DEFAULT_SPACES, SearchSpec
     from nnviz.model.models import PRESETS
     from nnviz.model.params import quick_base
-    from nnviz.jobs.search import DEFAULT_SPACES, SearchSpec
 
     base = quick_base(args.dataset, args.data_dir or "", args.epochs)
     if args.model:

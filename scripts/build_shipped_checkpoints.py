@@ -27,12 +27,12 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nnviz.jobs import runs  # noqa: E402
-from nnviz.model import checkpoints  # noqa: E402
 from nnviz.config import ConvBlock, DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from nnviz.data import DATASETS, TaskData, denormalise, load, normalise  # noqa: E402
 from nnviz.data.augment import handwriting  # noqa: E402
 from nnviz.data.batching import augment_shift  # noqa: E402
+from nnviz.jobs import runs  # noqa: E402
+from nnviz.model import checkpoints  # noqa: E402
 from nnviz.model.models import PRESETS, build_model  # noqa: E402
 from nnviz.training.train import evaluate  # noqa: E402
 

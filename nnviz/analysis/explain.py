@@ -19,13 +19,23 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
-from captum.attr import (DeepLift, GradientShap, GuidedBackprop, InputXGradient, IntegratedGradients,
-                         LayerAttribution, LayerGradCam, NoiseTunnel, Occlusion, Saliency)
+from captum.attr import (
+    DeepLift,
+    GradientShap,
+    GuidedBackprop,
+    InputXGradient,
+    IntegratedGradients,
+    LayerAttribution,
+    LayerGradCam,
+    NoiseTunnel,
+    Occlusion,
+    Saliency,
+)
 from torch import nn
 
 from nnviz.training import baselines
-from nnviz.training.threads import capped
 from nnviz.training.baselines import parametric_layers, randomized_copy, rank_correlation  # noqa: F401  (sanity check)
+from nnviz.training.threads import capped
 
 # Captum announces the hooks it sets (and removes) on every DeepLift / Guided Backprop call.
 warnings.filterwarnings("ignore", message=r"Setting (forward, )?backward hooks", module=r"captum\..*")

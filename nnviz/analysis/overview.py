@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from nnviz.data import DATASETS, data_dir, is_present
 from nnviz.jobs import runs
 from nnviz.model import checkpoints
-from nnviz.data import DATASETS, data_dir, is_present
 
 
 def dataset_rows(root: str | None = None) -> list[dict]:

@@ -21,13 +21,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from nnviz.model import checkpoints
 from nnviz.config import ModelConfig
 from nnviz.data import TaskData
 from nnviz.data.regression import read_xy_csv
-from nnviz.jobs.runs import fit_grid, runs_dir
 from nnviz.jobs.run_folder import RunFolder
+from nnviz.jobs.runs import fit_grid, runs_dir
 from nnviz.jobs.storage import atomic_write, read_jsonl
+from nnviz.model import checkpoints
 from nnviz.training.train import init_model, predict
 
 Gaps = tuple[tuple[float, float], ...]

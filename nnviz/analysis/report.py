@@ -22,7 +22,6 @@ import plotly.io as pio
 import torch
 
 from nnviz.analysis import diagnostics, inspect, metrics
-from nnviz.model import checkpoints, codegen
 from nnviz.analysis import regression_views as views
 from nnviz.config import RunConfig
 from nnviz.data import DATASETS, DatasetMissing, TaskData, load
@@ -30,9 +29,10 @@ from nnviz.figures import diagnostics as dfig
 from nnviz.figures.classification import confusion_heatmap, per_class_bars, training_curves
 from nnviz.figures.curves import metric_curves
 from nnviz.figures.regression import fit_figure, residual_figure
-from nnviz.figures.weights import weight_histograms
 from nnviz.figures.style import apply
+from nnviz.figures.weights import weight_histograms
 from nnviz.jobs.runs import RunRecord, fit_grid, read_record
+from nnviz.model import checkpoints, codegen
 
 DEAD_RELU_INPUTS = 256  # inputs behind the dead-ReLU statistic
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")

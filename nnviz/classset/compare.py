@@ -8,9 +8,9 @@ import numpy as np
 import torch
 
 from nnviz.analysis import metrics
-from nnviz.model import checkpoints
 from nnviz.config import DataConfig, RunConfig, TrainConfig
 from nnviz.data import TaskData, load
+from nnviz.model import checkpoints
 
 SHIPPED_MNIST = checkpoints.SHIPPED_DIR / "mnist_cnn.pt"  # the model trained on MNIST's writing
 MODES = {"scratch": "From scratch (random weights)", "finetune": "Fine-tune the shipped MNIST model"}

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from nnviz.jobs import storage
 from nnviz.classset.store import ClassStore
+from nnviz.jobs import storage
 
 NAME = "class_canvas"
 MIN_TRAIN, MIN_HELD_OUT = 10, 2  # fewer drawings than this cannot train and be compared

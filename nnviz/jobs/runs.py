@@ -19,17 +19,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from nnviz.jobs import storage
-from nnviz.model import checkpoints
-from nnviz.training import limits
+from nnviz.analysis.diagnostics import GradNormRecorder
 from nnviz.config import ConfigError, RunConfig
-from nnviz.training.crossval import cross_validate
 from nnviz.data import TaskData, load
 from nnviz.data.regression import DOMAIN
-from nnviz.analysis.diagnostics import GradNormRecorder
+from nnviz.jobs import storage
 from nnviz.jobs.background import TRAINING_SLOTS, BackgroundJob, Registry
 from nnviz.jobs.run_folder import RunFolder
 from nnviz.jobs.storage import append_jsonl, atomic_write_json
+from nnviz.model import checkpoints
+from nnviz.training import limits
+from nnviz.training.crossval import cross_validate
 from nnviz.training.tempo import Tempo
 from nnviz.training.train import Callback, History, TrainState, fit, init_model, predict
 

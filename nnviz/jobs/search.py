@@ -28,15 +28,16 @@ import numpy as np
 import optuna
 from sklearn.model_selection import ParameterGrid
 
-from nnviz.jobs import runs
-from nnviz.model import checkpoints
 from nnviz.config import ConfigError, RunConfig, to_dict
 from nnviz.config import replace as cfg_replace
-from nnviz.training.crossval import fold_data
 from nnviz.data import TaskData, load
-from nnviz.model.params import PARAMS, apply_params, quick_base
+from nnviz.jobs import runs
+
 # the sweep API is re-exported here: nnviz.jobs.search.SWEEPS / run_sweep is what other pages use
 from nnviz.jobs.sweeps import SWEEPS, acquire_slot, iter_sweep, run_sweep, start_sweep  # noqa: F401
+from nnviz.model import checkpoints
+from nnviz.model.params import PARAMS, apply_params, quick_base
+from nnviz.training.crossval import fold_data
 from nnviz.training.train import Callback, TrainState, evaluate, fit, init_model, resolve_device
 
 SAMPLERS = ("grid", "random", "tpe")

@@ -11,8 +11,8 @@ import os
 import re
 import shutil
 import tempfile
-import unicodedata
 import time
+import unicodedata
 from pathlib import Path
 from typing import Any, Callable, Iterable
 

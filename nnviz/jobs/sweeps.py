@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from nnviz.jobs import runs
 from nnviz.config import RunConfig
 from nnviz.data import TaskData, load
+from nnviz.jobs import runs
 from nnviz.jobs.background import TRAINING_SLOTS, BackgroundJob, Registry
-from nnviz.model.params import apply_params, quick_base
 from nnviz.jobs.storage import append_jsonl, atomic_write_json, read_json, read_jsonl
+from nnviz.model.params import apply_params, quick_base
 from nnviz.training.tempo import Tempo
 from nnviz.training.train import Callback, TrainState, evaluate, fit, init_model
 

@@ -18,11 +18,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from nnviz.model.checkpoint_meta import MetaError, check_meta, check_state_dict, parse_meta
 from nnviz.config import RunConfig
+from nnviz.jobs.storage import atomic_write_bytes, inside, safe_name, sweep_temp_files
+from nnviz.model.checkpoint_meta import MetaError, check_meta, check_state_dict, parse_meta
 from nnviz.model.models import ModelTooLarge, build_model
 from nnviz.security import check_name
-from nnviz.jobs.storage import atomic_write_bytes, inside, safe_name, sweep_temp_files
 
 FORMAT = "nnviz-checkpoint"
 VERSION = 1

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from nnviz.jobs import runs
-from nnviz.model import checkpoints
 from nnviz.jobs.background import TRAINING_SLOTS, BackgroundJob, Registry
+from nnviz.jobs.storage import append_jsonl, atomic_write_json
+from nnviz.model import checkpoints
 from nnviz.playground import store
 from nnviz.playground.config import PlaygroundConfig, to_dict
 from nnviz.playground.data import Points
 from nnviz.playground.network import Trainer, Weights, copy_weights
-from nnviz.jobs.storage import append_jsonl, atomic_write_json
 
 IDLE_S = 900.0  # a network paused this long ends its thread (a closed tab's job does not wait forever)
 MAX_REPLAY = 400  # weight snapshots kept for replay; the interval doubles when full

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 
 from nnviz.jobs import runs
+from nnviz.jobs.storage import atomic_write_bytes
 from nnviz.playground.config import PlaygroundConfig, SettingError, from_dict, to_dict
 from nnviz.playground.data import UPLOAD, DataError, Points, generate, read_csv, split
 from nnviz.playground.network import Weights, from_torch, to_torch
-from nnviz.jobs.storage import atomic_write_bytes
 
 FORMAT = "nnviz-playground"
 MAX_CHECKPOINT_BYTES = 2_000_000

@@ -16,9 +16,9 @@ from nnviz.classset import compare as cmp
 from nnviz.classset import dataset as class_data
 from nnviz.classset.store import N_CLASSES, ClassStore
 from nnviz.data import DatasetMissing
-from nnviz.jobs import runs
 from nnviz.figures.classification import confusion_heatmap
 from nnviz.figures.images import gallery, image_grid
+from nnviz.jobs import runs
 from nnviz.ui import access, live, live_panel
 from nnviz.ui.class_routes import PAGE_PATH, store
 from nnviz.ui.resources import checkpoint_model

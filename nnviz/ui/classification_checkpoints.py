@@ -10,12 +10,12 @@ from pathlib import Path
 import streamlit as st
 
 from nnviz import security
-from nnviz.jobs import storage
-from nnviz.model import checkpoints
 from nnviz.data import DATASETS
+from nnviz.jobs import storage
 from nnviz.jobs.run_folder import RunFolder
-from nnviz.ui import classification_config as cc
+from nnviz.model import checkpoints
 from nnviz.ui import access, live
+from nnviz.ui import classification_config as cc
 from nnviz.ui.classification_panels import CHECKPOINT_KEY, SLOT, apply_settings
 from nnviz.ui.classification_results import Source
 

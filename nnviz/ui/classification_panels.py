@@ -12,20 +12,28 @@ import pandas as pd
 import streamlit as st
 
 from nnviz.analysis import metrics
-from nnviz.jobs import runs
-from nnviz.training import limits
-from nnviz.model.codegen import module_source
-from nnviz.config import (ACTIVATIONS, OPTIMIZER_NAMES, POOLING, SCHEDULER_NAMES, ConfigError, DataConfig,
-                          ModelConfig, from_dict, to_dict)
+from nnviz.config import (
+    ACTIVATIONS,
+    OPTIMIZER_NAMES,
+    POOLING,
+    SCHEDULER_NAMES,
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    from_dict,
+    to_dict,
+)
 from nnviz.data import DATASETS, DatasetMissing, TaskData, data_dir, denormalise, is_present
 from nnviz.data import images as image_sets
 from nnviz.figures.classification import class_counts
 from nnviz.figures.images import class_grid
+from nnviz.jobs import runs
+from nnviz.model.codegen import module_source
 from nnviz.model.models import ModelTooLarge, build_model, summarize
+from nnviz.training import limits
 from nnviz.training.train import resolve_device
+from nnviz.ui import access, live, presenter, share
 from nnviz.ui import classification_config as cc
-from nnviz.ui import access, live, presenter
-from nnviz.ui import share
 from nnviz.ui import tempo as tempo_ui
 from nnviz.ui.resources import task_data
 

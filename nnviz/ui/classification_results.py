@@ -20,17 +20,17 @@ import streamlit as st
 import torch
 
 from nnviz.analysis import metrics
-from nnviz.jobs import runs
-from nnviz.model import checkpoints
+from nnviz.analysis.diagnostics import compact
 from nnviz.config import DataConfig, RunConfig, to_dict
 from nnviz.data import DATASETS, DatasetMissing, denormalise
-from nnviz.analysis.diagnostics import compact
 from nnviz.figures.classification import confusion_heatmap, per_class_bars, training_curves
+from nnviz.figures.diagnostics import annotate
 from nnviz.figures.images import gallery, prediction_strip, to_rgb_uint8
-from nnviz.model.models import build_model
+from nnviz.jobs import runs
 from nnviz.jobs.run_folder import RunFolder
 from nnviz.jobs.storage import inside, safe_name
-from nnviz.figures.diagnostics import annotate
+from nnviz.model import checkpoints
+from nnviz.model.models import build_model
 from nnviz.ui import live, live_panel, presenter, replay, report_panel
 from nnviz.ui.classification_panels import CHECKPOINT_KEY, SLOT
 from nnviz.ui.resources import checkpoint_model, task_data

@@ -21,11 +21,11 @@ from streamlit_drawable_canvas import st_canvas
 
 from nnviz.analysis import explain
 from nnviz.data import preprocess
+from nnviz.data.preprocess import ImageError, NoInkError, Prepared, Result, Rule
 from nnviz.figures import attributions as fa
 from nnviz.figures.maps import activation_vector, feature_map_grid
 from nnviz.figures.predictions import top_k_bar
 from nnviz.figures.preprocess import steps_strip
-from nnviz.data.preprocess import ImageError, NoInkError, Prepared, Result, Rule
 from nnviz.ui import presenter
 from nnviz.ui.pickers import PickedModel
 

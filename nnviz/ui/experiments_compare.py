@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from nnviz.jobs import runs
 from nnviz.analysis.compare import config_table, distinct_labels, final_metrics, run_label
 from nnviz.figures.experiments import compare_curves
+from nnviz.jobs import runs
 from nnviz.ui import presenter
 from nnviz.ui.experiments_common import highlight_rows
 

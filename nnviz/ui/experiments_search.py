@@ -9,11 +9,11 @@ import optuna
 import streamlit as st
 
 from nnviz import security
-from nnviz.jobs import runs, search, search_jobs
 from nnviz.config import ConfigError
 from nnviz.figures.search import VIEWS, grid_heatmap, study_view
-from nnviz.model.params import PARAMS, quick_base
+from nnviz.jobs import runs, search, search_jobs
 from nnviz.jobs.search_results import grid_axes, grid_cells, results_frame, state_counts, trial_rows
+from nnviz.model.params import PARAMS, quick_base
 from nnviz.ui import access, live, presenter
 from nnviz.ui.experiments_common import DATASET_CHOICES, allowed, dataset_title
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from nnviz.jobs import sweeps
 from nnviz.config import ConfigError
 from nnviz.data import DATASETS, DatasetMissing, is_present
 from nnviz.figures.experiments import sweep_figure
+from nnviz.jobs import sweeps
 from nnviz.ui import live, presenter
 from nnviz.ui import tempo as tempo_ui
 from nnviz.ui.experiments_common import DATASET_CHOICES, DATASET_KEY, SWEEP_KEY, allowed, dataset_title, shade_above

@@ -15,8 +15,8 @@ import streamlit as st
 import torch
 
 from nnviz.analysis import explain
-from nnviz.jobs.run_folder import of_checkpoint
 from nnviz.figures import attributions as fa
+from nnviz.jobs.run_folder import of_checkpoint
 from nnviz.model.models import build_model
 from nnviz.ui import explain_cost, presenter, replay
 from nnviz.ui.pickers import PickedImages, PickedModel

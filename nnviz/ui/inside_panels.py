@@ -13,8 +13,8 @@ import streamlit as st
 import torch
 
 from nnviz.analysis import embedding, inspect
-from nnviz.jobs.run_folder import RunFolder, of_checkpoint
 from nnviz.figures import maps, weights
+from nnviz.jobs.run_folder import RunFolder, of_checkpoint
 from nnviz.model.models import summarize
 from nnviz.ui import presenter, replay
 from nnviz.ui.pickers import PickedModel, image_picker, images_at, show_images

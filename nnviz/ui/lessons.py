@@ -15,17 +15,25 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from nnviz.jobs import runs, search, search_jobs
-from nnviz.teaching import lessons
 from nnviz.config import ConfigError, RunConfig
 from nnviz.data import DATASETS, load
 from nnviz.figures.lessons import StepResult, steps_overlay
-from nnviz.teaching.lessons import Lesson
+from nnviz.jobs import runs, search, search_jobs
 from nnviz.model.params import quick_base
-from nnviz.ui import access, experiments_common, experiments_search, experiments_sweeps, live, pickers, presenter
+from nnviz.teaching import lessons
+from nnviz.teaching.lessons import Lesson
+from nnviz.ui import (
+    access,
+    experiments_common,
+    experiments_search,
+    experiments_sweeps,
+    live,
+    pickers,
+    playground_settings,
+    presenter,
+)
 from nnviz.ui import classification_config as cc
 from nnviz.ui import classification_panels as cls_panels
-from nnviz.ui import playground_settings
 from nnviz.ui import regression_panels as rg_panels
 from nnviz.ui import regression_settings as rs
 

@@ -12,8 +12,8 @@ from typing import Callable
 
 import streamlit as st
 
-from nnviz.jobs import runs, storage
 from nnviz.config import RunConfig
+from nnviz.jobs import runs, storage
 from nnviz.model.models import ModelTooLarge
 from nnviz.ui import access
 

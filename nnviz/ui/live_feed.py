@@ -24,13 +24,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from nnviz.memo import Memo
-from nnviz.jobs import runs, sweeps
 from nnviz.analysis.diagnostics import divergence
 from nnviz.figures.svg_curves import training_curves_svg
-from nnviz.playground import job as playground_job
+from nnviz.jobs import runs, sweeps
 from nnviz.jobs.storage import sweep_temp_files
 from nnviz.jobs.sweeps import SWEEPS
+from nnviz.memo import Memo
+from nnviz.playground import job as playground_job
 from nnviz.ui.live import status_line  # the same words as the rest of the UI
 
 RUN_PATH = "/nnviz/live/run/"

@@ -14,8 +14,8 @@ from typing import Sequence
 import numpy as np
 import streamlit as st
 
-from nnviz.jobs import runs
 from nnviz.figures.images import RIGHT, WRONG, png_uri, to_rgb_uint8
+from nnviz.jobs import runs
 from nnviz.ui import live_feed
 
 _HERE = Path(__file__).parent

@@ -13,9 +13,9 @@ import streamlit as st
 import torch
 
 from nnviz.analysis import overview, selection
-from nnviz.model import checkpoints
 from nnviz.data import DATASETS, DatasetMissing, TaskData, denormalise
 from nnviz.figures.predictions import top_k_bar
+from nnviz.model import checkpoints
 from nnviz.training.train import predict
 from nnviz.ui import presenter
 from nnviz.ui.resources import checkpoint_model, task_data

@@ -11,8 +11,17 @@ import streamlit as st
 from nnviz import security
 from nnviz.jobs import storage
 from nnviz.playground import store
-from nnviz.playground.config import (ACTIVATIONS, FEATURES, MAX_LAYERS, MAX_NEURONS, OPTIMIZERS, QUERY_KEYS,
-                                     PlaygroundConfig, SettingError, from_query)
+from nnviz.playground.config import (
+    ACTIVATIONS,
+    FEATURES,
+    MAX_LAYERS,
+    MAX_NEURONS,
+    OPTIMIZERS,
+    QUERY_KEYS,
+    PlaygroundConfig,
+    SettingError,
+    from_query,
+)
 from nnviz.playground.data import DATASETS, MAX_POINTS, UPLOAD, DataError
 from nnviz.ui import access, presenter
 

@@ -13,16 +13,16 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from nnviz.model import checkpoints
 from nnviz.analysis import regression_views as views
-from nnviz.jobs.run_folder import RunFolder
+from nnviz.analysis.diagnostics import compact, divergence
 from nnviz.config import DataConfig, from_dict
 from nnviz.data import load
-from nnviz.analysis.diagnostics import compact, divergence
 from nnviz.figures import regression as rfig
+from nnviz.jobs.run_folder import RunFolder
 from nnviz.jobs.runs import Run
+from nnviz.model import checkpoints
 from nnviz.ui import replay, report_panel, resources
-from nnviz.ui.regression_results import chart, scene_fit_figure, cfg_json, scene_of
+from nnviz.ui.regression_results import cfg_json, chart, scene_fit_figure, scene_of
 
 TABS = ["Results", "Replay", "Neurons", "Weights", "K-fold", "Download"]
 

@@ -12,16 +12,15 @@ from typing import Any
 
 import streamlit as st
 
-from nnviz.analysis import regression_views as views
 from nnviz import security
-from nnviz.jobs import storage
+from nnviz.analysis import regression_views as views
 from nnviz.config import ConfigError, ModelConfig, RunConfig, from_dict, to_dict
 from nnviz.data import FUNCTIONS, CsvError
-from nnviz.model.models import ModelTooLarge, build_model, summarize
+from nnviz.jobs import storage
 from nnviz.jobs.runs import Run, runs_dir
-from nnviz.ui import access, live, presenter
+from nnviz.model.models import ModelTooLarge, build_model, summarize
+from nnviz.ui import access, live, presenter, share
 from nnviz.ui import regression_settings as rs
-from nnviz.ui import share
 from nnviz.ui import tempo as tempo_ui
 
 SLOT = "regression"  # the live.* slot of this page's run

@@ -14,13 +14,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from nnviz.analysis import regression_views as views
-from nnviz.jobs.run_folder import RunFolder
+from nnviz.analysis.diagnostics import compact, divergence
 from nnviz.config import DataConfig, ModelConfig, RunConfig, from_dict, to_dict
 from nnviz.data import CsvError, DatasetMissing, TaskData
 from nnviz.data.regression import FUNCTIONS, true_curve
-from nnviz.analysis.diagnostics import compact, divergence
-from nnviz.figures import regression as rfig
 from nnviz.figures import diagnostics as dfig
+from nnviz.figures import regression as rfig
+from nnviz.jobs.run_folder import RunFolder
 from nnviz.jobs.runs import runs_dir
 from nnviz.ui import live, presenter, report_panel, resources
 

@@ -14,10 +14,10 @@ from typing import Sequence
 import streamlit as st
 
 from nnviz.analysis import diagnostics, inspect, report
-from nnviz.model import checkpoints
-from nnviz.config import DataConfig, from_dict, to_dict
 from nnviz.analysis.diagnostics import Finding
+from nnviz.config import DataConfig, from_dict, to_dict
 from nnviz.figures import diagnostics as dfig
+from nnviz.model import checkpoints
 from nnviz.ui import presenter
 from nnviz.ui.resources import task_data
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from nnviz.model import checkpoints
 from nnviz.config import DataConfig, from_dict, to_dict
 from nnviz.data import TaskData, load
+from nnviz.model import checkpoints
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading data…")

@@ -16,9 +16,8 @@ import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from nnviz.data import preprocess
+from nnviz.data import DATASETS, preprocess
 from nnviz.model import checkpoints
-from nnviz.data import DATASETS
 from tests.app.conftest import APP
 from tests.unit.test_bad_checkpoints import CASES as BAD_CHECKPOINTS
 from tests.unit.test_bad_checkpoints import RunsCode, _good_bytes

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from nnviz.ui import access
-from nnviz.jobs import runs
-from nnviz.model import checkpoints
 from nnviz.config import ConvBlock, DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.data import DatasetMissing
+from nnviz.jobs import runs
+from nnviz.model import checkpoints
+from nnviz.ui import access
 from nnviz.ui import classification_config as cc
 from tests.app.conftest import live_data
 from tests.waiting import GENEROUS_S, wait_until
@@ -127,8 +127,8 @@ def test_saved_checkpoint_loads_back_with_identical_accuracy(page, nnviz_env):
     assert any("Results · checkpoint lecture_demo" in m.value for m in page.markdown)
     assert _metric(page, "Test accuracy") == run_acc
     # and the model itself, re-scored from the file, gives the very same predictions
-    from nnviz.data import load
     from nnviz.analysis.metrics import predict_classes
+    from nnviz.data import load
     data = load(ckpt.config.data)
     pred, _ = predict_classes(ckpt.model(), data.x_test)
     assert pred.tolist() == run.view()["snapshots"][1]["test_pred"]

@@ -11,8 +11,8 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from nnviz.data import preprocess
-from nnviz.model import checkpoints
 from nnviz.figures.attributions import SIGNS
+from nnviz.model import checkpoints
 from tests.app.conftest import APP
 from tests.unit.test_bad_images import header_only_png
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from nnviz.jobs import runs, search, search_jobs, sweeps
 from nnviz.config import replace
+from nnviz.jobs import runs, search, search_jobs, sweeps
 from nnviz.model.params import quick_base
 from tests.app.conftest import APP
 from tests.waiting import GENEROUS_S

@@ -20,9 +20,9 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from nnviz.model import checkpoints
 from nnviz.config import ConvBlock, DataConfig, ModelConfig, RunConfig
 from nnviz.data import DATASETS, load
+from nnviz.model import checkpoints
 from nnviz.model.models import build_model
 from nnviz.ui import access
 from tests.app.conftest import APP

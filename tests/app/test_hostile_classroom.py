@@ -14,8 +14,8 @@ from nnviz.jobs import runs, storage
 from nnviz.model import checkpoints
 from nnviz.ui import access
 from tests.app.conftest import APP
-from tests.unit.test_bad_csv import GOOD as GOOD_CSV
 from tests.unit.test_bad_checkpoints import _good_bytes
+from tests.unit.test_bad_csv import GOOD as GOOD_CSV
 from tests.unit.test_hostile_classroom import _with_meta
 
 CODE = "correct horse 42"

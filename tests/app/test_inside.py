@@ -146,8 +146,8 @@ def test_the_mlp_shows_first_layer_templates_and_dense_activations(nnviz_env):
 
 @pytest.mark.slow
 def test_a_finished_run_shows_weights_over_epochs(nnviz_env):
-    from nnviz.jobs import runs
     from nnviz.config import DataConfig, RunConfig, replace
+    from nnviz.jobs import runs
     from nnviz.model.models import PRESETS
 
     preset = PRESETS["fast_cnn"]

@@ -2,7 +2,6 @@
 queue everybody can see, and one session cannot take every slot."""
 from __future__ import annotations
 
-
 import pytest
 from streamlit.testing.v1 import AppTest
 

@@ -7,6 +7,7 @@ for the timer.
 from __future__ import annotations
 
 import json
+
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from nnviz.analysis import report
-from nnviz.jobs import runs
 from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from nnviz.jobs import runs
 
 from .conftest import SCREENSHOTS
 

@@ -15,10 +15,10 @@ import pytest
 import torch
 from torch import nn
 
-from nnviz.model import checkpoints
-from nnviz.model.checkpoints import CheckpointError
 from nnviz.config import ConvBlock, DataConfig, ModelConfig, RunConfig
 from nnviz.data import DATASETS
+from nnviz.model import checkpoints
+from nnviz.model.checkpoints import CheckpointError
 from nnviz.model.models import build_model
 
 IMAGES = ModelConfig(hidden=(8,), conv=(ConvBlock(4, 3),))

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from nnviz.model import checkpoints
-from nnviz.model.checkpoints import CheckpointError
 from nnviz.config import ConvBlock, DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.data import load
+from nnviz.model import checkpoints
+from nnviz.model.checkpoints import CheckpointError
 from nnviz.model.models import build_model
 from nnviz.training.train import evaluate
 

@@ -237,9 +237,9 @@ def test_exports(store: ClassStore, tmp_path: Path) -> None:
 def test_finetuning_starts_from_the_shipped_weights_and_scratch_does_not(nnviz_dirs: dict) -> None:
     import torch
 
+    from nnviz.classset import compare
     from nnviz.jobs import runs
     from nnviz.model import checkpoints
-    from nnviz.classset import compare
 
     fill(ClassStore(), 40)
     shipped = checkpoints.load(compare.SHIPPED_MNIST).state_dict

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from nnviz import cli
-from nnviz.model import checkpoints
 from nnviz.config import DataConfig, RunConfig
+from nnviz.model import checkpoints
 from nnviz.model.models import PRESETS
 from tests.unit.fixtures_data import write_mnist_like
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nnviz.model.codegen import module_source
 from nnviz.config import ConvBlock, ModelConfig
+from nnviz.model.codegen import module_source
 from nnviz.model.models import PRESETS, build_model
 
 CUSTOM = {

@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from nnviz.jobs import runs
 from nnviz.analysis.compare import config_table, distinct_labels, final_metrics, run_label
 from nnviz.config import replace
 from nnviz.figures.experiments import compare_curves
+from nnviz.jobs import runs
 from nnviz.model.params import quick_base
 
 

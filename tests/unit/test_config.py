@@ -7,8 +7,17 @@ import math
 
 import pytest
 
-from nnviz.config import (ConfigError, ConvBlock, DataConfig, ModelConfig, RunConfig, TrainConfig, from_dict,
-                          replace, to_dict)
+from nnviz.config import (
+    ConfigError,
+    ConvBlock,
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+    from_dict,
+    replace,
+    to_dict,
+)
 
 
 def rich_config() -> RunConfig:

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from nnviz.config import DataConfig, ModelConfig, TrainConfig
-from nnviz.training.crossval import cross_validate, fold_data, summary
 from nnviz.data import load
+from nnviz.training.crossval import cross_validate, fold_data, summary
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,17 @@ from nnviz.data import load
 from nnviz.data.batching import augment_shift, batches, to_device
 from nnviz.model.dropout import seed_dropout
 from nnviz.model.models import PRESETS
-from nnviz.training.train import (Callback, TrainState, autocast_for, cpu_has_native_bf16, data_on, fit, init_model,
-                         optimizer_flags, uses_channels_last)
+from nnviz.training.train import (
+    Callback,
+    TrainState,
+    autocast_for,
+    cpu_has_native_bf16,
+    data_on,
+    fit,
+    init_model,
+    optimizer_flags,
+    uses_channels_last,
+)
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")

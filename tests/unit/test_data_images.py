@@ -10,11 +10,9 @@ import pytest
 import torch
 
 from nnviz.config import DataConfig
-from nnviz.data import DATASETS, DatasetMissing, data_dir, denormalise, is_present, load, normalise
-from nnviz.data import images
+from nnviz.data import DATASETS, DatasetMissing, data_dir, denormalise, images, is_present, load, normalise
 from nnviz.data.images import load_raw
-from tests.unit.fixtures_data import (CIFAR_FILES, FOLDERS, MNIST_FILES, write_all, write_cifar10,
-                                      write_mnist_like)
+from tests.unit.fixtures_data import CIFAR_FILES, FOLDERS, MNIST_FILES, write_all, write_cifar10, write_mnist_like
 
 
 def pixels_of(x: torch.Tensor, name: str) -> np.ndarray:

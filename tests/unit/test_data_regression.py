@@ -7,8 +7,17 @@ import pytest
 from nnviz.config import DataConfig
 from nnviz.data import load, regression_set
 from nnviz.data import regression as reg
-from nnviz.data.regression import (COURSE_GAPS, DOMAIN, FUNCTIONS, MAX_CSV_ROWS, CsvError, make_synthetic,
-                                   read_xy_csv, split_csv, true_curve)
+from nnviz.data.regression import (
+    COURSE_GAPS,
+    DOMAIN,
+    FUNCTIONS,
+    MAX_CSV_ROWS,
+    CsvError,
+    make_synthetic,
+    read_xy_csv,
+    split_csv,
+    true_curve,
+)
 
 
 def _in_any_gap(x: np.ndarray, gaps) -> np.ndarray:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from nnviz.jobs import runs
 from nnviz.config import DataConfig, RunConfig, replace
-from nnviz.model.models import PRESETS
+from nnviz.jobs import runs
 from nnviz.jobs.storage import read_jsonl
+from nnviz.model.models import PRESETS
 from tests.unit.test_cli import env, nnviz  # noqa: F401  (the CLI as a user runs it, and its folders)
 
 TIMING = ("seconds", "elapsed", "samples_per_s")  # wall-clock fields: the only ones allowed to differ
@@ -72,8 +72,9 @@ def test_same_history_alone_beside_other_runs_and_on_a_busy_machine(preset, trai
 
 
 def test_a_page_changing_its_own_thread_count_does_not_change_a_run():
-    from nnviz.training.threads import capped
     import torch
+
+    from nnviz.training.threads import capped
 
     cfg = config("fast_cnn", max_steps=8)
     alone = history_of(cfg)[0]

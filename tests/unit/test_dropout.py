@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from nnviz.model.codegen import _layer
 from nnviz.config import ConvBlock, ModelConfig
+from nnviz.model.codegen import _layer
 from nnviz.model.dropout import RESOLUTION, SeededDropout, SeededDropout2d, seed_dropout
 from nnviz.model.models import build_model
 

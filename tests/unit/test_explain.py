@@ -11,14 +11,24 @@ import math
 import numpy as np
 import pytest
 import torch
-from captum.attr import (DeepLift, GradientShap, GuidedBackprop, InputXGradient, IntegratedGradients,
-                         LayerAttribution, LayerGradCam, NoiseTunnel, Occlusion, Saliency)
+from captum.attr import (
+    DeepLift,
+    GradientShap,
+    GuidedBackprop,
+    InputXGradient,
+    IntegratedGradients,
+    LayerAttribution,
+    LayerGradCam,
+    NoiseTunnel,
+    Occlusion,
+    Saliency,
+)
 
 from nnviz.analysis import explain
-from nnviz.training import baselines
-from nnviz.config import ConvBlock, ModelConfig
 from nnviz.analysis.explain import ExplainError
+from nnviz.config import ConvBlock, ModelConfig
 from nnviz.model.models import build_model
+from nnviz.training import baselines
 
 MEAN, STD = (0.2,), (0.3,)
 SHAPE = (1, 8, 8)

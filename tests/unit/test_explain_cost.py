@@ -4,8 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nnviz.analysis import explain_cost
-from nnviz.analysis import explain
+from nnviz.analysis import explain, explain_cost
 from nnviz.config import ConvBlock, ModelConfig
 from nnviz.model.models import build_model
 

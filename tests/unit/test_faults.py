@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.jobs import runs, storage
 from nnviz.model import checkpoints
-from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.model.models import build_model
 from tests.waiting import GENEROUS_S, wait_until
 

@@ -17,11 +17,11 @@ import pytest
 import torch
 
 from nnviz import cli, security
+from nnviz.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
+from nnviz.data import DATASETS
 from nnviz.jobs import runs, storage
 from nnviz.model import checkpoints
 from nnviz.model.checkpoint_meta import MetaError, check_meta
-from nnviz.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
-from nnviz.data import DATASETS
 from tests.unit.test_bad_checkpoints import DIGITS, META, _good_bytes
 from tests.unit.test_bad_checkpoints import edited_meta as _with_meta
 

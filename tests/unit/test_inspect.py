@@ -10,8 +10,8 @@ from torch import nn
 
 from nnviz.analysis import inspect
 from nnviz.config import ModelConfig
-from nnviz.model.models import PRESETS, build_model, summarize
 from nnviz.jobs.run_folder import RunFolder, of_checkpoint
+from nnviz.model.models import PRESETS, build_model, summarize
 
 SHAPE = (1, 28, 28)
 

@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 import torch
 
-from nnviz.jobs import sweeps
-from nnviz.teaching import lessons
-from nnviz.training import crossval
+from nnviz.analysis.metrics import confusion, predict_classes, row_normalise
 from nnviz.config import RunConfig
 from nnviz.data import FUNCTIONS, TaskData, load
 from nnviz.figures.lessons import StepResult, steps_overlay
-from nnviz.analysis.metrics import confusion, predict_classes, row_normalise
+from nnviz.jobs import sweeps
+from nnviz.teaching import lessons
+from nnviz.training import crossval
 from nnviz.training.train import History, evaluate, fit, init_model, predict
 
 SEEDS = range(5)
@@ -214,8 +214,8 @@ def test_kfold_step_2_grid_claims():
 
     step = _offline("kfold_grid").steps[1]
     space = json.loads(step.space)
-    from nnviz.model.params import apply_params, quick_base
     from nnviz.jobs.search import SearchSpec
+    from nnviz.model.params import apply_params, quick_base
 
     rows = {}
     for seed in SEEDS:

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from nnviz.teaching import lessons
 from nnviz.config import RunConfig
 from nnviz.data import load
+from nnviz.teaching import lessons
 from nnviz.training.train import fit, init_model
 from nnviz.ui import classification_config as cc
 from nnviz.ui import regression_settings as rs

@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch import nn
 
+from nnviz.config import ConfigError, ConvBlock, DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.jobs import runs
 from nnviz.model import checkpoints
-from nnviz.training import limits
-from nnviz.config import ConfigError, ConvBlock, DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.model.models import ModelTooLarge, build_model
+from nnviz.training import limits
 
 DATA = DataConfig(dataset="regression", n_train=64, n_test=32)
 

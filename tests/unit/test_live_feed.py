@@ -8,8 +8,8 @@ import sys
 import pytest
 from starlette.requests import Request
 
-from nnviz.jobs import runs
 from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from nnviz.jobs import runs
 from nnviz.ui import live_feed
 from tests.waiting import GENEROUS_S, wait_until
 

@@ -5,10 +5,19 @@ import pytest
 import torch
 from torch import nn
 
-from nnviz.model import models
 from nnviz.config import ACTIVATIONS, ConvBlock, ModelConfig
-from nnviz.model.models import (ACTIVATION_MODULES, DEFAULT_PRESET, MAX_PARAMETERS, PRESETS, ModelTooLarge, build_model,
-                          count_parameters, presets_for, summarize)
+from nnviz.model import models
+from nnviz.model.models import (
+    ACTIVATION_MODULES,
+    DEFAULT_PRESET,
+    MAX_PARAMETERS,
+    PRESETS,
+    ModelTooLarge,
+    build_model,
+    count_parameters,
+    presets_for,
+    summarize,
+)
 
 SHAPES = {"regression": [((1,), 1)], "classification": [((1, 28, 28), 10), ((3, 32, 32), 10)]}
 CASES = [(name, shape, n_out) for name, p in PRESETS.items() for shape, n_out in SHAPES[p.task]]

@@ -6,9 +6,9 @@ import math
 import numpy as np
 
 from nnviz.analysis import overview
-from nnviz.jobs import runs
 from nnviz.config import DataConfig, RunConfig, TrainConfig
 from nnviz.figures.curves import ema, metric_curves
+from nnviz.jobs import runs
 
 
 def test_dataset_rows_mark_only_embedded_set_present_in_empty_dir(tmp_path):

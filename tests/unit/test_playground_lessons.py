@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from nnviz.teaching import lessons
 from nnviz.playground import store
 from nnviz.playground.config import from_query
 from nnviz.playground.network import Trainer
+from nnviz.teaching import lessons
 
 SEEDS = range(5)
 

@@ -8,9 +8,9 @@ from PIL import Image, ImageDraw
 
 from nnviz.analysis import explain, inspect
 from nnviz.data import preprocess as pp
-from nnviz.model import checkpoints
 from nnviz.data.images import DATASETS, _load_digits
 from nnviz.figures.preprocess import steps_strip
+from nnviz.model import checkpoints
 
 SHIPPED_CNN = checkpoints.SHIPPED_DIR / "digits_cnn.pt"
 SHIPPED_MLP = checkpoints.SHIPPED_DIR / "digits_mlp.pt"

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from nnviz.data import preprocess as pp
-from nnviz.model import checkpoints
 from nnviz.data.images import load_raw
+from nnviz.model import checkpoints
 
 
 @pytest.fixture(scope="module")

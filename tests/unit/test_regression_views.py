@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from nnviz.analysis import regression_views as views
-from nnviz.jobs import runs
 from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.data import CsvError, load
 from nnviz.figures import regression as rfig
+from nnviz.jobs import runs
 from nnviz.model.models import PRESETS, build_model
 from nnviz.training.train import init_model, predict
 from nnviz.ui import regression_settings as rs

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from nnviz.analysis import report
-from nnviz.jobs import runs
 from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from nnviz.jobs import runs
 
 PLOTLY_DIV = re.compile(r'<div id="[0-9a-f-]+" class="plotly-graph-div"')
 

@@ -1,9 +1,9 @@
 """RunFolder: one owner of a run folder's names; K-fold runs read as fold 1 everywhere."""
 from __future__ import annotations
 
-from nnviz.jobs import runs
-from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.analysis.report import _read
+from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from nnviz.jobs import runs
 from nnviz.jobs.run_folder import RunFolder, of_checkpoint
 
 

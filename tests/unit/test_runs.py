@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from nnviz.jobs import runs
-from nnviz.model import checkpoints
 from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnviz.data import load
+from nnviz.jobs import runs
 from nnviz.jobs.storage import atomic_write_json, read_jsonl
+from nnviz.model import checkpoints
 from nnviz.training.train import predict
 from tests.waiting import GENEROUS_S, wait_until
 

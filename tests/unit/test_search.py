@@ -11,11 +11,11 @@ import pytest
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import GridSearchCV, PredefinedSplit
 
-from nnviz.jobs import search
-from nnviz.model import checkpoints
 from nnviz.config import ConfigError, replace
-from nnviz.model.params import apply_params, quick_base
+from nnviz.jobs import search
 from nnviz.jobs.search_results import cv_results, results_frame
+from nnviz.model import checkpoints
+from nnviz.model.params import apply_params, quick_base
 from tests.waiting import GENEROUS_S, wait_until
 
 N_SPLITS = 2

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import os
 import pickle
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 import torch
 
 from nnviz import security

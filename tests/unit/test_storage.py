@@ -6,8 +6,16 @@ import os
 
 import pytest
 
-from nnviz.jobs.storage import (append_jsonl, atomic_write, atomic_write_json, atomic_write_text, inside, read_json,
-                           read_jsonl, safe_name)
+from nnviz.jobs.storage import (
+    append_jsonl,
+    atomic_write,
+    atomic_write_json,
+    atomic_write_text,
+    inside,
+    read_json,
+    read_jsonl,
+    safe_name,
+)
 
 
 class TestAtomicWrite:

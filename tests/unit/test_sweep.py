@@ -5,9 +5,9 @@ import threading
 
 import pytest
 
-from nnviz.jobs import search, sweeps
 from nnviz.config import replace
 from nnviz.figures.experiments import sweep_figure
+from nnviz.jobs import search, sweeps
 from nnviz.model.params import quick_base
 from tests.waiting import GENEROUS_S, wait_until
 

@@ -4,11 +4,11 @@ How long a slowed optimizer race lasts is measured by benchmarks/tempo.py, not a
 """
 from __future__ import annotations
 
-from nnviz.training import tempo
-from nnviz.jobs import runs, sweeps
 from nnviz.config import DataConfig, ModelConfig, RunConfig, TrainConfig, replace
 from nnviz.data import load
+from nnviz.jobs import runs, sweeps
 from nnviz.model.params import quick_base
+from nnviz.training import tempo
 from nnviz.training.train import fit, init_model
 from tests.waiting import GENEROUS_S, wait_until
 

@@ -6,9 +6,9 @@ import threading
 import pytest
 import torch
 
-from nnviz.training import threads
 from nnviz.config import DataConfig, ModelConfig, TrainConfig
 from nnviz.data import load
+from nnviz.training import threads
 from nnviz.training.train import Callback, fit, init_model
 
 

@@ -8,11 +8,22 @@ import threading
 import pytest
 import torch
 
-from nnviz.config import SCHEDULER_NAMES, OPTIMIZER_NAMES, DataConfig, ModelConfig, TrainConfig, replace
+from nnviz.config import OPTIMIZER_NAMES, SCHEDULER_NAMES, DataConfig, ModelConfig, TrainConfig, replace
 from nnviz.data import load
 from nnviz.model.models import PRESETS
-from nnviz.training.train import (OPTIMIZERS, Callback, EarlyStopping, History, TrainState, evaluate, fit, init_model, predict,
-                         resolve_device, scores)
+from nnviz.training.train import (
+    OPTIMIZERS,
+    Callback,
+    EarlyStopping,
+    History,
+    TrainState,
+    evaluate,
+    fit,
+    init_model,
+    predict,
+    resolve_device,
+    scores,
+)
 
 TIMING_KEYS = {"seconds", "elapsed", "samples_per_s"}
 
