@@ -56,7 +56,7 @@ def for_projector(fig: go.Figure | dict) -> go.Figure:
         # ticks and axis title overrun it; above, it stacks into the plot. A column right of the plot keeps the
         # plot area square-ish instead of a strip.
         legend.update(orientation="v", xref="paper", x=1.02, xanchor="left", yref="paper", y=1, yanchor="top",
-                      maxheight=1.0)  # as tall as the figure, not the plot area: no scroll bar
+                      maxheight=layout.get("height") or 450)  # pixels: up to the figure's height, no scroll bar
         layout["margin"] = {**(layout.get("margin") or {}), "b": 10}
     layout["legend"] = legend
     title = layout.get("title")

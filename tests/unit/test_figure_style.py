@@ -49,5 +49,6 @@ def test_a_legend_that_would_wrap_moves_right_of_the_plot_and_a_short_one_stays_
     below = style.for_projector(regression.loss_figure([{"epoch": 1, "train_loss": 1.0, "val_loss": 1.1}]))
     legend = below["layout"]["legend"]
     assert (legend["orientation"], legend["x"], legend["xanchor"], legend["y"]) == ("v", 1.02, "left", 1)
+    assert legend["maxheight"] == below["layout"]["height"]  # in pixels: the whole column, no scroll bar
     above = style.for_projector(_figure())["layout"]["legend"]  # one entry, in the house place on top
     assert (above["orientation"], above["y"]) == ("h", 1.02)
