@@ -35,6 +35,7 @@ from nnviz.training.train import resolve_device
 from nnviz.ui import access, live, presenter, share
 from nnviz.ui import classification_config as cc
 from nnviz.ui import tempo as tempo_ui
+from nnviz.ui.learning_rate import learning_rate
 from nnviz.ui.resources import task_data
 
 SLOT = "classification"  # the live-run slot of this page
@@ -262,7 +263,7 @@ def model_panel(s: dict[str, Any]) -> bool:
 def training_panel(s: dict[str, Any]) -> None:
     c = st.columns(4)
     _w(c[0].selectbox, "Optimizer", "cls_optimizer", options=list(OPTIMIZER_NAMES))
-    _w(c[1].select_slider, "Learning rate", "cls_lr", options=_with(LEARNING_RATES, "cls_lr"), format_func=lambda v: f"{v:g}")
+    _w(lambda _label, key: learning_rate(c[1], key, _with(LEARNING_RATES, key)), "Learning rate", "cls_lr")
     _w(c[2].select_slider, "Weight decay", "cls_weight_decay", options=_with(WEIGHT_DECAYS, "cls_weight_decay"),
        format_func=lambda v: f"{v:g}")
     _w(c[3].selectbox, "Batch size", "cls_batch_size", options=_with(BATCH_SIZES, "cls_batch_size"))

@@ -22,6 +22,7 @@ from nnviz.model.models import ModelTooLarge, build_model, summarize
 from nnviz.ui import access, live, presenter, share
 from nnviz.ui import regression_settings as rs
 from nnviz.ui import tempo as tempo_ui
+from nnviz.ui.learning_rate import learning_rate
 
 SLOT = "regression"  # the live.* slot of this page's run
 TEMPO_KEY = "rg_tempo"  # slow motion: epochs per second, 0 is full speed
@@ -184,7 +185,7 @@ def model_panel() -> None:
 def training_panel() -> None:
     left, right = st.columns(2)
     left.selectbox("Optimizer", list(rs.OPTIMIZERS), key="rg_optimizer", format_func=rs.OPTIMIZERS.get)
-    right.select_slider("Learning rate", rs.LEARNING_RATES, key="rg_lr", format_func=lambda v: f"{v:g}")
+    learning_rate(right, "rg_lr", rs.LEARNING_RATES)
     if st.session_state["rg_optimizer"] in ("sgd", "rmsprop"):
         st.slider("Momentum", 0.0, 0.99, step=0.01, key="rg_momentum")
     left.select_slider("L2 weight decay", rs.WEIGHT_DECAYS, key="rg_weight_decay",

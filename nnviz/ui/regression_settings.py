@@ -69,7 +69,8 @@ def model_settings(model: ModelConfig) -> dict[str, Any]:
 def train_settings(train: TrainConfig) -> dict[str, Any]:
     """Training widgets for a TrainConfig (seed, device and K-fold are the user's, not a preset's)."""
     return {"rg_optimizer": train.optimizer if train.optimizer in OPTIMIZERS else "adam",
-            "rg_lr": nearest(train.lr, LEARNING_RATES),
+            "rg_lr": train.lr if LEARNING_RATES[0] / 10 <= train.lr <= LEARNING_RATES[-1]  # a typed one too
+            else nearest(train.lr, LEARNING_RATES),
             "rg_momentum": round(train.momentum, 2), "rg_weight_decay": nearest(train.weight_decay, WEIGHT_DECAYS)
             if train.weight_decay else 0.0,
             "rg_batch_size": nearest(train.batch_size, BATCH_SIZES), "rg_epochs": train.epochs,

@@ -180,6 +180,13 @@ def test_divergence_stops_the_run_with_a_clear_message(page):
     assert not page.exception, page.exception
 
 
+def test_a_typed_learning_rate_is_what_start_trains(page):
+    page.text_input(key="cls_lr_typed").input("42").run()
+    assert not page.exception, page.exception
+    assert page.select_slider(key="cls_lr").value == 42.0  # the slider lists the typed value among its stops
+    assert cc.run_config(page.session_state["cls:settings"]).train.lr == 42.0
+
+
 def test_out_of_memory_suggests_a_smaller_batch(page, monkeypatch):
     def oom(*args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")

@@ -128,6 +128,15 @@ def test_controls_cover_every_option(lab):
     assert (cfg.train.scheduler, cfg.train.step_size, cfg.train.early_stopping, cfg.train.kfold, cfg.train.seed) == \
         ("step", 5, 7, 4, 3)
 
+    # a typed learning rate off the slider's stops: the slider moves to it, the run trains with it
+    lab.text_input(key="rg_lr_typed").input("7").run()
+    assert lab.select_slider(key="rg_lr").value == 7.0 and lab.text_input(key="rg_lr_typed").value == ""
+    assert rs.run_config(lab.session_state["regression:settings"]).train.lr == 7.0
+    for bad in ("fast", "1e9", "-1", "nan"):  # one sentence under the box; the learning rate stays
+        lab.text_input(key="rg_lr_typed").input(bad).run()
+        assert not lab.exception and lab.select_slider(key="rg_lr").value == 7.0
+        assert any("is not a learning rate from 1e-06 to 100" in c.value for c in lab.caption), bad
+
     # data controls change the preview without an exception
     lab.selectbox(key="rg_function").set_value("sine")
     lab.slider(key="rg_noise").set_value(0.5)
