@@ -20,6 +20,17 @@ def ema(values: Sequence[float], smoothing: float) -> np.ndarray:
     return out
 
 
+DIVERGED_COLOR = "#d62728"
+
+
+def first_non_finite(epochs: Sequence[dict], keys: Sequence[str]) -> float | None:
+    """The first epoch where one of `keys` is NaN or infinite (a diverged run), else None."""
+    for r in epochs:
+        if any(isinstance(r.get(k), (int, float)) and not math.isfinite(r[k]) for k in keys):
+            return r["epoch"]
+    return None
+
+
 def metric_curves(epochs: Sequence[dict], metric: str = "loss", splits: Sequence[str] = ("train", "val", "test"),
                   batch_losses: Sequence[tuple[float, float]] = (), smoothing: float = 0.6,
                   log_y: bool | None = None, upto_epoch: float | None = None, title: str = "",
@@ -50,6 +61,12 @@ def metric_curves(epochs: Sequence[dict], metric: str = "loss", splits: Sequence
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers" if len(xs) < 60 else "lines", name=split,
                                  line=dict(color=SPLIT_COLORS.get(split), width=2.5),
                                  hovertemplate=f"{split} {metric}: %{{y:.4g}}<br>epoch %{{x}}<extra></extra>"))
+    broken = first_non_finite(keep, [f"{split}_{metric}" for split in splits])
+    if broken is not None:  # the curve stops there: say why, where it stops
+        fig.add_shape(type="line", xref="x", x0=broken, x1=broken, yref="paper", y0=0, y1=1,
+                      line=dict(color=DIVERGED_COLOR, width=2, dash="dot"))
+        fig.add_annotation(x=broken, xref="x", y=0.5, yref="paper", text=f"{metric} not finite: diverged",
+                           showarrow=False, textangle=-90, xanchor="right", font=dict(color=DIVERGED_COLOR))
     fig.update_xaxes(title="epoch", range=[0, max(last_epoch, 1)])
     fig.update_yaxes(title=metric, type="log" if log_y else "linear",
                      tickformat=".0%" if metric == "acc" else None)

@@ -95,7 +95,7 @@ def loss_figure(epochs: Sequence[dict], batch_losses: Sequence[tuple[float, floa
     fig = metric_curves(epochs, "loss", batch_losses=batch_losses, smoothing=smoothing, upto_epoch=upto_epoch,
                         title=title, uirevision=uirevision)
     if noise_var > 0:
-        fig.update_layout(shapes=[_hline(noise_var, "dash")])
+        fig.add_shape(_hline(noise_var, "dash"))  # beside a divergence mark, if any
         fig.add_annotation(xref="paper", x=0, y=math.log10(noise_var), yref="y", text=f"noise variance σ² = {noise_var:.3g}",
                            showarrow=False, xanchor="left", yanchor="top", font=dict(size=13))
     ys = np.concatenate([np.asarray(t.y, dtype=float) for t in fig.data if t.y is not None] or [np.empty(0)])

@@ -52,3 +52,17 @@ def test_metric_curves_cut_at_replay_epoch_and_skip_nan():
     assert list(fig.data[0].x) == [0, 1, 2]
     assert fig.layout.yaxis.type == "log"
     assert tuple(fig.layout.xaxis.range) == (0, 4)  # the axis keeps the whole run while replaying
+
+
+def test_a_run_that_diverges_is_marked_where_its_curve_stops():
+    """A loss that turns NaN or infinite leaves no point to draw: a red line at that epoch says why."""
+    from nnviz.figures import curves, regression
+
+    rows = [{"epoch": 1, "train_loss": 2.0, "val_loss": 2.5}, {"epoch": 2, "train_loss": float("inf"),
+                                                                "val_loss": float("nan")}]
+    fig = regression.loss_figure(rows, noise_var=0.09)
+    marks = [s for s in fig.layout.shapes if s.line.color == curves.DIVERGED_COLOR]
+    assert len(marks) == 1 and marks[0].x0 == 2  # beside the noise floor's line, not instead of it
+    assert len(fig.layout.shapes) == 2 and any("diverged" in a.text for a in fig.layout.annotations)
+    healthy = curves.metric_curves(rows[:1])
+    assert not healthy.layout.shapes and not healthy.layout.annotations
