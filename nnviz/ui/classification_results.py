@@ -169,7 +169,8 @@ def live_view(run: runs.Run) -> None:
     redrawn in the browser until the run ends (then the page reruns into the results)."""
     cfg = run.config.data
     y = _labels(cfg, "test")
-    idx = metrics.strip_indices(y, len(DATASETS[cfg.dataset].classes), STRIP_PER_CLASS)
+    per_class = 1 if presenter.enabled() else STRIP_PER_CLASS  # one row: projector type leaves room for no more
+    idx = metrics.strip_indices(y, len(DATASETS[cfg.dataset].classes), per_class)
     live_panel.run_view(run, _pixels(_data_json(cfg), "test")[idx], idx, y[idx], DATASETS[cfg.dataset].classes,
                         every_s=LIVE_POLL_S)
 

@@ -16,6 +16,8 @@ from typing import Any, Callable, Sequence
 
 import streamlit as st
 
+from nnviz.ui import presenter
+
 PLAY_S = 0.8  # seconds per frame while playing: long enough to see each epoch's picture
 MAX_FRAMES = 40  # a long run skips epochs so that it plays in at most ~40 frames (~30 s)
 SPEEDS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)  # x that pace
@@ -101,8 +103,11 @@ def player(options: Sequence[Any], key: str, render: Callable[[Any], None], *, l
         now = playing(key)
         left.button("Pause" if now else "Play", key=f"{key}_play", on_click=_toggle, args=(key, options),
                     icon=":material/pause:" if now else ":material/play_arrow:", width="stretch")
-        value = middle.select_slider(label, options, key=key, format_func=format_func, help=help)
+        shown = "collapsed" if presenter.enabled() else "visible"  # on a projector the picture needs the line
+        value = middle.select_slider(label, options, key=key, format_func=format_func, help=help,
+                                     label_visibility=shown)
         right.selectbox("Speed", SPEEDS, index=SPEEDS.index(1.0), key=f"{key}_speed", format_func=SPEED_LABELS.get,
+                        label_visibility=shown,
                         help="How fast Play steps through the run: 1× plays any run in about 30 s; slower speeds "
                              "show more epochs, each for longer.")
         render(value)

@@ -192,7 +192,7 @@ LAB_STEPS = [(lesson.id, i, step.page) for lesson in lessons.LESSONS.values()
 CLASSIFICATION_RESULTS = [(f"{MAIN} .st-key-cls_res_loss", 0), (f"{MAIN} .st-key-cls_res_acc", 0)]
 _ALL_INSIDE_JS = """pictures => pictures.every(([selector, n]) => {
     const shown = [...document.querySelectorAll(selector)].filter(e => e.getClientRects().length);
-    if (shown.length <= n || !shown[n].querySelector('.main-svg, svg')) return false;
+    if (shown.length <= n || !shown[n].querySelector('.main-svg, svg, img')) return false;  // drawn
     const r = shown[n].getBoundingClientRect();
     return r.x >= 0 && r.y >= 0 && r.right <= innerWidth + 0.5 && r.bottom <= innerHeight + 0.5; })"""
 
