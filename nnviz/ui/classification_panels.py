@@ -298,7 +298,7 @@ def controls(s: dict[str, Any], run: runs.Run | None, ready: bool) -> None:
     c = st.columns([2, 1.3, 5], vertical_alignment="center")
     # The one to press is the filled one: Start before a run, Stop while it trains.
     c[0].button("Start training", key="cls_start", type="secondary" if active else "primary",
-                disabled=active or not ready or not allowed, help=f"Trains: {summary}",
+                disabled=active or not ready or not allowed, help=None if active else f"Trains: {summary}",
                 icon=":material/play_arrow:", width="stretch", shortcut=presenter.shortcut("start"), on_click=_start)
     c[1].button("Stop", key="cls_stop", type="primary" if live.stoppable(run) else "secondary",
                 disabled=not live.stoppable(run), icon=":material/stop:", width="stretch",

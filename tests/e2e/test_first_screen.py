@@ -85,6 +85,8 @@ def _assert_in_first_screen(page, picture: tuple[str, int], what: str) -> None:
 
 def _not_scrolled(page) -> None:
     top = page.evaluate(f"document.querySelector('{MAIN}').scrollTop")
+    if top:
+        screenshot(page, "first_screen_failure")  # what the screen showed
     assert top == 0, f"the page was scrolled by {top} px"
 
 
@@ -99,6 +101,7 @@ def _set_epochs(page, epochs: int) -> None:
     box.fill(str(epochs))
     box.press("Enter")
     wait_idle(page, IDLE_MS)
+    page.evaluate(f"document.querySelector('{MAIN}').scrollTo(0, 0)")  # filling it may have scrolled: back to the top
 
 
 def _shot_name(page, presenter: bool) -> str:
