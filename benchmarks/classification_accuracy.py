@@ -50,17 +50,17 @@ def measure(dataset: str, data_dir: str, root: str) -> dict:
     run.wait()
     wall = time.perf_counter() - started
     view = run.view()
-    last = view["epochs"][-1] if view["epochs"] else {}
+    last = view.history[-1] if view.history else {}
     target_acc, limit = TARGETS[dataset]
-    reached = next((r for r in view["epochs"] if r.get("test_acc", 0) >= target_acc), None)
-    return {"dataset": dataset, "status": view["status"], "epochs": cfg.train.epochs,
+    reached = next((r for r in view.history if r.get("test_acc", 0) >= target_acc), None)
+    return {"dataset": dataset, "status": view.status, "epochs": cfg.train.epochs,
             "test_accuracy": round(float(last.get("test_acc", float("nan"))), 4),
             "train_seconds": round(float(last.get("elapsed", float("nan"))), 2), "wall_seconds": round(wall, 2),
             "limit_seconds": limit, "ratio_to_limit": round(wall / limit, 3),
             "target_accuracy": target_acc,
             "target_reached_at": None if reached is None else
             {"epoch": int(reached["epoch"]), "seconds": round(float(reached["elapsed"]), 2)},
-            "ok": view["status"] == "finished" and last.get("test_acc", 0) >= target_acc and wall <= limit}
+            "ok": view.status == "finished" and last.get("test_acc", 0) >= target_acc and wall <= limit}
 
 
 def main() -> int:

@@ -84,15 +84,15 @@ def apptest_part(rounds: int) -> float:
     if "run_id:regression" not in at.session_state:
         raise SystemExit(f"no run started: {[w.value for w in list(at.warning) + list(at.error)]} {at.exception}")
     run = runs.get(at.session_state["run_id:regression"])
-    while run.active and len(run.view()["epochs"]) < 3:
+    while run.active and len(run.view().history) < 3:
         time.sleep(0.05)
-    e0, t0 = len(run.view()["epochs"]), time.perf_counter()
+    e0, t0 = len(run.view().history), time.perf_counter()
     during: dict[str, list[float]] = {}
     for _ in range(rounds):
         for label, action in _interactions():
             during.setdefault(label, []).append(_timed(at, action))
-            assert run.active, f"the run ended during the benchmark: {run.view()['status']}"
-    epochs_per_s = (len(run.view()["epochs"]) - e0) / (time.perf_counter() - t0)
+            assert run.active, f"the run ended during the benchmark: {run.view().status}"
+    epochs_per_s = (len(run.view().history) - e0) / (time.perf_counter() - t0)
     at.button(key="rg_stop").click()
     stop_s = _timed(at, lambda a: a)
     runs.stop_all()

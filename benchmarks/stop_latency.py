@@ -94,7 +94,7 @@ def library(repeats: int, root: Path) -> dict[str, list[float]]:
     for _ in range(repeats):
         for name, cfg in configs.items():
             run = runs.start(cfg, root / "runs")
-            _until(lambda run=run: len(run.view()["epochs"]) >= 2, f"{name}: two epochs")
+            _until(lambda run=run: len(run.view().history) >= 2, f"{name}: two epochs")
             out[name].append(_stop_s(run))
         job = sweeps.start_sweep("optimizers", sweeps.base_config("digits", epochs=30), root=root / "runs")
         _until(lambda job=job: len(job.view()["current_rows"]) >= 2, "sweep: two epochs of its first point")

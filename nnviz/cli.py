@@ -62,11 +62,11 @@ def _bar(fraction: float, width: int = 30) -> str:
     return "[" + "#" * filled + "." * (width - filled) + f"] {fraction * 100:5.1f}%"
 
 
-def _summary(run: runs.Run, view: dict, wall: float) -> dict:
-    last = view["epochs"][-1] if view["epochs"] else {}
+def _summary(run: runs.Run, view: runs.RunView, wall: float) -> dict:
+    last = view.history[-1] if view.history else {}
     final = run.folder.final_checkpoint  # named only when it was written (a full disk may have stopped it)
-    out = {"run_dir": str(run.dir), "checkpoint": str(final) if final else None, "status": view["status"],
-           "message": view["message"], "epochs": int(last.get("epoch", 0)),
+    out = {"run_dir": str(run.dir), "checkpoint": str(final) if final else None, "status": view.status,
+           "message": view.message, "epochs": int(last.get("epoch", 0)),
            "seconds": round(float(last.get("elapsed", 0.0)), 3), "wall_seconds": round(wall, 3)}
     if run.config.data.task == "classification":
         out.update(test_accuracy=last.get("test_acc", math.nan), test_loss=last.get("test_loss", math.nan))
@@ -95,14 +95,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     printed = 0
     try:
-        while not run.wait(0.1) or printed < len(run.view()["epochs"]):
+        while not run.wait(0.1) or printed < len(run.view().history):
             view = run.view()
-            for row in view["epochs"][printed:]:
+            for row in view.history[printed:]:
                 if args.json:
                     print(_json(row), flush=True)
                 printed += 1
             if not args.json:
-                p = view["progress"]
+                p = view.progress
                 print(f"\r{_bar(p.fraction)} epoch {p.epoch}/{p.epochs} {p.samples_per_s:8.0f} samples/s",
                       end="", flush=True, file=sys.stderr)
     except KeyboardInterrupt:
@@ -116,7 +116,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
         for key, value in summary.items():
             print(f"{key:>14}: {value}")
-    return 0 if view["status"] in ("finished", "early_stopped", "stopped") else 1
+    return 0 if view.status in ("finished", "early_stopped", "stopped") else 1
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from nnviz.config import to_dict
-from nnviz.jobs.runs import RunRecord
+from nnviz.jobs.runs import RunView
 
 METRIC_KEYS = ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc")
 
@@ -19,7 +19,7 @@ def started_at(run_id: str) -> str:
     return ":".join(m.groups()) if m else ""
 
 
-def run_label(record: RunRecord) -> str:
+def run_label(record: RunView) -> str:
     """A short, unique-enough label: the run's name (else preset/dataset) and the time it started, so two
     runs of one lab set-up ('Small MLP on course') are told apart; the id's tail where there is no time."""
     cfg = record.config
@@ -44,13 +44,13 @@ def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _column_names(records: Sequence[RunRecord]) -> list[str]:
+def _column_names(records: Sequence[RunView]) -> list[str]:
     """Run labels, with the id's tail added where two runs share one (e.g. a lesson run twice)."""
     labels = [run_label(r) for r in records]
     return [f"{label} · {r.id[-6:]}" if labels.count(label) > 1 else label for label, r in zip(labels, records)]
 
 
-def config_table(records: Sequence[RunRecord]) -> tuple[pd.DataFrame, list[str]]:
+def config_table(records: Sequence[RunView]) -> tuple[pd.DataFrame, list[str]]:
     """(fields x runs table of every config value, the fields whose values differ between the runs)."""
     columns = {name: _flatten(to_dict(r.config)) if r.config is not None else {}
                for name, r in zip(_column_names(records), records)}
@@ -60,7 +60,7 @@ def config_table(records: Sequence[RunRecord]) -> tuple[pd.DataFrame, list[str]]
     return frame, differing
 
 
-def final_metrics(records: Sequence[RunRecord]) -> pd.DataFrame:
+def final_metrics(records: Sequence[RunView]) -> pd.DataFrame:
     """One row per run: status, epochs, final metrics, best validation loss and training time."""
     rows = []
     for r in records:
@@ -75,7 +75,7 @@ def final_metrics(records: Sequence[RunRecord]) -> pd.DataFrame:
     return frame.dropna(axis=1, how="all") if len(frame) else frame
 
 
-def distinct_labels(records: Sequence[RunRecord], max_fields: int = 2) -> list[str]:
+def distinct_labels(records: Sequence[RunView], max_fields: int = 2) -> list[str]:
     """Labels that say what differs: 'mlp_dropout · digits · lr=0.01' rather than two equal names and ids.
 
     Runs with a name keep it; otherwise up to `max_fields` differing settings replace the id tail.

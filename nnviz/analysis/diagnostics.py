@@ -1,6 +1,6 @@
 """Automatic diagnostics of a run: what a teacher would point at on its curves.
 
-Pure functions over History rows (`run.view()["epochs"]`, `history.jsonl`, a checkpoint's
+Pure functions over History rows (`RunView.history`, `history.jsonl`, a checkpoint's
 history) return `Finding`s: a kind, a severity, one plain sentence, and the epoch to mark
 on a curve. `diagnose` runs them all.
 

@@ -50,7 +50,7 @@ def run_rows(limit: int = 50) -> list[dict]:
         rows.append({"run": record.id, "status": record.status,
                      "dataset": cfg.data.dataset if cfg else "?", "preset": (cfg.preset or "custom") if cfg else "?",
                      "epochs": int(last.get("epoch", 0)), "result": _metric(last),
-                     "started": _started(record.dir.name)})
+                     "started": _started(record.id)})
     return rows
 
 

@@ -31,7 +31,7 @@ from nnviz.figures.curves import metric_curves
 from nnviz.figures.regression import fit_figure, residual_figure
 from nnviz.figures.style import apply
 from nnviz.figures.weights import weight_histograms
-from nnviz.jobs.runs import RunRecord, fit_grid, read_record
+from nnviz.jobs.runs import RunView, fit_grid, read_view
 from nnviz.model import checkpoints, codegen
 
 DEAD_RELU_INPUTS = 256  # inputs behind the dead-ReLU statistic
@@ -43,11 +43,9 @@ HEADERS = {"row": "", "elapsed": "time (s)", "val_loss": "validation loss", "val
 
 @dataclass
 class _Run:
-    """One run as the report needs it, read once from its folder."""
+    """One run with what the report derives from it (its data, final model, diagnostics), read once."""
 
-    record: RunRecord
-    batches: list[tuple[float, float]]
-    snapshots: dict[int, dict]
+    view: RunView
     data: TaskData | None = None
     data_error: str = ""
     model: torch.nn.Module | None = None
@@ -55,7 +53,7 @@ class _Run:
 
     @property
     def config(self) -> RunConfig:
-        return self.record.config  # type: ignore[return-value]  # checked in _read
+        return self.view.config  # type: ignore[return-value]  # checked in _read
 
     @property
     def task(self) -> str:
@@ -67,26 +65,25 @@ class _Run:
         return cfg.name or f"{cfg.preset or 'custom'} · {cfg.data.dataset} · {cfg.train.optimizer} lr {cfg.train.lr:g}"
 
 
-def _read(source: RunRecord | str | os.PathLike) -> _Run:
-    record = source if isinstance(source, RunRecord) else read_record(source)
-    if record.config is None:
-        raise ValueError(f"The run {record.id} has no readable config.json; it cannot be reported.")
-    batches, snapshots = record.folder.batch_losses(), record.folder.snapshots()  # K-fold: fold 1, as shown live
-    run = _Run(record, batches, snapshots)
+def _read(source: RunView | str | os.PathLike) -> _Run:
+    view = source if isinstance(source, RunView) else read_view(source)  # K-fold: fold 1, as shown live
+    if view.config is None:
+        raise ValueError(f"The run {view.id} has no readable config.json; it cannot be reported.")
+    run = _Run(view)
     try:
-        run.data = load(record.config.data)
+        run.data = load(view.config.data)
     except (DatasetMissing, ValueError, OSError) as exc:
         run.data_error = str(exc)
-    if record.final_checkpoint is not None:
+    if view.final_checkpoint is not None:
         try:
-            run.model = checkpoints.load(record.final_checkpoint).model()
+            run.model = checkpoints.load(view.final_checkpoint).model()
         except checkpoints.CheckpointError:
             run.model = None
     stats = None
     if run.model is not None and run.data is not None:
         stats = inspect.activation_stats(run.model, run.data.x_train[:DEAD_RELU_INPUTS])
-    run.findings = diagnostics.diagnose(record.history, record.status, record.message, batches, stats,
-                                        record.config.train.lr)
+    run.findings = diagnostics.diagnose(view.history, view.status, view.message, view.batch_losses, stats,
+                                        view.config.train.lr)
     return run
 
 
@@ -94,36 +91,36 @@ def _read(source: RunRecord | str | os.PathLike) -> _Run:
 
 def _loss_figure(run: _Run) -> go.Figure:
     splits = ("train", "val", "test")
-    fig = (training_curves(run.record.history, "loss", batch_losses=run.batches, uirevision=None)
+    fig = (training_curves(run.view.history, "loss", batch_losses=run.view.batch_losses, uirevision=None)
            if run.task == "classification" else
-           metric_curves(run.record.history, "loss", splits, run.batches, uirevision=None))
+           metric_curves(run.view.history, "loss", splits, run.view.batch_losses, uirevision=None))
     return dfig.annotate(fig, run.findings)
 
 
 def _fit_figure(run: _Run) -> tuple[go.Figure, int] | None:
     """Regression: the data, the untrained fit and the final fit (from the run's snapshots)."""
-    fits = sorted(e for e, s in run.snapshots.items() if "fit" in s)
+    fits = sorted(e for e, s in run.view.snapshots.items() if "fit" in s)
     if run.data is None or not fits:
         return None
     grid = fit_grid(run.data)
     points = {s: (run.data.split(s)[0].flatten().numpy(), run.data.split(s)[1].flatten().numpy())
               for s in ("train", "val", "test")}
     last = fits[-1]
-    return fit_figure(points, fit=(grid, np.asarray(run.snapshots[last]["fit"])), fit_label=f"epoch {last}",
-                      before=(grid, np.asarray(run.snapshots[fits[0]]["fit"])), uirevision=None), last
+    return fit_figure(points, fit=(grid, np.asarray(run.view.snapshots[last]["fit"])), fit_label=f"epoch {last}",
+                      before=(grid, np.asarray(run.view.snapshots[fits[0]]["fit"])), uirevision=None), last
 
 
 def _test_predictions(run: _Run) -> tuple[np.ndarray, int] | None:
     """Classification: (predicted class per test image, epoch) of the last recorded epoch."""
     if run.data is None:
         return None
-    snaps = [e for e, s in run.snapshots.items() if "test_pred" in s]
+    snaps = [e for e, s in run.view.snapshots.items() if "test_pred" in s]
     y = run.data.y_test.numpy()
     if snaps:
         epoch = max(snaps)
-        pred = np.asarray(run.snapshots[epoch]["test_pred"])
+        pred = np.asarray(run.view.snapshots[epoch]["test_pred"])
     elif run.model is not None:
-        epoch = int(run.record.history[-1]["epoch"]) if run.record.history else 0
+        epoch = int(run.view.history[-1]["epoch"]) if run.view.history else 0
         pred, _ = metrics.predict_classes(run.model, run.data.x_test)
     else:
         return None
@@ -134,7 +131,7 @@ def _figures(run: _Run) -> dict[str, go.Figure]:
     """{heading: figure}; the headings are HTML, so no figure carries a title over its legend."""
     figs: dict[str, go.Figure] = {"Loss" if run.task == "classification" else "Loss (MSE)": _loss_figure(run)}
     if run.task == "classification":
-        figs["Accuracy"] = dfig.annotate(training_curves(run.record.history, "acc", uirevision=None), run.findings)
+        figs["Accuracy"] = dfig.annotate(training_curves(run.view.history, "acc", uirevision=None), run.findings)
         test = _test_predictions(run)
         if test is not None and run.data is not None:
             (pred, epoch), y = test, run.data.y_test.numpy()
@@ -153,8 +150,8 @@ def _figures(run: _Run) -> dict[str, go.Figure]:
                 views.residuals(views.split_predictions(run.model, run.data)), noise=noise)
     if run.model is not None:
         figs["Weights and biases of the final model"] = weight_histograms(inspect.layer_parameters(run.model))
-    if any("grad_norm" in r for r in run.record.history):
-        figs["Gradient norms"] = dfig.gradient_norm_figure(run.record.history, run.findings, title="")
+    if any("grad_norm" in r for r in run.view.history):
+        figs["Gradient norms"] = dfig.gradient_norm_figure(run.view.history, run.findings, title="")
     return figs
 
 
@@ -162,7 +159,7 @@ def _overlay(runs: Sequence[_Run], key: str, title: str) -> go.Figure | None:
     """One curve per run of `key` (e.g. val_loss) per epoch: the comparison figure."""
     fig = go.Figure()
     for i, run in enumerate(runs):
-        pts = [(r["epoch"], r[key]) for r in run.record.history
+        pts = [(r["epoch"], r[key]) for r in run.view.history
                if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
         if pts:
             xs, ys = zip(*pts)
@@ -222,7 +219,7 @@ class _Plots:
 
 
 def _metrics_rows(run: _Run) -> list[dict]:
-    history = run.record.history
+    history = run.view.history
     if not history:
         return []
     last = dict(history[-1], row="final")
@@ -249,7 +246,7 @@ def _model_code(run: _Run) -> str:
 
 
 def _run_section(run: _Run, number: int | None, plot: _Plots) -> str:
-    rec, cfg = run.record, run.config
+    rec, cfg = run.view, run.config
     heading = f"{number}. {run.label}" if number else run.label
     parts = [f"<h2 id='run-{_e(rec.id)}'>{_e(heading)}</h2>",
              f"<p class='muted'>Run <code>{_e(rec.id)}</code> · {_e(cfg.data.dataset)} · status <b>{_e(rec.status)}"
@@ -276,11 +273,11 @@ def _run_section(run: _Run, number: int | None, plot: _Plots) -> str:
 def _comparison(runs: Sequence[_Run], plot: _Plots) -> str:
     rows = []
     for i, run in enumerate(runs, 1):
-        cfg, history = run.config, run.record.history
+        cfg, history = run.config, run.view.history
         best = diagnostics.best_epoch(history)
         last = history[-1] if history else {}
         rows.append({"run": f"{i}. {run.label}", "model": cfg.preset or cfg.model.kind, "optimizer": cfg.train.optimizer,
-                     "lr": cfg.train.lr, "epochs": int(last.get("epoch", 0)), "status": run.record.status,
+                     "lr": cfg.train.lr, "epochs": int(last.get("epoch", 0)), "status": run.view.status,
                      "best val loss": best.value if best else math.nan,
                      **{k: last[k] for k in ("test_loss", "test_acc") if k in last},
                      "findings": len([f for f in run.findings if f.severity != "info"])})
@@ -294,7 +291,7 @@ def _comparison(runs: Sequence[_Run], plot: _Plots) -> str:
     return "\n".join(parts)
 
 
-def build_report(runs: Sequence[RunRecord | str | os.PathLike], title: str | None = None) -> str:
+def build_report(runs: Sequence[RunView | str | os.PathLike], title: str | None = None) -> str:
     """One self-contained HTML page for one run or a comparison of several (runs or run folders).
 
     Raises ValueError when there is no run or a run has no readable config.
@@ -302,7 +299,7 @@ def build_report(runs: Sequence[RunRecord | str | os.PathLike], title: str | Non
     if not runs:
         raise ValueError("A report needs at least one run.")
     loaded = [_read(r) for r in runs]
-    title = title or (f"nnviz run {loaded[0].record.id}" if len(loaded) == 1 else f"nnviz: {len(loaded)} runs compared")
+    title = title or (f"nnviz run {loaded[0].view.id}" if len(loaded) == 1 else f"nnviz: {len(loaded)} runs compared")
     plot = _Plots()
     sections = []
     if len(loaded) > 1:
@@ -317,15 +314,15 @@ def build_report(runs: Sequence[RunRecord | str | os.PathLike], title: str | Non
             + "\n".join(sections) + "</body></html>")
 
 
-def report_name(runs: Sequence[RunRecord | str | os.PathLike]) -> str:
+def report_name(runs: Sequence[RunView | str | os.PathLike]) -> str:
     """A file name for the report: the run id, or the number of runs compared."""
     if len(runs) == 1:
-        rid = runs[0].id if isinstance(runs[0], RunRecord) else Path(runs[0]).name
+        rid = runs[0].id if isinstance(runs[0], RunView) else Path(runs[0]).name
         return f"{rid}-report.html"
     return f"nnviz-{len(runs)}-runs-report.html"
 
 
-def write_report(runs: Sequence[RunRecord | str | os.PathLike], path: str | os.PathLike, title: str | None = None) -> Path:
+def write_report(runs: Sequence[RunView | str | os.PathLike], path: str | os.PathLike, title: str | None = None) -> Path:
     """`build_report` written to `path` (scripts, the CLI)."""
     out = Path(path)
     out.write_text(build_report(runs, title), encoding="utf-8")

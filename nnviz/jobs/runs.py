@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,55 @@ class Progress:
         return elapsed * (1 - f) / f if f > 0 else math.nan
 
 
+@dataclass(frozen=True)
+class RunView:
+    """A run, read-only: the one shape every page, the report and the CLI read a run in. It is a live
+    run's copy taken under its lock (`Run.view()`), a run of this or any earlier process rebuilt from its
+    folder (`read_view`), or a loaded checkpoint (`folder` None, `checkpoint` set)."""
+
+    id: str
+    config: RunConfig | None
+    status: str
+    message: str = ""
+    history: list[dict] = field(default_factory=list)  # a row per epoch; K-fold: the fold shown (fold 1 once done)
+    folder: RunFolder | None = None
+    progress: Progress | None = None  # only while this process trains it
+    # live only (a folder's readers derive both from the data, e.g. `fit_grid(load(config.data))`):
+    fit_x: list[float] = field(default_factory=list)  # regression: the grid of the snapshots' 'fit'
+    data_info: dict[str, Any] = field(default_factory=dict)
+    checkpoint: Path | None = None  # a loaded checkpoint shown without its run
+    copied_batch_losses: list[tuple[float, float]] | None = field(default=None, repr=False)  # else read on first use
+    copied_snapshots: dict[int, dict] | None = field(default=None, repr=False)
+
+    @cached_property
+    def batch_losses(self) -> list[tuple[float, float]]:
+        if self.copied_batch_losses is not None:
+            return self.copied_batch_losses
+        return self.folder.batch_losses() if self.folder is not None else []
+
+    @cached_property
+    def snapshots(self) -> dict[int, dict]:
+        """epoch -> {'fit' | 'test_pred', 'test_conf' ...}"""
+        if self.copied_snapshots is not None:
+            return self.copied_snapshots
+        return self.folder.snapshots() if self.folder is not None else {}
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATES
+
+    @property
+    def label(self) -> str:
+        return f"checkpoint {self.checkpoint.stem}" if self.checkpoint is not None else f"run {self.id}"
+
+    @property
+    def final_checkpoint(self) -> Path | None:
+        """The checkpoint to score the last epoch with: the loaded file, or final.pt once the run has ended."""
+        if self.checkpoint is not None:
+            return self.checkpoint
+        return None if self.folder is None or self.active else self.folder.final_checkpoint
+
+
 @dataclass
 class Run(BackgroundJob):
     """A background training job; read it through `view()` from any thread."""
@@ -116,13 +166,12 @@ class Run(BackgroundJob):
     def folder(self) -> RunFolder:
         return RunFolder(self.dir)
 
-    def view(self) -> dict[str, Any]:
+    def view(self) -> RunView:
         """A consistent copy of what the UI shows, taken under the lock."""
         with self.lock:
-            return {"id": self.id, "status": self.status, "message": self.message,
-                    "progress": Progress(**self.progress.__dict__), "epochs": list(self.epochs),
-                    "batch_losses": list(self.batch_losses), "snapshots": dict(self.snapshots),
-                    "fit_x": list(self.fit_x), "data_info": dict(self.data_info), "config": self.config}
+            return RunView(self.id, self.config, self.status, self.message, list(self.epochs), self.folder,
+                           Progress(**self.progress.__dict__), list(self.fit_x), dict(self.data_info),
+                           copied_batch_losses=list(self.batch_losses), copied_snapshots=dict(self.snapshots))
 
     def set_status(self, status: str, message: str = "", strict: bool = False) -> None:
         """Set the status; a disk that fails to take status.json (full, gone) only raises when `strict`:
@@ -334,26 +383,6 @@ def stop_all(timeout: float = 5.0) -> None:
     _registry.stop_all(timeout)
 
 
-@dataclass(frozen=True)
-class RunRecord:
-    """A run as its folder tells it, for runs of this or any earlier process."""
-
-    id: str
-    dir: Path
-    config: RunConfig | None
-    status: str
-    message: str
-    history: list[dict]
-
-    @property
-    def folder(self) -> RunFolder:
-        return RunFolder(self.dir)
-
-    @property
-    def final_checkpoint(self) -> Path | None:
-        return self.folder.final_checkpoint
-
-
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -362,7 +391,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def read_record(folder: str | os.PathLike) -> RunRecord:
+def read_view(folder: str | os.PathLike) -> RunView:
     """Rebuild a run from its folder; a run that died with its process reads as 'interrupted'."""
     run_folder = RunFolder(folder)
     status = run_folder.status()
@@ -373,10 +402,10 @@ def read_record(folder: str | os.PathLike) -> RunRecord:
         if not owned_here and not (pid != os.getpid() and _pid_alive(pid)):
             state, message = "interrupted", "The server stopped while this run was training; " \
                                             "its history is kept up to the last finished epoch."
-    return RunRecord(run_folder.id, run_folder.path, run_folder.config(), state, message, run_folder.history())
+    return RunView(run_folder.id, run_folder.config(), state, message, run_folder.history(), run_folder)
 
 
-def list_runs(root: str | os.PathLike | None = None) -> list[RunRecord]:
+def list_runs(root: str | os.PathLike | None = None) -> list[RunView]:
     """All run folders, newest first."""
     base = runs_dir(root)
     if not base.is_dir():
@@ -384,4 +413,4 @@ def list_runs(root: str | os.PathLike | None = None) -> list[RunRecord]:
     folders = [p for p in base.iterdir() if RunFolder(p).config_path.is_file()]
     # ids start with a 1-second stamp; config.json's mtime orders runs started within one second
     folders.sort(key=lambda p: (p.name[:15], RunFolder(p).config_path.stat().st_mtime_ns, p.name), reverse=True)
-    return [read_record(p) for p in folders]
+    return [read_view(p) for p in folders]

@@ -150,7 +150,7 @@ def comparison_panel(run_id: str) -> None:
     if not re.fullmatch(runs.RUN_ID_PATTERN, run_id):  # it comes from the address bar
         return
     final = runs.runs_dir() / run_id / "final.pt"
-    record = runs.read_record(final.parent) if final.parent.is_dir() else None
+    record = runs.read_view(final.parent) if final.parent.is_dir() else None
     if record is None or not final.is_file():
         if record is not None and record.status == "failed":
             st.error(f"Training failed: {record.message}", icon=":material/error:")

@@ -13,11 +13,11 @@ from nnviz import security
 from nnviz.data import DATASETS
 from nnviz.jobs import storage
 from nnviz.jobs.run_folder import RunFolder
+from nnviz.jobs.runs import RunView
 from nnviz.model import checkpoints
 from nnviz.ui import access, live
 from nnviz.ui import classification_config as cc
 from nnviz.ui.classification_panels import CHECKPOINT_KEY, SLOT, apply_settings
-from nnviz.ui.classification_results import Source
 
 ERROR_KEY = "cls:checkpoint_error"
 SAVED_KEY = "cls:checkpoint_saved"
@@ -112,12 +112,12 @@ def _stem(filename: str) -> str:
         return "checkpoint"
 
 
-def _save(source: Source, path: Path, overwrite: bool = False) -> None:
+def _save(source: RunView, path: Path, overwrite: bool = False) -> None:
     """Save the source run to `path`; the outcome (path or error) goes to the session for the panel."""
     st.session_state.pop(PENDING_KEY, None)
     st.session_state.pop(SAVED_KEY, None)  # a stale "Saved to" never stays under a new outcome
     try:
-        save_run(source.final_path.parent, source.snapshots, path, exclusive=not overwrite)
+        save_run(source.folder.path, source.snapshots, path, exclusive=not overwrite)
     except FileExistsError:  # another save took the name a moment ago: ask again
         st.session_state[PENDING_KEY] = (source.label, path.stem, str(path))
     except OSError as exc:
@@ -128,7 +128,7 @@ def _save(source: Source, path: Path, overwrite: bool = False) -> None:
         st.session_state[SAVED_KEY] = (source.label, str(path))
 
 
-def _save_pressed(source: Source, name: str) -> None:
+def _save_pressed(source: RunView, name: str) -> None:
     """Save, or ask first when a checkpoint of that name exists (never a silent overwrite)."""
     st.session_state.pop(SAVED_KEY, None)
     try:
@@ -143,7 +143,7 @@ def _save_pressed(source: Source, name: str) -> None:
     _save(source, path)
 
 
-def _ask_overwrite(source: Source) -> None:
+def _ask_overwrite(source: RunView) -> None:
     """The question a save under an existing name asks: overwrite it, or keep both."""
     label, name, path = st.session_state[PENDING_KEY]
     if label != source.label:
@@ -169,12 +169,12 @@ def _label(info: checkpoints.CheckpointInfo) -> str:
     return f"{info.name} · {info.kind} · {info.dataset}" + (f" · {acc:.1%}" if isinstance(acc, float) else "")
 
 
-def panel(source: Source | None, busy: bool) -> None:
+def panel(source: RunView | None, busy: bool) -> None:
     """Save (left) and load (right)."""
     left, right = st.columns(2)
     with left:
         st.markdown("**Save the current run**")
-        can_save = source is not None and source.kind == "run" and source.final_path is not None
+        can_save = source is not None and source.folder is not None and source.final_checkpoint is not None
         can_save = can_save and access.unlocked()  # presenter mode: the shared folder is the presenter's
         default = (f"{source.config.data.dataset}_{source.config.preset or 'custom'}" if source else "my_model")
         name = st.text_input("Checkpoint name", key="cls_save_name", placeholder=default)

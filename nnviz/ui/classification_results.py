@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,33 +39,10 @@ GALLERY_MAX = 40
 CURVES_HEIGHT = 260  # loss and accuracy after a run: in the first screen under the metrics
 
 
-@dataclass(frozen=True)
-class Source:
-    """A run of this server or a loaded checkpoint, reduced to what the results need."""
-
-    kind: str  # 'run' or 'checkpoint'
-    label: str
-    config: RunConfig
-    status: str
-    message: str
-    epochs: list[dict]
-    batch_losses: list = field(default_factory=list)
-    snapshots: dict[int, dict] = field(default_factory=dict)  # epoch -> {'test_pred', 'test_conf'}
-    final_path: Path | None = None  # final.pt or the checkpoint file
-    folder: RunFolder | None = None  # a run's folder (its per-epoch weights, its report)
-
-    @property
-    def classes(self) -> tuple[str, ...]:
-        return DATASETS[self.config.data.dataset].classes
-
-
-def current_source(run: runs.Run | None) -> Source | None:
+def current_source(run: runs.Run | None) -> runs.RunView | None:
     """The finished (or training) run this session follows, else the checkpoint it loaded."""
     if run is not None:
-        view = run.view()
-        final = None if run.active else run.folder.final_checkpoint
-        return Source("run", f"run {run.id}", run.config, view["status"], view["message"], view["epochs"],
-                      view["batch_losses"], view["snapshots"], final, run.folder)
+        return run.view()
     path = st.session_state.get(CHECKPOINT_KEY)
     if not path:
         return _folder_source(live.current_id(SLOT))
@@ -79,12 +55,13 @@ def current_source(run: runs.Run | None) -> Source | None:
     history = ckpt.history or {}
     epochs = history.get("epochs") or ([ckpt.metrics] if "epoch" in ckpt.metrics else [])
     snapshots = {int(k): v for k, v in (history.get("snapshots") or {}).items()}
-    return Source("checkpoint", f"checkpoint {Path(path).stem}", ckpt.config, history.get("status", "finished"),
-                  history.get("reason", ""), epochs, [tuple(b) for b in history.get("batch_losses", [])],
-                  snapshots, Path(path))
+    return runs.RunView(Path(path).stem, ckpt.config, history.get("status", "finished"), history.get("reason", ""),
+                        epochs, checkpoint=Path(path),
+                        copied_batch_losses=[tuple(b) for b in history.get("batch_losses", [])],
+                        copied_snapshots=snapshots)
 
 
-def _folder_source(run_id: str | None) -> Source | None:
+def _folder_source(run_id: str | None) -> runs.RunView | None:
     """A run of an earlier server process, rebuilt from its folder (config, history, snapshots, weights)."""
     if not run_id:
         return None
@@ -94,12 +71,12 @@ def _folder_source(run_id: str | None) -> Source | None:
         return None
     if not RunFolder(folder).config_path.is_file():
         return None
-    record = runs.read_record(folder)
-    if record.config is None or record.config.data.task != "classification":
-        return None
-    snapshots = {e: r for e, r in record.folder.snapshots().items() if "test_pred" in r}
-    return Source("run", f"run {run_id}", record.config, record.status, record.message, record.history,
-                  record.folder.batch_losses(), snapshots, record.final_checkpoint, record.folder)
+    view = runs.read_view(folder)
+    return view if view.config is not None and view.config.data.task == "classification" else None
+
+
+def _classes(source: runs.RunView) -> tuple[str, ...]:
+    return DATASETS[source.config.data.dataset].classes
 
 
 # ---------------------------------------------------------------- cached scoring
@@ -141,7 +118,7 @@ def _scored(path: str, mtime_ns: int, kind: str, config_json: str, split: str) -
     return metrics.predict_classes(model, task_data(cfg.data).split(split)[0])
 
 
-def predictions(source: Source, split: str, epoch: int) -> tuple[np.ndarray, np.ndarray] | None:
+def predictions(source: runs.RunView, split: str, epoch: int) -> tuple[np.ndarray, np.ndarray] | None:
     """(pred, conf) of the model at `epoch` on a split, or None when that epoch's model is not kept."""
     snap = source.snapshots.get(epoch, {})
     if split == "test" and "test_pred" in snap and len(snap["test_pred"]) == len(_labels(source.config.data, "test")):
@@ -150,9 +127,9 @@ def predictions(source: Source, split: str, epoch: int) -> tuple[np.ndarray, np.
     weights = source.folder.weights_path(epoch, source.folder.shown_fold()) if source.folder else None
     if weights is not None and weights.is_file():
         return _scored(str(weights), weights.stat().st_mtime_ns, "weights", config_json, split)
-    last = int(source.epochs[-1]["epoch"]) if source.epochs else 0
-    if source.final_path is not None and epoch == last and source.final_path.is_file():
-        return _scored(str(source.final_path), source.final_path.stat().st_mtime_ns, "checkpoint", config_json, split)
+    last = int(source.history[-1]["epoch"]) if source.history else 0
+    if source.final_checkpoint is not None and epoch == last and source.final_checkpoint.is_file():
+        return _scored(str(source.final_checkpoint), source.final_checkpoint.stat().st_mtime_ns, "checkpoint", config_json, split)
     return None
 
 
@@ -184,9 +161,9 @@ def _strip(cfg: DataConfig, pred: np.ndarray, conf: np.ndarray, classes: tuple[s
                             ncols=len(classes), title=title)
 
 
-def _alarm(source: Source) -> None:
+def _alarm(source: runs.RunView) -> None:
     """A failed or diverged run's verdict, in a box (a stopped one is said in the results' heading)."""
-    text = live.status_line({"status": source.status, "message": source.message, "progress": runs.Progress()})
+    text = live.status_line(source)
     if source.status == "diverged":
         st.error(text, icon=":material/warning:")
     elif source.status == "failed":
@@ -194,54 +171,54 @@ def _alarm(source: Source) -> None:
                  icon=":material/error:")
 
 
-def render(source: Source) -> None:
+def render(source: runs.RunView) -> None:
     """The results panel of a finished run or a loaded checkpoint."""
     cfg = source.config
     head, download = st.columns([4, 1.4], vertical_alignment="center")  # one row: the results need the height
     head = head.container(key="cls_results_head")
     stopped = source.status in ("stopped", "early_stopped", "interrupted")
-    status = source.message or live.status_line({"status": source.status, "message": "", "progress": runs.Progress()})
+    status = source.message or live.status_word(source.status)
     head.markdown(f"**Results · {source.label}**" + (f" · :material/pause_circle: {status}" if stopped else ""),
                   help=f"{DATASETS[cfg.data.dataset].title} · {cfg.name or cfg.preset or 'custom model'}")
     _alarm(source)
-    if not source.epochs:
+    if not source.history:
         st.info("No epoch was recorded, so there is nothing to show yet.")
         return
-    if source.kind == "run" and source.folder is not None:
+    if source.folder is not None:
         with download:
             report_panel.report_button([source.folder.path], "cls_report")
-    replay.player([int(r["epoch"]) for r in source.epochs], "cls_replay", lambda epoch: _at_epoch(source, epoch),
+    replay.player([int(r["epoch"]) for r in source.history], "cls_replay", lambda epoch: _at_epoch(source, epoch),
                   label="Replay: show the model after epoch",
                   help="Curves, confusion matrices and mistakes as they were then; Play steps through the run.")
 
 
-def _at_epoch(source: Source, epoch: int) -> None:
+def _at_epoch(source: runs.RunView, epoch: int) -> None:
     """Everything that shows the model at `epoch` (redrawn alone while the replay plays)."""
     cfg = source.config
-    row = next((r for r in source.epochs if int(r["epoch"]) == epoch), source.epochs[-1])
+    row = next((r for r in source.history if int(r["epoch"]) == epoch), source.history[-1])
     try:
         y_test = _labels(cfg.data, "test")
         test = predictions(source, "test", epoch)
     except DatasetMissing as exc:
         st.warning(f"The images of this model's dataset are not here, so only its history is shown. {exc}")
         y_test, test = None, None
-    _metrics_row(row, y_test, test, len(source.classes))
+    _metrics_row(row, y_test, test, len(_classes(source)))
     tabs = st.tabs(["Curves", "Confusion matrix", "Per-class scores", "Mistakes"])
     if test is not None and y_test is not None:  # under every tab: the test images as the model saw them then
-        st.plotly_chart(presenter.figure(_strip(cfg.data, *test, source.classes, f"Test images after epoch {epoch}")),
+        st.plotly_chart(presenter.figure(_strip(cfg.data, *test, _classes(source), f"Test images after epoch {epoch}")),
                         key="cls_result_strip", width="stretch", config={"displayModeBar": False})
     with tabs[0]:
-        found = report_panel.findings(source.epochs, source.status, source.message, source.batch_losses,
-                                      source.final_path, cfg.data, cfg.train.lr)  # marked on the curves
+        found = report_panel.findings(source.history, source.status, source.message, source.batch_losses,
+                                      source.final_checkpoint, cfg.data, cfg.train.lr)  # marked on the curves
         c = st.columns(2)
-        loss = training_curves(source.epochs, "loss", batch_losses=source.batch_losses, upto_epoch=epoch,
+        loss = training_curves(source.history, "loss", batch_losses=source.batch_losses, upto_epoch=epoch,
                                title="Loss", uirevision="cls_result").update_layout(height=CURVES_HEIGHT)
-        acc = training_curves(source.epochs, "acc", upto_epoch=epoch, title="Accuracy",
+        acc = training_curves(source.history, "acc", upto_epoch=epoch, title="Accuracy",
                               uirevision="cls_result").update_layout(height=CURVES_HEIGHT)
         c[0].plotly_chart(presenter.figure(annotate(loss, found)), key="cls_res_loss", width="stretch")
         c[1].plotly_chart(presenter.figure(annotate(acc, found)), key="cls_res_acc", width="stretch")
         report_panel.show_findings(found, skip=("diverged",) if source.status == "diverged" else ())  # said above
-        report_panel.gradient_chart(source.epochs, found, "cls_grad_norms")
+        report_panel.gradient_chart(source.history, found, "cls_grad_norms")
     if test is None or y_test is None:
         for tab in tabs[1:]:
             tab.info("Test predictions for this epoch are not available.")
@@ -249,7 +226,7 @@ def _at_epoch(source: Source, epoch: int) -> None:
     with tabs[1]:
         _confusion(source, epoch, y_test, test[0])
     with tabs[2]:
-        _per_class(y_test, test[0], source.classes)
+        _per_class(y_test, test[0], _classes(source))
     with tabs[3]:
         _mistakes(source, y_test, *test)
 
@@ -267,11 +244,11 @@ def _metrics_row(row: dict, y_test: np.ndarray | None, test: tuple | None, n_cla
                    "high (or too low) is the usual cause.", icon=":material/warning:")
 
 
-def _confusion(source: Source, epoch: int, y_test: np.ndarray, pred_test: np.ndarray) -> None:
+def _confusion(source: runs.RunView, epoch: int, y_test: np.ndarray, pred_test: np.ndarray) -> None:
     norm = st.segmented_control("Show", ["counts", "row-normalised"], default="counts", key="cls_cm_mode", required=True,
                                 help="Row-normalised: each row sums to 100%; the diagonal is each class's recall.")
     normalise = norm == "row-normalised"
-    k = len(source.classes)
+    k = len(_classes(source))
     c = st.columns(2)
     train = None
     try:
@@ -280,13 +257,13 @@ def _confusion(source: Source, epoch: int, y_test: np.ndarray, pred_test: np.nda
         c[0].warning(str(exc))
     if train is not None:
         cm_train = metrics.confusion(_labels(source.config.data, "train"), train[0], k)
-        c[0].plotly_chart(presenter.figure(confusion_heatmap(cm_train, source.classes, normalise, f"Train · epoch {epoch}")),
+        c[0].plotly_chart(presenter.figure(confusion_heatmap(cm_train, _classes(source), normalise, f"Train · epoch {epoch}")),
                           key="cls_cm_train", width="stretch")
     else:
         c[0].info(f"The training-set confusion matrix needs the model of epoch {epoch}; weights are kept per "
                   f"epoch only for models up to {runs.SNAPSHOT_MAX_PARAMS:,} parameters. The last epoch has it.")
     cm_test = metrics.confusion(y_test, pred_test, k)
-    c[1].plotly_chart(presenter.figure(confusion_heatmap(cm_test, source.classes, normalise, f"Test · epoch {epoch}")),
+    c[1].plotly_chart(presenter.figure(confusion_heatmap(cm_test, _classes(source), normalise, f"Test · epoch {epoch}")),
                       key="cls_cm_test", width="stretch")
 
 
@@ -311,8 +288,8 @@ def _pick_pair() -> None:
         st.session_state["cls_err_pred"] = pairs[rows[0]]["pred_idx"]
 
 
-def _mistakes(source: Source, y_test: np.ndarray, pred: np.ndarray, conf: np.ndarray) -> None:
-    classes = source.classes
+def _mistakes(source: runs.RunView, y_test: np.ndarray, pred: np.ndarray, conf: np.ndarray) -> None:
+    classes = _classes(source)
     pairs = metrics.most_confused(metrics.confusion(y_test, pred, len(classes)), classes, k=8)
     st.session_state["cls:pairs"] = pairs
     left, right = st.columns([3, 2])

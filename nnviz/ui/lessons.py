@@ -268,7 +268,7 @@ def _overlay(lesson: Lesson) -> None:
 
     A dialog opened from the banner, so it takes no room from the lab's first screen."""
     wanted = {i: _page_config(lesson.steps[i]) for i in lesson_runs_steps(lesson)}
-    found: dict[int, runs.RunRecord] = {}
+    found: dict[int, runs.RunView] = {}
     for record in runs.list_runs():  # newest first
         for i, cfg in wanted.items():
             if i not in found and record.status == "finished" and record.config is not None \

@@ -124,7 +124,7 @@ def stop(run: runs.Run, timeout: float = 1.0) -> None:
         time.sleep(0.02)
 
 
-def watch(run: runs.Run, render: Callable[[dict], None], slot: str) -> None:
+def watch(run: runs.Run, render: Callable[[runs.RunView], None], slot: str) -> None:
     """Render `render(view)` now and, while the run is active, every POLL_S seconds.
 
     When the run ends, the whole page reruns once so its after-training panels appear.
@@ -133,7 +133,7 @@ def watch(run: runs.Run, render: Callable[[dict], None], slot: str) -> None:
     def body() -> None:
         view = run.view()
         render(view)
-        rerun_page_when_ended(slot, view["status"] in runs.ACTIVE_STATES)
+        rerun_page_when_ended(slot, view.status in runs.ACTIVE_STATES)
 
     st.fragment(body, run_every=POLL_S if run.active else None)()
 
@@ -148,19 +148,23 @@ def rerun_page_when_ended(slot: str, active: bool) -> None:
         st.rerun(scope="app")
 
 
-def status_line(view: dict) -> str:
+def status_line(view: runs.RunView) -> str:
     """'epoch 12/300 · 1,234 samples/s · ETA 3 s' or the final status with its reason."""
-    p = view["progress"]
-    if view["status"] == "queued":
+    p = view.progress or runs.Progress()  # a run of another process: no live progress here
+    if view.status == "queued":
         return "Queued: waiting for a free training slot."
-    if view["status"] == "running" and not p.epochs:
+    if view.status == "running" and not p.epochs:
         return "Starting: loading the data…"
-    if view["status"] == "running":
+    if view.status == "running":
         eta_s = p.eta_s  # computed from the clock on every read: read it once (two reads never compare equal)
         eta = f" · ETA {eta_s:.0f} s" if math.isfinite(eta_s) else ""
         fold = f"fold {p.fold}/{p.folds} · " if p.folds else ""
         speed = f" · {p.samples_per_s:,.0f} samples/s" if p.samples_per_s > 0 else ""  # none before a batch ends
         return f"{fold}epoch {p.epoch}/{p.epochs}{speed}{eta}"
-    text = {"finished": "Finished", "stopped": "Stopped", "early_stopped": "Stopped early",
-            "diverged": "Diverged", "failed": "Failed", "interrupted": "Interrupted"}.get(view["status"], view["status"])
-    return f"{text}. {view['message']}".strip()
+    return f"{status_word(view.status)}. {view.message}".strip()
+
+
+def status_word(status: str) -> str:
+    """How an ended run's status reads: 'Stopped early' for 'early_stopped'."""
+    return {"finished": "Finished", "stopped": "Stopped", "early_stopped": "Stopped early",
+            "diverged": "Diverged", "failed": "Failed", "interrupted": "Interrupted"}.get(status, status)

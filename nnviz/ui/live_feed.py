@@ -43,19 +43,19 @@ _CHARTS_KEPT = 32  # SVGs memoised across runs and clients
 _charts = Memo(_CHARTS_KEPT)
 
 
-def run_frame(view: dict, have: dict[str, str], picks: list[int]) -> dict[str, Any]:
+def run_frame(view: runs.RunView, have: dict[str, str], picks: list[int]) -> dict[str, Any]:
     """One refresh of the classification live view: progress, a divergence alarm (`nnviz.analysis.diagnostics.divergence`
     on the epochs so far), the loss and accuracy curves (those whose key differs from `have`), and the
     current predictions for the test images `picks`."""
-    p, epochs, status = view["progress"], view["epochs"], view["status"]
+    p, epochs, status = view.progress, view.history, view.status
     frame: dict[str, Any] = {"status": status, "active": status in runs.ACTIVE_STATES,
                              "text": status_line(view), "fraction": round(p.fraction, 4), "epochs": len(epochs)}
     if not epochs:
         return frame
-    diverged = divergence(epochs, status, lr=view["config"].train.lr)
+    diverged = divergence(epochs, status, lr=view.config.train.lr)
     if diverged is not None:
         frame["alarm"] = diverged.sentence
-    total, losses, run_id = view["config"].train.epochs, view["batch_losses"], view["id"]
+    total, losses, run_id = view.config.train.epochs, view.batch_losses, view.id
     charts = {
         "loss": (f"{run_id}/loss/{len(epochs)}/{len(losses)}", lambda: training_curves_svg(
             epochs, "loss", total, losses, ("train", "val"), title="Loss")),
@@ -64,9 +64,9 @@ def run_frame(view: dict, have: dict[str, str], picks: list[int]) -> dict[str, A
     }
     for name, (key, build) in charts.items():
         frame[name] = {"key": key} if have.get(name) == key else {"key": key, "svg": _charts.get(key, build)}
-    if view["snapshots"] and picks:
-        epoch = max(view["snapshots"])
-        snap = view["snapshots"][epoch]
+    if view.snapshots and picks:
+        epoch = max(view.snapshots)
+        snap = view.snapshots[epoch]
         pred, conf = snap.get("test_pred") or [], snap.get("test_conf") or []
         shown = [i for i in picks if 0 <= i < min(len(pred), len(conf))]
         frame["strip"] = {"epoch": epoch, "pred": [int(pred[i]) for i in shown],
@@ -92,11 +92,11 @@ def activity() -> list[dict[str, Any]]:
                           "text": f"Playground {pg.config.dataset}: epoch {pg.epoch:,}"})
     for run in runs.active_runs():
         view = run.view()
-        p = view["progress"]
+        p = view.progress
         label = f"{run.config.data.dataset} · {run.config.preset or 'custom'}"
         slot = run.config.data.task  # the lab that shows it: 'regression' or 'classification'
         follow = {"slot": slot, "run": run.id, "href": f"{slot}?{slot}_run={run.id}"}  # relative: any base path
-        if view["status"] == "queued":
+        if view.status == "queued":
             items.append({"icon": "hourglass_top", "fraction": None, "text": f"{label}: queued for a free slot",
                           "follow": follow})
         else:

@@ -58,13 +58,13 @@ def after_training(run: Run) -> None:
     view = run.view()
     final = run.folder.final_path
     if not final.is_file():
-        if view["status"] not in ("queued", "running"):
+        if view.status not in ("queued", "running"):
             st.info("This run ended before a model was saved; there is nothing to analyse.")
         return
     ctx = {"view": view, "run": run, "path": str(final), "mtime": final.stat().st_mtime_ns,
-           "scene": scene_of(cfg_json(view["config"].data)), "grid": tuple(float(v) for v in view["fit_x"])}
+           "scene": scene_of(cfg_json(view.config.data)), "grid": tuple(float(v) for v in view.fit_x)}
     st.divider()
-    names = [t for t in TABS if t != "K-fold" or view["config"].train.kfold]
+    names = [t for t in TABS if t != "K-fold" or view.config.train.kfold]
     tabs = st.tabs(names, key="rg_result_tab", on_change="rerun")
     for name, tab in zip(names, tabs):
         if tab.open:
@@ -76,12 +76,12 @@ def after_training(run: Run) -> None:
 
 
 def _results(ctx: dict) -> None:
-    cfg, scene = ctx["view"]["config"], ctx["scene"]
+    cfg, scene = ctx["view"].config, ctx["scene"]
     preds = _predictions(ctx["path"], ctx["mtime"], cfg_json(cfg.data))
     rows = views.final_metrics(preds, scene["noise"])
     test = next((r for r in rows if r["split"] == "test"), None)
     view = ctx["view"]
-    if divergence(view["epochs"], view["status"], lr=cfg.train.lr) is not None:
+    if divergence(view.history, view.status, lr=cfg.train.lr) is not None:
         test = None  # one verdict: the divergence sentence above the curves, no advice to train longer
     if test and scene["noise"]:
         ratio = test["MSE / σ²"]
@@ -97,11 +97,11 @@ def _results(ctx: dict) -> None:
         st.dataframe(rows, hide_index=True, width="stretch",
                      column_config={k: st.column_config.NumberColumn(format=_number_format(rows, k), width="small")
                                     for k in ("MSE", "RMSE", "MAE", "MSE / σ²")})
-        best = min((r for r in ctx["view"]["epochs"] if math.isfinite(r.get("val_loss", math.nan))),
+        best = min((r for r in ctx["view"].history if math.isfinite(r.get("val_loss", math.nan))),
                    key=lambda r: r["val_loss"], default=None)
         if best:
             st.caption(f"Lowest validation MSE {compact(best['val_loss'])} at epoch {int(best['epoch'])}; "
-                       f"{ctx['view']['message'] or 'trained for all epochs.'}")
+                       f"{ctx['view'].message or 'trained for all epochs.'}")
         report_panel.report_button([ctx["run"].dir], "rg_report")
     with right:
         res = views.residuals(preds)
@@ -117,7 +117,7 @@ def _number_format(rows: list[dict], key: str) -> str:
 
 def _replay(ctx: dict) -> None:
     view = ctx["view"]
-    epochs = sorted(e for e, s in view["snapshots"].items() if "fit" in s)
+    epochs = sorted(e for e, s in view.snapshots.items() if "fit" in s)
     if len(epochs) < 2:
         st.info("This run recorded too few epochs to replay.")
         return
@@ -127,16 +127,16 @@ def _replay(ctx: dict) -> None:
 
 def _replay_frame(ctx: dict, epochs: list[int], epoch: int) -> None:
     view, scene = ctx["view"], ctx["scene"]
-    shown = views.replay_epoch(view["snapshots"], epoch)
-    grid = np.asarray(view["fit_x"])
-    fit = (grid, np.asarray(view["snapshots"][shown]["fit"]))
-    before = (grid, np.asarray(view["snapshots"][epochs[0]]["fit"]))
+    shown = views.replay_epoch(view.snapshots, epoch)
+    grid = np.asarray(view.fit_x)
+    fit = (grid, np.asarray(view.snapshots[shown]["fit"]))
+    before = (grid, np.asarray(view.snapshots[epochs[0]]["fit"]))
     left, right = st.columns(2)
     with left:
         chart(scene_fit_figure(scene, f"Fit at epoch {shown}", fit=fit, fit_label=f"epoch {shown}", before=before,
                            uirevision="replay"), "rg_replay_fit", f"regression-fit-epoch{shown}")
     with right:
-        chart(rfig.loss_figure(view["epochs"], view["batch_losses"], noise_var=scene["noise"] ** 2,
+        chart(rfig.loss_figure(view.history, view.batch_losses, noise_var=scene["noise"] ** 2,
                                 upto_epoch=shown, smoothing=st.session_state.get("rg_smoothing", 0.6),
                                 title=f"Loss up to epoch {shown}", height=380, uirevision="replay-loss"),
                "rg_replay_loss", f"regression-loss-epoch{shown}")
@@ -209,9 +209,9 @@ def _download(ctx: dict) -> None:
     cols = st.columns(4)
     cols[0].download_button("Run (zip)", lambda: views.run_archive(run.dir), f"{run.id}.zip",
                             "application/zip", key="rg_dl_zip", on_click="ignore", icon=":material/folder_zip:")
-    cols[1].download_button("History (CSV)", views.rows_csv(view["epochs"]), f"{run.id}-history.csv", "text/csv",
+    cols[1].download_button("History (CSV)", views.rows_csv(view.history), f"{run.id}-history.csv", "text/csv",
                             key="rg_dl_history", on_click="ignore", icon=":material/table:")
-    cols[2].download_button("Config (JSON)", view["config"].to_json(), f"{run.id}-config.json", "application/json",
+    cols[2].download_button("Config (JSON)", view.config.to_json(), f"{run.id}-config.json", "application/json",
                             key="rg_dl_config", on_click="ignore", icon=":material/settings:")
     cols[3].download_button("Checkpoint (.pt)", lambda: Path(ctx["path"]).read_bytes(), f"{run.id}-final.pt",
                             "application/octet-stream", key="rg_dl_ckpt", on_click="ignore", icon=":material/save:")
@@ -224,16 +224,16 @@ def _download(ctx: dict) -> None:
 def _figures_html(ctx: dict) -> str:
     """Every figure of the run in one HTML page. Runs in the download thread: no st.* (and no st caches)."""
     view, scene = ctx["view"], ctx["scene"]
-    grid = np.asarray(view["fit_x"])
-    snaps = view["snapshots"]
+    grid = np.asarray(view.fit_x)
+    snaps = view.snapshots
     model = _model(ctx["path"])
-    data = load(view["config"].data)
+    data = load(view.config.data)
     figs = {}
     if snaps:
         last = max(snaps)
         figs["Fit"] = scene_fit_figure(scene, f"Fit at epoch {last}", fit=(grid, np.asarray(snaps[last]["fit"])),
                                   before=(grid, np.asarray(snaps[min(snaps)]["fit"])))
-    figs["Loss"] = rfig.loss_figure(view["epochs"], view["batch_losses"], noise_var=scene["noise"] ** 2)
+    figs["Loss"] = rfig.loss_figure(view.history, view.batch_losses, noise_var=scene["noise"] ** 2)
     res = views.residuals(views.split_predictions(model, data))
     figs["Residuals"] = rfig.residual_figure(res, noise=scene["noise"], gaps=scene["gaps"])
     initial = RunFolder(run_dir := Path(ctx["path"]).parent).epoch_weights(0)

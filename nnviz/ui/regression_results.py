@@ -20,8 +20,7 @@ from nnviz.data import CsvError, DatasetMissing, TaskData
 from nnviz.data.regression import FUNCTIONS, true_curve
 from nnviz.figures import diagnostics as dfig
 from nnviz.figures import regression as rfig
-from nnviz.jobs.run_folder import RunFolder
-from nnviz.jobs.runs import runs_dir
+from nnviz.jobs.runs import RunView
 from nnviz.ui import live, presenter, report_panel, resources
 
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
@@ -115,7 +114,7 @@ def _metric(value: float | None) -> str:
     return compact(value) if value is not None else "—"
 
 
-def _live_figures(view: dict, scene: dict, smoothing: float) -> tuple:
+def _live_figures(view: RunView, scene: dict, smoothing: float) -> tuple:
     """The fit and loss figures of a view: reused when the run recorded nothing new, updated in
     place when it did (a rebuild costs ~50x more, and the training thread shares the GIL).
 
@@ -123,29 +122,29 @@ def _live_figures(view: dict, scene: dict, smoothing: float) -> tuple:
     a chart from scratch whenever its data changes, and two full redraws per poll are what
     slows the browser first. The fit, the metrics and the progress move at every poll.
     """
-    snaps = view["snapshots"]
+    snaps = view.snapshots
     shown = max(snaps) if snaps else None
-    training = view["status"] in ("queued", "running")
-    key = (view["id"], len(view["epochs"]), len(view["batch_losses"]), shown, round(smoothing, 3), training)
+    training = view.status in ("queued", "running")
+    key = (view.id, len(view.history), len(view.batch_losses), shown, round(smoothing, 3), training)
     memo = st.session_state.get("regression:live_figures")
     if memo is not None and memo[0] == key:
         return memo[1], memo[2]
-    cfg: RunConfig = view["config"]
-    grid = np.asarray(view["fit_x"])
+    cfg: RunConfig = view.config
+    grid = np.asarray(view.fit_x)
     fit = (grid, np.asarray(snaps[shown]["fit"])) if shown is not None and "fit" in snaps[shown] else None
     before = (grid, np.asarray(snaps[0]["fit"])) if 0 in snaps and "fit" in snaps[0] else None
-    fold = f" (fold {view['progress'].fold or 1})" if cfg.train.kfold else ""  # live: the fold in progress
+    fold = f" (fold {view.progress.fold or 1})" if cfg.train.kfold else ""  # live: the fold in progress
     title = f"Fit at epoch {shown if shown is not None else 0}{fold}"
-    same_run = memo is not None and memo[0][0] == view["id"]
+    same_run = memo is not None and memo[0][0] == view.id
     fit_fig = memo[1] if same_run else None
     if fit_fig is None or fit is None or not rfig.refresh_fit(fit_fig, fit=fit, before=before, title=title):
         fit_fig = scene_fit_figure(scene, title, height=LIVE_HEIGHT, fit=fit, fit_label="network", before=before)
     loss_fig, loss_at = (memo[2], memo[3]) if same_run and memo[0][4] == key[4] else (None, 0.0)
     noise_var = scene["noise"] ** 2
     if loss_fig is None or not training or time.monotonic() - loss_at >= LOSS_EVERY_S:
-        if loss_fig is None or not rfig.refresh_loss(loss_fig, view["epochs"], view["batch_losses"],
+        if loss_fig is None or not rfig.refresh_loss(loss_fig, view.history, view.batch_losses,
                                                      smoothing=smoothing, noise_var=noise_var):
-            loss_fig = rfig.loss_figure(view["epochs"], view["batch_losses"], smoothing=smoothing,
+            loss_fig = rfig.loss_figure(view.history, view.batch_losses, smoothing=smoothing,
                                         noise_var=noise_var, height=LIVE_HEIGHT)
         loss_at = time.monotonic()
     for fig in (fit_fig, loss_fig):  # while training, text legends (FIT_LEGEND, LOSS_LEGEND) save browser work
@@ -154,18 +153,18 @@ def _live_figures(view: dict, scene: dict, smoothing: float) -> tuple:
     return fit_fig, loss_fig
 
 
-def live_panel(view: dict) -> None:
+def live_panel(view: RunView) -> None:
     """Progress, the fit redrawn over the data, and the loss curves; called by the polling fragment."""
-    cfg: RunConfig = view["config"]
+    cfg: RunConfig = view.config
     data = _data(cfg.data)
     if data is None:
         return
     scene = scene_of(cfg_json(cfg.data))
-    p = view["progress"]
-    last = view["epochs"][-1] if view["epochs"] else {}
+    p = view.progress
+    last = view.history[-1] if view.history else {}
     noise_var = scene["noise"] ** 2
     cols = st.columns([2.2, 1, 1, 1, 1], vertical_alignment="center")  # progress beside the numbers: one row
-    cols[0].progress(p.fraction if view["status"] in ("queued", "running") else 1.0, text=live.status_line(view))
+    cols[0].progress(p.fraction if view.status in ("queued", "running") else 1.0, text=live.status_line(view))
     cols = cols[1:]
     cols[0].metric(f"epoch (of {cfg.train.epochs})", f"{int(last.get('epoch', 0))}")
     cols[1].metric("train MSE", _metric(last.get("train_loss")))
@@ -173,18 +172,18 @@ def live_panel(view: dict) -> None:
     test = last.get("test_loss")
     ratio = f"{compact(test / noise_var, 2)} × σ²" if noise_var and test is not None and math.isfinite(test) else None
     cols[3].metric("test MSE", _metric(test), ratio, delta_color="off", delta_arrow="off")
-    if view["status"] in ("failed", "diverged"):
-        message = view["message"] or "The run failed."
+    if view.status in ("failed", "diverged"):
+        message = view.message or "The run failed."
         if "more than 1 value per channel" in message:  # PyTorch's words for batch-norm on a 1-sample batch
             message = "Batch-norm cannot train on a batch of a single sample; change the batch size. " + \
                       f"(PyTorch: {message})"
         st.error(message, icon=":material/error:")
-    elif view["status"] in ("queued", "running"):
-        diverging = divergence(view["epochs"], view["status"], lr=cfg.train.lr)
+    elif view.status in ("queued", "running"):
+        diverging = divergence(view.history, view.status, lr=cfg.train.lr)
         if diverging is not None:  # said while it trains: a blown-up loss is no reason to wait for the end
             st.error(diverging.sentence, icon=":material/trending_up:")
     fit_fig, loss_fig = _live_figures(view, scene, st.session_state.get("rg_smoothing", 0.6))
-    training = view["status"] in ("queued", "running")
+    training = view.status in ("queued", "running")
     found = [] if training else _findings(view)  # diagnostics once the run has ended, marked on the loss curves
     fit_col, loss_col = st.columns(2, gap="small")  # side by side: both in the first screen of a projector
     with fit_col:
@@ -196,14 +195,14 @@ def live_panel(view: dict) -> None:
               static=training)
         if training:
             st.caption(LOSS_LEGEND)
-    report_panel.show_findings(found, skip=("diverged",) if view["status"] == "diverged" else ())  # said above
+    report_panel.show_findings(found, skip=("diverged",) if view.status == "diverged" else ())  # said above
     if not training:
-        report_panel.gradient_chart(view["epochs"], found, "rg_grad_norms")
+        report_panel.gradient_chart(view.history, found, "rg_grad_norms")
     st.slider("Smoothing of the batch losses", 0.0, 0.99, step=0.01, key="rg_smoothing")
 
 
-def _findings(view: dict) -> list:
+def _findings(view: RunView) -> list:
     """The run's diagnostics (nnviz.analysis.diagnostics); dead ReLUs from its final model when it was saved."""
-    cfg: RunConfig = view["config"]
-    return report_panel.findings(view["epochs"], view["status"], view["message"], view["batch_losses"],
-                                 RunFolder(runs_dir() / view["id"]).final_path, cfg.data, cfg.train.lr)
+    cfg: RunConfig = view.config
+    return report_panel.findings(view.history, view.status, view.message, view.batch_losses,
+                                 view.folder.final_path if view.folder else None, cfg.data, cfg.train.lr)

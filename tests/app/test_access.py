@@ -95,7 +95,7 @@ def test_the_unlocked_presenter_trains(presenter):
     at.button(key="rg_start").click().run()
     assert not at.exception, at.exception
     run = runs.get(at.session_state["run_id:regression"])
-    assert run is not None and run.wait(120) and run.view()["status"] == "finished"
+    assert run is not None and run.wait(120) and run.view().status == "finished"
 
 
 def test_the_audience_still_draws_and_predicts(presenter):

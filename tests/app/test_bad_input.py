@@ -276,5 +276,5 @@ def test_regression_extremes_of_the_controls_train(env, batch, lr):
     assert run is not None and run.wait(120)
     at.run()
     _ok(at)
-    assert run.view()["status"] in ("finished", "diverged")
+    assert run.view().status in ("finished", "diverged")
     assert run.config.train.batch_size == batch and run.config.train.lr == lr

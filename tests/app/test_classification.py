@@ -81,10 +81,10 @@ def test_page_renders_the_default_set_up(page):
 def test_train_the_default_cnn_then_read_results_replay_and_mistakes(page):
     page.number_input(key="cls_epochs").set_value(2).run()
     run = _train(page)
-    assert run.view()["status"] == "finished"
+    assert run.view().status == "finished"
     acc = float(_metric(page, "Test accuracy").rstrip("%")) / 100
     assert acc >= 0.9
-    assert acc == pytest.approx(run.view()["epochs"][-1]["test_acc"], abs=1e-4)
+    assert acc == pytest.approx(run.view().history[-1]["test_acc"], abs=1e-4)
     per_class = _frame(page, "f1")
     assert list(per_class["class"]) == [str(i) for i in range(10)]
     assert per_class["support"].sum() == 359
@@ -131,7 +131,7 @@ def test_saved_checkpoint_loads_back_with_identical_accuracy(page, nnviz_env):
     from nnviz.data import load
     data = load(ckpt.config.data)
     pred, _ = predict_classes(ckpt.model(), data.x_test)
-    assert pred.tolist() == run.view()["snapshots"][1]["test_pred"]
+    assert pred.tolist() == run.view().snapshots[1]["test_pred"]
 
 
 def test_shipped_checkpoint_loads_with_no_data_download(page, nnviz_env):
@@ -173,7 +173,7 @@ def test_divergence_stops_the_run_with_a_clear_message(page):
     page.select_slider(key="cls_lr").set_value(10.0).run()
     page.number_input(key="cls_epochs").set_value(2).run()
     run = _train(page)
-    assert run.view()["status"] == "diverged"
+    assert run.view().status == "diverged"
     assert "diverged" in _errors(page) and "learning rate" in _errors(page)
     assert not page.button(key="cls_start").disabled  # the page keeps working
     page.select_slider(key="cls_lr").set_value(1e-3).run()
@@ -193,7 +193,7 @@ def test_out_of_memory_suggests_a_smaller_batch(page, monkeypatch):
 
     monkeypatch.setattr(runs, "fit", oom)
     run = _train(page)
-    assert run.view()["status"] == "failed"
+    assert run.view().status == "failed"
     assert "smaller batch size" in _errors(page)
     assert not page.button(key="cls_start").disabled
 
@@ -242,7 +242,7 @@ def test_a_set_on_disk_is_read_and_trains(page, nnviz_env):
     assert any("72" in c.value and "training" in c.value for c in page.caption)  # 80 - 10% validation
     page.number_input(key="cls_epochs").set_value(1).run()
     run = _train(page)
-    assert run.view()["status"] == "finished"
+    assert run.view().status == "finished"
     assert _frame(page, "f1")["support"].sum() == 30
 
 
@@ -298,7 +298,7 @@ def test_a_run_survives_widget_clicks_and_stops(page):
     page.number_input(key="cls_epochs").set_value(200).run()
     page.button(key="cls_start").click().run()
     run = runs.get(page.session_state["run_id:classification"])
-    wait_until(lambda: not run.active or run.view()["epochs"], what="the first recorded epoch")
+    wait_until(lambda: not run.active or run.view().history, what="the first recorded epoch")
     page.run()
     view = live_data(page.main, f"nnviz-live-run-{run.id}")  # drawn by the browser from the live feed
     assert view["kind"] == "run" and view["feed"] == f"/nnviz/live/run/{run.id}"
@@ -311,7 +311,7 @@ def test_a_run_survives_widget_clicks_and_stops(page):
     assert not page.exception, page.exception
     assert run.active and not page.button(key="cls_stop").disabled
     page.button(key="cls_stop").click().run()
-    assert run.wait(GENEROUS_S) and run.view()["status"] == "stopped"
+    assert run.wait(GENEROUS_S) and run.view().status == "stopped"
     assert not page.exception, page.exception
     assert any("Results · run" in m.value and "Stopped" in m.value for m in page.markdown)  # the reason, in its heading
 
@@ -353,7 +353,7 @@ def test_a_run_from_another_tab_can_be_followed_and_stopped(page):
     assert page.session_state["run_id:classification"] == other.id
     assert not page.button(key="cls_stop").disabled
     page.button(key="cls_stop").click().run()
-    assert other.wait(GENEROUS_S) and other.view()["status"] == "stopped"
+    assert other.wait(GENEROUS_S) and other.view().status == "stopped"
 
 
 def test_a_finished_run_is_rebuilt_from_its_folder_after_a_restart(page):

@@ -192,7 +192,7 @@ def test_in_open_mode_only_the_session_that_started_a_run_stops_it(nnviz_env, mo
     assert not direct.exception and run.active
     assert not owner.button(key="rg_stop").disabled
     owner.button(key="rg_stop").click().run()
-    assert run.wait(30) and run.view()["status"] == "stopped"
+    assert run.wait(30) and run.view().status == "stopped"
 
 
 # --- disk trouble: one sentence under Start or Save, nothing half-written --------------------------

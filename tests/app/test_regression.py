@@ -162,14 +162,14 @@ def test_settings_survive_a_page_switch(lab):
 
 def test_short_run_then_every_result_tab(lab):
     view = _train(lab, rg_epochs=12)
-    assert view["status"] == "finished" and len(view["epochs"]) == 13
+    assert view.status == "finished" and len(view.history) == 13
     assert lab.button(key="rg_reset").disabled is False and lab.button(key="rg_stop").disabled
     # live panel in its final state: progress text, metrics, fit and loss
     assert any(m.label == "test MSE" for m in lab.metric)
     assert [t.label for t in lab.tabs][3:] == ["Results", "Replay", "Neurons", "Weights", "Download"]
     metrics = lab.dataframe[-1].value
     assert list(metrics["split"]) == ["train", "val", "test"]
-    assert metrics["MSE"].iloc[2] == pytest.approx(view["epochs"][-1]["test_loss"], rel=1e-4)
+    assert metrics["MSE"].iloc[2] == pytest.approx(view.history[-1]["test_loss"], rel=1e-4)
     assert "Test MSE" in _texts(lab)
 
     for tab in ("Replay", "Neurons", "Weights", "Download"):
@@ -198,8 +198,8 @@ def test_short_run_then_every_result_tab(lab):
 def test_default_preset_reaches_one_and_a_half_noise_variances(lab):
     """Done-when: the default preset on the default data, default epochs: test MSE <= 1.5 x noise variance."""
     view = _train(lab)
-    assert view["status"] == "finished" and len(view["epochs"]) == 301
-    test_mse = view["epochs"][-1]["test_loss"]
+    assert view.status == "finished" and len(view.history) == 301
+    test_mse = view.history[-1]["test_loss"]
     assert test_mse <= 1.5 * 0.3**2, test_mse
     assert any("within the 1.5 × σ² target" in s.value for s in lab.success)
 
@@ -219,7 +219,7 @@ def test_stop_ends_the_run_while_the_page_keeps_working(lab):
     lab.number_input(key="rg_epochs").set_value(5000).run()
     lab.button(key="rg_start").click().run()
     run = _run(lab)
-    wait_until(lambda: not run.active or len(run.view()["epochs"]) >= 3, what="three epochs")
+    wait_until(lambda: not run.active or len(run.view().history) >= 3, what="three epochs")
     assert run.active
     # interactions while training: a rerun renders the live panel, widgets still work
     lab.slider(key="rg_noise").set_value(0.4).run()
@@ -234,7 +234,7 @@ def test_stop_ends_the_run_while_the_page_keeps_working(lab):
     assert not lab.exception and lab.session_state[RUN_KEY] == run.id and not lab.button(key="rg_stop").disabled
     lab.button(key="rg_stop").click().run()
     assert run.wait(GENEROUS_S), "Stop did not end the run"
-    assert run.view()["status"] == "stopped" and len(run.view()["epochs"]) < 5000
+    assert run.view().status == "stopped" and len(run.view().history) < 5000
     lab.run()
     assert not lab.exception
     assert any(p.proto.text.startswith("Stopped") for p in lab.get("progress"))
@@ -246,7 +246,7 @@ def test_another_device_follows_the_run_training_in_the_lab_until_reset(lab, mon
     lab.number_input(key="rg_epochs").set_value(5000).run()
     lab.button(key="rg_start").click().run()
     run = _run(lab)
-    wait_until(lambda: not run.active or len(run.view()["epochs"]) >= 2, what="two epochs")
+    wait_until(lambda: not run.active or len(run.view().history) >= 2, what="two epochs")
     monkeypatch.setattr(access, "client", lambda: "10.0.0.7")  # from here on, sessions come from a student's device
     other = AppTest.from_file(APP, default_timeout=120)  # a second tab: its own session, no ?regression_run
     other.run()
@@ -298,5 +298,5 @@ def test_good_csv_trains(lab):
     assert not lab.exception and not lab.error
     assert "60 points" in _texts(lab)
     view = _train(lab, rg_epochs=5)
-    assert view["status"] == "finished" and view["config"].data.dataset == "csv"
+    assert view.status == "finished" and view.config.data.dataset == "csv"
     assert any("Final metrics" in m.value for m in lab.markdown)

@@ -55,7 +55,7 @@ def test_regression_replay_plays_and_pauses(nnviz_env, replay_clock):
     at.number_input(key="rg_epochs").set_value(8).run()
     at.button(key="rg_start").click().run()
     view = _wait(at, "regression")
-    assert view["status"] == "finished" and "grad_norm" in view["epochs"][-1]  # gradient norms were recorded
+    assert view.status == "finished" and "grad_norm" in view.history[-1]  # gradient norms were recorded
     # diagnostics under the loss chart, and marked on it (the best epoch's line)
     assert "lowest validation MSE" in _texts(at)
     loss = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "rg_loss_live" in c.proto.id)
@@ -87,7 +87,7 @@ def test_classification_replay_plays_and_pauses(nnviz_env, replay_clock):
     at.number_input(key="cls_epochs").set_value(3).run()
     at.button(key="cls_start").click().run()
     view = _wait(at, "classification")
-    assert view["status"] == "finished"
+    assert view.status == "finished"
     assert "Download HTML report" in [b.label for b in at.get("download_button")]
     assert "lowest validation loss" in _texts(at)
     at.select_slider(key="cls_replay").set_value(0).run()
@@ -180,7 +180,7 @@ def test_regression_diverged_run_is_marked_and_explained(nnviz_env):
     at.number_input(key="rg_epochs").set_value(30).run()
     at.button(key="rg_start").click().run()
     view = _wait(at, "regression")
-    assert view["status"] == "diverged"
+    assert view.status == "diverged"
     assert any("diverged" in e.value for e in at.error)  # the run's own message, once
     assert not any("Training diverged" in e.value for e in at.error)  # the finding is not repeated in words ...
     loss = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "rg_loss_live" in c.proto.id)

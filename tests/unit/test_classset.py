@@ -246,7 +246,7 @@ def test_finetuning_starts_from_the_shipped_weights_and_scratch_does_not(nnviz_d
     finals = {}
     for mode in compare.MODES:
         run = runs.start(compare.run_config(mode, epochs=0))  # no step taken: the weights it starts from
-        assert run.wait(GENEROUS_S) and run.view()["status"] == "finished", run.view()["status"]
+        assert run.wait(GENEROUS_S) and run.view().status == "finished", run.view().status
         finals[mode] = checkpoints.load(run.folder.final_path).state_dict
     key = next(k for k, v in shipped.items() if v.dtype.is_floating_point and v.dim() > 1)
     assert torch.equal(finals["finetune"][key], shipped[key])

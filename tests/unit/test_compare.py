@@ -17,7 +17,7 @@ def _run(**train):
     base = quick_base("digits", epochs=2)
     run = runs.start(replace(base, train=replace(base.train, max_steps=2, **train)))
     assert run.wait(120) and run.status == "finished", run.message
-    return runs.read_record(run.dir)
+    return runs.read_view(run.dir)
 
 
 def test_config_table_marks_exactly_the_fields_that_differ():

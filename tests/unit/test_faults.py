@@ -137,7 +137,7 @@ def test_a_run_killed_with_its_server_reads_as_interrupted_with_its_history(tmp_
     finally:
         proc.send_signal(signal.SIGKILL)  # the server dies mid-training
         proc.wait(10)
-    record = runs.read_record(folder)
+    record = runs.read_view(folder)
     assert record.status == "interrupted" and "last finished epoch" in record.message
     epochs = [r["epoch"] for r in record.history]
     assert len(epochs) >= 5 and epochs == list(range(epochs[0], epochs[0] + len(epochs)))
@@ -149,7 +149,7 @@ def test_stop_mid_epoch_leaves_a_consistent_model_and_history(tmp_path):
     cfg = RunConfig(data=DataConfig(dataset="digits"), model=ModelConfig(hidden=(64,)),
                     train=TrainConfig(device="cpu", epochs=50, batch_size=4, seed=3))
     run = runs.start(cfg, tmp_path)
-    wait_until(lambda: run.view()["progress"].epoch >= 1, interval=0.02, what="the first epoch")
+    wait_until(lambda: run.view().progress.epoch >= 1, interval=0.02, what="the first epoch")
     time.sleep(0.05)  # part of the test: a moment inside the next epoch (1,400 images in batches of 4 take far longer)
     run.stop()
     assert run.wait(GENEROUS_S)

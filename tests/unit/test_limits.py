@@ -25,20 +25,20 @@ def _run(tmp_path, **train) -> dict:
 
 
 def _losses(view: dict) -> list[float]:
-    return [e["train_loss"] for e in view["epochs"]]
+    return [e["train_loss"] for e in view.history]
 
 
 def test_lr_zero_trains_without_changing_anything(tmp_path):
     view = _run(tmp_path, lr=0.0)
-    assert view["status"] == "finished"
+    assert view.status == "finished"
     losses = _losses(view)
     assert max(losses) - min(losses) < 1e-5  # the weights never move (only float summation order varies)
 
 
 def test_lr_100_diverges_with_advice(tmp_path):
     view = _run(tmp_path, lr=100.0, optimizer="sgd")
-    assert view["status"] == "diverged"
-    assert "Lower the learning rate (now 100)" in view["message"]
+    assert view.status == "diverged"
+    assert "Lower the learning rate (now 100)" in view.message
 
 
 @pytest.mark.parametrize("lr", ["-0.1", "100.5", "NaN", "Infinity"])
@@ -51,18 +51,18 @@ def test_learning_rates_outside_0_to_100_are_refused(lr):
 
 def test_batch_size_one(tmp_path):
     view = _run(tmp_path, batch_size=1, epochs=2)
-    assert view["status"] == "finished" and _losses(view)[-1] < _losses(view)[0]
+    assert view.status == "finished" and _losses(view)[-1] < _losses(view)[0]
 
 
 def test_batch_larger_than_the_data_is_one_batch(tmp_path):
     view = _run(tmp_path, batch_size=1_000_000, epochs=2)
-    assert view["status"] == "finished" and len(view["epochs"]) == 3  # epoch 0 (untrained) + 2
+    assert view.status == "finished" and len(view.history) == 3  # epoch 0 (untrained) + 2
     assert limits.check_run(RunConfig(data=DATA, train=TrainConfig(batch_size=1_000_000))) < 50 * 2**20
 
 
 def test_zero_epochs_keeps_the_untrained_model(tmp_path):
     view = _run(tmp_path, epochs=0)
-    assert view["status"] == "finished" and [e["epoch"] for e in view["epochs"]] == [0]
+    assert view.status == "finished" and [e["epoch"] for e in view.history] == [0]
     assert checkpoints.load(next(tmp_path.glob("*/final.pt"))).model() is not None
 
 

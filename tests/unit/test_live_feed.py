@@ -1,6 +1,7 @@
 """nnviz.ui.live_feed: the JSON frames the live views poll while runs train."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -49,7 +50,7 @@ def test_a_finished_run_has_its_curves_final_status_and_strip(finished):
     for chart, title in (("loss", "Loss"), ("acc", "Accuracy")):
         assert frame[chart]["svg"].startswith("<svg") and f">{title}</text>" in frame[chart]["svg"]
     strip = frame["strip"]
-    snap = finished.view()["snapshots"][2]
+    snap = finished.view().snapshots[2]
     assert strip["epoch"] == 2 and strip["picks"] == [0, 5]  # out-of-range and non-numeric picks dropped
     assert strip["pred"] == [snap["test_pred"][0], snap["test_pred"][5]]
     assert strip["conf"] == [snap["test_conf"][0], snap["test_conf"][5]]
@@ -64,7 +65,7 @@ def test_a_chart_the_client_holds_is_not_sent_again(finished):
 
 def test_the_loss_chart_changes_with_every_logged_batch_the_accuracy_chart_per_epoch(finished):
     view = finished.view()
-    more = dict(view, batch_losses=view["batch_losses"] + [(2.5, 0.1)])
+    more = dataclasses.replace(view, copied_batch_losses=view.batch_losses + [(2.5, 0.1)])
     before, after = live_feed.run_frame(view, {}, []), live_feed.run_frame(more, {}, [])
     assert before["loss"]["key"] != after["loss"]["key"] and before["acc"]["key"] == after["acc"]["key"]
     assert "strip" not in before  # no picks asked for
@@ -76,7 +77,7 @@ def test_a_run_this_server_does_not_know_ends_the_live_view():
 
 
 def test_a_run_that_has_not_finished_an_epoch_shows_progress_only(finished):
-    view = dict(finished.view(), epochs=[], status="running", progress=runs.Progress())  # as it starts
+    view = dataclasses.replace(finished.view(), history=[], status="running", progress=runs.Progress())  # as it starts
     frame = live_feed.run_frame(view, {}, [0])
     assert frame["active"] is True and frame["epochs"] == 0 and frame["text"].startswith("Starting")
     assert not {"loss", "acc", "strip"} & set(frame)
@@ -115,7 +116,7 @@ def test_a_diverging_run_raises_the_alarm_while_it_trains(finished, tmp_path):
     cfg = RunConfig(data=DataConfig(dataset="digits"), model=ModelConfig(hidden=(16,)), name="feed",
                     train=TrainConfig(device="cpu", epochs=50, batch_size=64, optimizer="adam", lr=100.0))
     run = runs.start(cfg, tmp_path, epochs_per_s=0.001)  # slow motion holds it after each epoch: still running
-    wait_until(lambda: len(run.view()["epochs"]) >= 2 or not run.active, what="epoch 1 at lr 100")
+    wait_until(lambda: len(run.view().history) >= 2 or not run.active, what="epoch 1 at lr 100")
     _, frame, _ = _get(live_feed.RUN_PATH + run.id)
     assert frame["alarm"].startswith("Training diverged at epoch 1") and "(100)" in frame["alarm"]
     run.stop()

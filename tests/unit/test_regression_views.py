@@ -38,7 +38,7 @@ def run_dir(tmp_path, monkeypatch):
 def _finished(cfg: RunConfig, root) -> runs.Run:
     run = runs.start(cfg, root)
     assert run.wait(120)
-    assert run.view()["status"] == "finished", run.view()["message"]
+    assert run.view().status == "finished", run.view().message
     return run
 
 
@@ -51,7 +51,7 @@ def test_initial_fit_is_the_runs_epoch_zero(data, run_dir):
     np.testing.assert_array_equal(before, views.initial_fit(model_cfg, data, seed=3)[1])  # seeded
     assert not np.allclose(before, views.initial_fit(model_cfg, data, seed=4)[1])
     run = _finished(RunConfig(DATA, model_cfg, TrainConfig(epochs=1, seed=3)), run_dir)
-    np.testing.assert_allclose(run.view()["snapshots"][0]["fit"], before, atol=1e-4)  # the page's "before" is true
+    np.testing.assert_allclose(run.view().snapshots[0]["fit"], before, atol=1e-4)  # the page's "before" is true
 
 
 def test_empty_ranges_declared_detected_and_the_ends():
@@ -132,7 +132,7 @@ def test_fold_fits_replay_archive_of_real_runs(data, run_dir):
     assert views.fold_fits(run_dir, grid) is None  # no fold files there
 
     single = _finished(RunConfig(DATA, ModelConfig(hidden=(8,)), TrainConfig(epochs=4)), run_dir)
-    snaps = single.view()["snapshots"]
+    snaps = single.view().snapshots
     assert views.replay_epoch(snaps, 2) == 2 and views.replay_epoch(snaps, 2.7) == 2
     assert views.replay_epoch(snaps, 99) == 4 and views.replay_epoch({}, 1) is None
     initial = single.folder.epoch_weights(0)

@@ -42,7 +42,7 @@ def test_one_regression_run(finished):
     assert "class Net(nn.Module)" in page and "nn.Linear(1, 8)" in page  # the model's code
     assert "&quot;activation&quot;: &quot;tanh&quot;" in page  # the config, escaped
     assert "tiny regression" in page and "Diagnostics" in page and "<th>test loss</th>" in page
-    history = runs.read_record(finished["regression"]).history
+    history = runs.read_view(finished["regression"]).history
     assert f"{history[-1]['test_loss']:.4g}" in page  # the final metrics table
     assert "grad_norm" in history[-1]  # the run recorded gradient norms for the report's figure
 
@@ -56,7 +56,7 @@ def test_classification_run_has_accuracy_and_confusion(finished):
 
 
 def test_comparison_of_two_runs(finished):
-    records = [runs.read_record(finished["regression"]), finished["digits"]]  # records and folders both work
+    records = [runs.read_view(finished["regression"]), finished["digits"]]  # records and folders both work
     page = report.build_report(records, title="Two runs")
     assert "<title>Two runs</title>" in page and "<h2>Comparison</h2>" in page
     assert "1. tiny regression" in page and "2. tiny digits" in page

@@ -19,7 +19,7 @@ def test_a_plain_run_reads_its_own_files():
     run = _run(kfold=0)
     folder = RunFolder(run.dir)
     assert folder.shown_fold() == 0
-    assert [r["epoch"] for r in folder.history()] == [0, 1, 2, 3] == [r["epoch"] for r in run.view()["epochs"]]
+    assert [r["epoch"] for r in folder.history()] == [0, 1, 2, 3] == [r["epoch"] for r in run.view().history]
     assert [e for e, _ in folder.epoch_files()] == [0, 1, 2, 3]
     assert folder.fold_checkpoints() == [] and folder.final_checkpoint == run.dir / "final.pt"
     assert of_checkpoint(folder.final_path).id == run.id
@@ -31,8 +31,8 @@ def test_a_kfold_run_is_read_as_fold_1_by_every_reader():
     assert folder.shown_fold() == 1
     fold1 = folder.history(fold=1)
     assert fold1 and all(r["fold"] == 1 for r in fold1)
-    assert folder.history() == fold1 == runs.read_record(run.dir).history  # the record, as the live view
-    assert [r["epoch"] for r in run.view()["epochs"]] == [r["epoch"] for r in fold1]
+    assert folder.history() == fold1 == runs.read_view(run.dir).history  # the folder's view, as the live view
+    assert [r["epoch"] for r in run.view().history] == [r["epoch"] for r in fold1]
     assert folder.history(fold=2) and folder.history(fold=2) != fold1
     assert [e for e, _ in folder.epoch_files()] == [0, 1, 2, 3]
     assert all("_f1_" in p.name for _, p in folder.epoch_files())
@@ -40,4 +40,4 @@ def test_a_kfold_run_is_read_as_fold_1_by_every_reader():
     assert [k for k, _ in folder.fold_checkpoints()] == [1, 2, 3]
     assert folder.batch_losses() == folder.batch_losses(fold=1)
     report_run = _read(run.dir)
-    assert report_run.batches == folder.batch_losses() and set(report_run.snapshots) == set(folder.snapshots())
+    assert report_run.view.batch_losses == folder.batch_losses() and set(report_run.view.snapshots) == set(folder.snapshots())

@@ -38,20 +38,20 @@ def test_a_slowed_run_has_the_same_history_as_a_full_speed_one():
 
 def test_stop_ends_a_slowed_run_during_its_pause(tmp_path):
     run = runs.start(reg_config(epochs=50), tmp_path, epochs_per_s=CRAWL)
-    wait_until(lambda: len(run.view()["epochs"]) >= 2, what="epoch 1 of the slowed run")
+    wait_until(lambda: len(run.view().history) >= 2, what="epoch 1 of the slowed run")
     run.stop()  # epoch 2 would come only after 1000 s: the pause must give way to the stop
     assert run.wait(GENEROUS_S), "Stop did not end the slowed run"
     view = run.view()
-    assert view["status"] == "stopped" and [int(r["epoch"]) for r in view["epochs"]] == [0, 1]
+    assert view.status == "stopped" and [int(r["epoch"]) for r in view.history] == [0, 1]
 
 
 def test_the_rate_can_change_while_the_run_pauses(tmp_path):
     run = runs.start(reg_config(epochs=6), tmp_path, epochs_per_s=CRAWL)
-    wait_until(lambda: len(run.view()["epochs"]) >= 2, what="epoch 1 of the slowed run")
-    assert run.active and len(run.view()["epochs"]) == 2  # held at epoch 1 by the pause
+    wait_until(lambda: len(run.view().history) >= 2, what="epoch 1 of the slowed run")
+    assert run.active and len(run.view().history) == 2  # held at epoch 1 by the pause
     run.tempo.epochs_per_s = 0.0  # full speed from now on
     assert run.wait(GENEROUS_S), "the run did not speed up"
-    assert run.status == "finished" and len(run.view()["epochs"]) == 7
+    assert run.status == "finished" and len(run.view().history) == 7
 
 
 def test_a_slowed_sweep_stops_during_its_pause_and_shows_the_point_in_flight(nnviz_dirs):
