@@ -19,7 +19,7 @@ from nnviz.data import DatasetMissing
 from nnviz.figures.classification import confusion_heatmap
 from nnviz.figures.images import gallery, image_grid
 from nnviz.jobs import runs
-from nnviz.ui import access, live, live_panel
+from nnviz.ui import access, live, live_panel, presenter
 from nnviz.ui.class_routes import PAGE_PATH, store
 from nnviz.ui.resources import checkpoint_model
 
@@ -78,7 +78,7 @@ def gallery_panel(s: ClassStore) -> None:
         fig = image_grid(np.stack(tiles).astype(np.float32) / 255, width, captions=captions,
                          row_labels=[f"{d} ({n})" for d, n in enumerate(counts)], tile_px=44,
                          title=f"The newest {GALLERY_PER_CLASS} drawings of each digit (# is the drawing's number)")
-        st.plotly_chart(fig, key="class_gallery", config={"displayModeBar": False})
+        st.plotly_chart(presenter.figure(fig), key="class_gallery", config={"displayModeBar": False})
 
     body()
 
@@ -169,13 +169,15 @@ def comparison_panel(run_id: str) -> None:
     for col, v in zip(cols, verdicts):
         with col:
             st.metric(v.title, f"{v.accuracy:.0%}", help="accuracy on the held-out class drawings")
-            st.plotly_chart(confusion_heatmap(v.cm, data.classes, title=f"{v.title}: confusion", height=380),
+            st.plotly_chart(presenter.figure(confusion_heatmap(v.cm, data.classes, title=f"{v.title}: confusion",
+                                                              height=380)),
                             key=f"class_cm_{v.title}")
             if len(v.wrong):
                 w = v.wrong[:20]
-                st.plotly_chart(gallery(pixels[w], y[w], v.pred[w], v.conf[w], data.classes, indices=w,
-                                        ncols=10, tile_px=48, title=f"What fooled it ({len(v.wrong)} wrong, "
-                                                                    "most confident first)"),
+                st.plotly_chart(presenter.figure(gallery(pixels[w], y[w], v.pred[w], v.conf[w], data.classes,
+                                                         indices=w, ncols=10, tile_px=48,
+                                                         title=f"What fooled it ({len(v.wrong)} wrong, "
+                                                               "most confident first)")),
                                 key=f"class_wrong_{v.title}")
             else:
                 st.success("It reads every held-out drawing right.", icon=":material/check_circle:")

@@ -124,7 +124,7 @@ def _heat_map(where, trials: list, axes: tuple[str, str], spec: search.SearchSpe
     cells = grid_cells(trials, axes[0], axes[1], spec.base.data.task)
     where.markdown(f"**Mean {cells.metric}** per {cells.x} × {cells.y}"
                    + (" (lower is better)" if cells.lower_is_better else " (higher is better)"))
-    where.plotly_chart(grid_heatmap(cells, height=340), key="exp_search_heatmap", config={"displaylogo": False})
+    where.plotly_chart(presenter.figure(grid_heatmap(cells, height=340)), key="exp_search_heatmap", config={"displaylogo": False})
     others = [p for p in spec.space if p not in axes]
     if others or cells.diverged.any():
         where.caption(("Each cell averages over " + ", ".join(others) + ". " if others else "")

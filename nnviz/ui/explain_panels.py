@@ -283,18 +283,21 @@ def show_epochs(picked: PickedModel, images: PickedImages, method: str, params: 
         return
     final = int(picked.checkpoint.metrics.get("epoch", -1))
     classes, index, target = picked.checkpoint.classes, images.indices[0], targets[0]
+    # the trained map, once: the last epoch's frame and the fixed scale; heavy settings are asked for here,
+    # once for the whole replay (every other epoch's frame costs about as much as this one image)
+    trained = compute(picked, [index], method, params, [target])
+    if trained is None:
+        return
     fixed = None  # the trained map's scale for every epoch: untrained noise then looks as weak as it is
     if st.toggle("Same colour scale for every epoch", True, key="explain_epoch_fixed",
                  help="On: every epoch on the trained model's scale, so maps compare in strength. Off: each epoch "
                       "scaled to its own maximum (shows the pattern of a faint map)."):
-        trained = compute(picked, [index], method, params, [target])
-        fixed = fa.color_limit(fa.signed(trained[0], d.sign)) if trained is not None else None
+        fixed = fa.color_limit(fa.signed(trained[0], d.sign))
 
     def draw(epoch: int) -> None:
         try:
             if epoch == final or epoch not in files:
-                maps = compute(picked, [index], method, params, [target])
-                shown, probs = (None if maps is None else maps[0]), images.probs[0]
+                shown, probs = trained[0], images.probs[0]
             else:
                 shown, probs = _epoch_maps(str(files[epoch]), str(picked.path), picked.path.stat().st_mtime_ns,
                                            int(index), method, json.dumps(params, sort_keys=True), int(target))
@@ -303,8 +306,6 @@ def show_epochs(picked: PickedModel, images: PickedImages, method: str, params: 
             return
         except Exception as exc:  # noqa: BLE001 - a torn weights file or out of memory: say so, keep the page
             st.error(f"The map of epoch {epoch} could not be computed ({type(exc).__name__}).")
-            return
-        if shown is None:
             return
         guess = int(np.argmax(probs))
         cols = st.columns(2)
@@ -319,5 +320,8 @@ def show_epochs(picked: PickedModel, images: PickedImages, method: str, params: 
                   label="Epoch (replay the run)",
                   help="The same image and class after each recorded epoch; Play steps through training.")
     scale = "on the trained model's colour scale" if fixed else "each on its own colour scale"
+    _, frame_s = explain_cost.estimate_s(picked, method, params, 1)
+    cost = f" With these settings each other epoch takes about {frame_s:,.0f} s to draw." \
+        if explain_cost.over_budget(frame_s) else ""
     st.caption(f"Image #{index}, explained towards class {classes[target]} at every epoch, {scale}: "
-               "watch the evidence sharpen from noise (epoch 0, the untrained network) to strokes.")
+               f"watch the evidence sharpen from noise (epoch 0, the untrained network) to strokes.{cost}")

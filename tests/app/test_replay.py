@@ -167,6 +167,26 @@ def test_explain_replays_one_image_over_training(nnviz_env, replay_clock):
     assert at.select_slider(key="explain_epoch").value == 1 and any("epoch 1" in t for t in _titles(at))
 
 
+def test_explain_replay_with_heavy_settings_asks_once_then_draws_every_epoch(nnviz_env, replay_clock, monkeypatch):
+    from nnviz.analysis import explain_cost
+
+    monkeypatch.setattr(explain_cost, "BUDGET_S", 0.0)  # every setting counts as heavy: asked for first
+    run = _finished_cnn()
+    at = _open("app_pages/explain.py")
+    _pick(at, "explain_model", run.id)
+    at.radio(key="explain_view").set_value("epochs").run()
+    assert not at.exception, at.exception
+    assert not [c for c in at.get("plotly_chart") if "explain_fig_epoch" in c.proto.id]  # nothing computed yet
+    go = [b for b in at.button if b.label.startswith("Compute anyway")]
+    assert len(go) == 1  # one question for the whole replay
+    go[0].click().run()
+    for epoch in (3, 0, 3):  # the trained frame (computed once, with the question), an earlier one, back
+        at.select_slider(key="explain_epoch").set_value(epoch).run()
+        assert not at.exception, at.exception
+        assert not at.error, [e.value for e in at.error]
+        assert any(f"epoch {epoch}" in t for t in _titles(at)) and _heatmap(at)
+
+
 def test_explain_over_training_explains_itself_for_a_checkpoint(nnviz_env):
     at = _open("app_pages/explain.py")  # the shipped default CNN: no per-epoch weights
     at.radio(key="explain_view").set_value("epochs").run()

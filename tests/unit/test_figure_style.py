@@ -52,3 +52,20 @@ def test_a_legend_that_would_wrap_moves_right_of_the_plot_and_a_short_one_stays_
     assert legend["maxheight"] == below["layout"]["height"]  # in pixels: the whole column, no scroll bar
     above = style.for_projector(_figure())["layout"]["legend"]  # one entry, in the house place on top
     assert (above["orientation"], above["y"]) == ("h", 1.02)
+
+
+def test_every_chart_a_page_draws_goes_through_presenter_view():
+    """A figure handed to st.plotly_chart without presenter.figure keeps 12-15 px ticks on the projector."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    skipped = []
+    for path in [*root.glob("nnviz/ui/*.py"), *root.glob("app_pages/*.py"), root / "dashboard.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "plotly_chart":
+                first = node.args[0] if node.args else None
+                wrapped = isinstance(first, ast.Call) and ast.unparse(first.func).endswith("presenter.figure")
+                if not wrapped:
+                    skipped.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not skipped, f"charts drawn without presenter.figure: {skipped}"
