@@ -10,20 +10,22 @@ layout.header("Class canvas", "Everyone draws digits on their phone or laptop; t
               icon=":material/gesture:")
 
 s = store()
-left, right = st.columns([1, 2.6], gap="large")
-with left:
-    cp.link_panel()
-    cp.settings_panel(s)
-with right:
-    cp.gallery_panel(s)
-    with st.expander("Moderate and export", icon=":material/shield_person:"):
-        cp.moderation_panel(s)
 
-st.subheader("Train on the class's handwriting")
+
+def collect() -> None:
+    left, right = st.columns([1, 2.6], gap="large")
+    with left:
+        cp.link_panel()
+        cp.settings_panel(s)
+    with right:
+        cp.gallery_panel(s)
+        with st.expander("Moderate and export", icon=":material/shield_person:"):
+            cp.moderation_panel(s)
 
 
 @st.fragment
 def train_and_compare() -> None:
+    st.subheader("Train on the class's handwriting")
     run = cp.train_panel()
     busy = run is not None and run.active
     live.rerun_page_when_ended(cp.SLOT, busy)
@@ -36,4 +38,7 @@ def train_and_compare() -> None:
                 "appears here.", icon=":material/lightbulb:")
 
 
-train_and_compare()
+# a lesson's training steps put training and the comparison first (the projector's first screen)
+for section in ((train_and_compare, collect) if st.session_state.get(cp.FOCUS_KEY) == "train"
+                else (collect, train_and_compare)):
+    section()

@@ -37,11 +37,12 @@ class Step:
     autostart: bool = True  # labs: start training on open (False when the untrained model is the point)
     sweep: str = ""  # experiments: a nnviz.jobs.search.SWEEPS key
     dataset: str = ""  # experiments: the data set the sweep runs on
-    view: str = ""  # inside: the tab to open, a key of nnviz.ui.inside_panels.PANELS
+    view: str = ""  # inside: the tab to open (nnviz.ui.inside_panels.PANELS); class_canvas: "collect" or "train" on top
     epochs: int = 0  # experiments: epochs per sweep point; 0 is the page's default (see sweep_epochs)
     space: str = ""  # experiments: a grid search instead of a sweep — its space as JSON (nnviz.model.params names)
     kfold: int = 0  # experiments: folds of the grid search's cross-validation
     link: str = ""  # playground: its settings as a link's query (nnviz.playground.config.from_query)
+    epochs_per_s: float = 0.0  # experiments: the sweep's slow motion (nnviz.training.tempo.CHOICES); 0 full speed
 
     def __post_init__(self) -> None:
         if self.page not in PAGES:
@@ -109,8 +110,8 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
            (Step("regression", "The untrained line; press Start to train it.",
                  _regression("linear", name="Lesson: linear regression"), autostart=False),)),
     Lesson("sigmoid_mlp", "One hidden layer of sigmoids fits the course function",
-           ("100 sigmoid units bend the line into the curve, bump by bump: the training loss ends at a tenth of "
-            "the best straight line's, within twice the noise level.",
+           ("100 sigmoid units bend the line into the curve, bump by bump: the training loss ends at about a tenth "
+            "of the best straight line's, within twice the noise level.",
             "Beyond the training points, at both ends, the fit drifts off the curve: a network only knows where "
             "it has seen data."),
            (Step("regression", "The course's 1-100-1 sigmoid network, trained with Adam.",
@@ -136,13 +137,13 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
             "up in epochs, still behind); 0.1 jumps around and never catches up with 0.01."),
            (Step("regression", "5-fold cross-validation of the default regressor.",
                  _regression("regressor", name="Lesson: 5-fold CV", kfold=5)),
-            Step("experiments", "Grid search on the Hyper-parameter search tab: learning rate (0.001, 0.01, 0.1) × "
-                 "epochs (50, 150, 300), each cell scored by 3-fold CV.", dataset="regression", kfold=3,
+            Step("experiments", "Grid search: learning rate × epochs, each cell scored by 3-fold CV.",
+                 dataset="regression", kfold=3,
                  space='{"lr": [0.001, 0.01, 0.1], "epochs": [50, 150, 300]}'))),
     Lesson("fashion_cnn", "A CNN on Fashion-MNIST and its confusion matrix",
-           ("Accuracy climbs fast, then levels off at 85–90%: the hard cases are the tops.",
-            "In the confusion matrix, Shirt is mistaken for T-shirt/top, Pullover and Coat; Trouser and Bag "
-            "almost never."),
+           ("Accuracy climbs fast, then levels off between 80 and 90 %: the hard cases are the tops.",
+            "In the confusion matrix, Shirt is the hardest class, mistaken for the other tops (T-shirt/top, "
+            "Pullover, Coat, sometimes Dress); Trouser and Bag almost never."),
            (Step("classification", "The fast CNN, 10 epochs on Fashion-MNIST.",
                  _images("fashion_mnist", "fast_cnn", "Lesson: Fashion-MNIST CNN", epochs=10)),)),
     Lesson("mnist_cnn", "The MNIST CNN: filters and feature maps",
@@ -172,17 +173,17 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
             "initial weights.",
             "Watch the order of the validation losses: it changes between the first epoch and the last, and plain "
             "SGD, without momentum or adaptive rates, finishes last."),
-           (Step("experiments", "Sweep: optimizers, same model, same seed.", sweep="optimizers",
-                 dataset="mnist"),)),
+           (Step("experiments", "Sweep: optimizers, same model, same seed, in slow motion (2 epochs a second).",
+                 sweep="optimizers", dataset="mnist", epochs_per_s=2.0),)),
     Lesson("class_canvas", "The class's own handwriting: collect, train, compare",
            ("Everyone draws digits on their phone; the drawings become a dataset, a network trains on it, and "
             "the model trained on MNIST is tested on the class's writing.",
             "Which digits of yours fool the MNIST model, and does a model trained on the class read them?"),
            (Step("class_canvas", "Collect: show the QR code; everyone draws a few of each digit."),
             Step("class_canvas", "Look at the data: counts per digit, odd drawings, wrong labels (delete them)."),
-            Step("class_canvas", "Train on the class set: fine-tune the shipped MNIST model, or from scratch."),
-            Step("class_canvas", "Compare on the held-out drawings: the MNIST model against the class model."),
-            Step("class_canvas", "What fooled it: the drawings each model gets wrong, most confident first."))),
+            Step("class_canvas", "Train on the class set: fine-tune the shipped MNIST model, or from scratch.", view="train"),
+            Step("class_canvas", "Compare on the held-out drawings: the MNIST model against the class model.", view="train"),
+            Step("class_canvas", "What fooled it: the drawings each model gets wrong, most confident first.", view="train"))),
 )}
 
 

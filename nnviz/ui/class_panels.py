@@ -27,6 +27,7 @@ SLOT = "class_canvas"
 GALLERY_PER_CLASS = 12  # newest thumbnails shown per digit
 GALLERY_POLL_S = 3.0
 EPOCHS = {"scratch": 15, "finetune": 6}  # defaults that finish in well under a minute on ~100 drawings
+FOCUS_KEY = "class_canvas:focus"  # "collect" (QR code and class set first) or "train" (training and comparison first)
 MAX_EPOCHS = 5000  # long enough to train while the class draws; Stop ends a run early and still compares it
 
 

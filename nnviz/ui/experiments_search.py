@@ -6,6 +6,7 @@ import json
 import time
 
 import optuna
+import pandas as pd
 import streamlit as st
 
 from nnviz import security
@@ -120,16 +121,46 @@ def _new_search(url: str, names: list[str]) -> None:
     st.rerun()  # redraw with the job running: the form gives way, Stop is enabled, the study is followed
 
 
-def _heat_map(where, trials: list, axes: tuple[str, str], spec: search.SearchSpec) -> None:
+def _heat_map(where, trials: list, axes: tuple[str, str], spec: search.SearchSpec, height: int = 340) -> None:
     cells = grid_cells(trials, axes[0], axes[1], spec.base.data.task)
     where.markdown(f"**Mean {cells.metric}** per {cells.x} × {cells.y}"
                    + (" (lower is better)" if cells.lower_is_better else " (higher is better)"))
-    where.plotly_chart(presenter.figure(grid_heatmap(cells, height=340)), key="exp_search_heatmap", config={"displaylogo": False})
+    where.plotly_chart(presenter.figure(grid_heatmap(cells, height=height)), key="exp_search_heatmap",
+                       config={"displaylogo": False})
     others = [p for p in spec.space if p not in axes]
     if others or cells.diverged.any():
         where.caption(("Each cell averages over " + ", ".join(others) + ". " if others else "")
                       + ("Grey cells diverged: the loss exploded, so they have no score." if cells.diverged.any()
                          else ""))
+
+
+def _progress_and_results(name: str, job: search_jobs.SearchJob | None, trials: list, counts: dict,
+                          axes: tuple[str, str] | None, spec: search.SearchSpec | None,
+                          heat) -> pd.DataFrame:  # noqa: ANN001 (a column or None)
+    """The search's progress and its cv_results table, with the grid's heat map beside it unless `heat` (a
+    column of its own) takes it; returns the table's frame."""
+    if job is not None and job.study == name:
+        if job.active:
+            st.progress(min(job.done / max(job.n_trials, 1), 1.0),
+                        text=f"This app: {job.done} of {job.n_trials} trials · study: {counts['complete']} complete, "
+                             f"{counts['pruned']} pruned, {counts['running']} running, {counts['fail']} failed")
+        elif job.message:
+            (st.error if job.status == "failed" else st.info)(job.message)
+    if not job or not job.active:
+        st.caption(f"{counts['complete']} complete · {counts['pruned']} pruned · {counts['running']} running · "
+                   f"{counts['fail']} failed")
+    frame = results_frame(trials)
+    if frame.empty:
+        st.info("No finished trial yet: the table and the plots fill in as trials finish.")
+        return frame
+    beside = axes is not None and heat is None
+    table, heat_here = st.columns([3, 2]) if beside else (st.container(), None)
+    table.markdown("**Results** (scikit-learn's `cv_results_` columns, best first)")
+    table.dataframe(frame.style.highlight_max(subset=["mean_test_score"], color="rgba(44, 160, 44, 0.3)")
+                    .format(precision=4), hide_index=True, key="exp_search_results")
+    if heat_here is not None and spec is not None:
+        _heat_map(heat_here, trials, axes, spec)
+    return frame
 
 
 def _study_panel(url: str, name: str, job: search_jobs.SearchJob | None) -> None:
@@ -142,32 +173,19 @@ def _study_panel(url: str, name: str, job: search_jobs.SearchJob | None) -> None
     counts = state_counts(trials)
     spec_json = study.user_attrs.get(search.SPEC_ATTR)
     spec = search.SearchSpec.from_json(spec_json) if spec_json else None
-    if job is not None and job.study == name:
-        if job.active:
-            st.progress(min(job.done / max(job.n_trials, 1), 1.0),
-                        text=f"This app: {job.done} of {job.n_trials} trials · study: {counts['complete']} complete, "
-                             f"{counts['pruned']} pruned, {counts['running']} running, {counts['fail']} failed")
-        elif job.message:
-            (st.error if job.status == "failed" else st.info)(job.message)
-    if not job or not job.active:
-        st.caption(f"{counts['complete']} complete · {counts['pruned']} pruned · {counts['running']} running · "
-                   f"{counts['fail']} failed")
-    if spec is not None:
+    axes = grid_axes(spec.space) if spec is not None and spec.sampler == "grid" else None  # sampled: no grid
+    # on a projector the grid's heat map leads, top left; elsewhere it sits beside the results table
+    heat, main = st.columns(2) if axes and presenter.enabled() else (None, st.container())
+    with main:
+        frame = _progress_and_results(name, job, trials, counts, axes, spec, heat)
+    if heat is not None and spec is not None and not frame.empty:
+        _heat_map(heat, trials, axes, spec, height=280)
+    if spec is not None:  # under the results: the picture comes first on a projector
         metric = "validation accuracy" if spec.base.data.task == "classification" else "minus validation MSE"
         st.caption(f"Score: {metric} ({'%d-fold CV' % spec.kfold if spec.kfold >= 2 else 'validation split'}), "
                    f"higher is better · {spec.sampler} search over {', '.join(spec.space)} · "
                    f"{dataset_title(spec.base.data.dataset)}, {_epochs_per_fit(spec)} per fit")
-    frame = results_frame(trials)
-    if frame.empty:
-        st.info("No finished trial yet: the table and the plots fill in as trials finish.")
-    else:
-        axes = grid_axes(spec.space) if spec is not None and spec.sampler == "grid" else None  # sampled: no grid
-        table, heat = st.columns([3, 2]) if axes else (st.container(), None)
-        table.markdown("**Results** (scikit-learn's `cv_results_` columns, best first)")
-        table.dataframe(frame.style.highlight_max(subset=["mean_test_score"], color="rgba(44, 160, 44, 0.3)")
-                        .format(precision=4), hide_index=True, key="exp_search_results")
-        if heat is not None and spec is not None:
-            _heat_map(heat, trials, axes, spec)
+    if not frame.empty:
         best = study.best_trial
         st.success(f"Best: trial {best.number}, score {best.value:.4f} · {_fmt(best.params)}",
                    icon=":material/trophy:")
@@ -190,11 +208,13 @@ def _study_panel(url: str, name: str, job: search_jobs.SearchJob | None) -> None
 
 
 def render() -> None:
-    url = st.text_input("Study storage", value=search.default_storage_url(), key="exp_search_storage",
-                        disabled=not access.unlocked(),  # the audience cannot point the server elsewhere
-                        help="A SQLite file under the runs folder by default; any SQLAlchemy URL, e.g. "
-                             "postgresql://user:pass@host/db, shares one study between machines. "
-                             "See docs/distributed-search.md.")
+    # on a projector the study, its storage and its workers fold away: Stop and the results fill the first screen
+    head = presenter.advanced("Study and storage")
+    url = head.text_input("Study storage", value=search.default_storage_url(), key="exp_search_storage",
+                             disabled=not access.unlocked(),  # the audience cannot point the server elsewhere
+                             help="A SQLite file under the runs folder by default; any SQLAlchemy URL, e.g. "
+                                  "postgresql://user:pass@host/db, shares one study between machines. "
+                                  "See docs/distributed-search.md.")
     try:
         if url != search.default_storage_url():  # the server's own setting is trusted; a typed one is checked
             url = security.check_page_storage(url, runs.runs_dir())
@@ -211,10 +231,8 @@ def render() -> None:
     job_id = st.session_state.get(JOB_KEY)
     job = search_jobs.get_search(job_id) if job_id else None
     running = job is not None and job.active
-    with st.expander("New search", expanded=not names, icon=":material/add:"):
-        if running:
-            st.info("A search of this session is running: stop it before starting another.")
-        else:
+    if not running:  # while this session's search runs, Stop is what it needs (one search at a time)
+        with st.expander("New search", expanded=not names, icon=":material/add:"):
             _new_search(url, names)
             job = search_jobs.get_search(st.session_state.get(JOB_KEY, "")) if st.session_state.get(JOB_KEY) else None
             running = job is not None and job.active
@@ -223,7 +241,11 @@ def render() -> None:
         return
     if st.session_state.get(STUDY_KEY) not in names:
         st.session_state[STUDY_KEY] = names[0]
-    c1, c2, c3, c4 = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
+    if presenter.enabled():
+        c1, c2, c4 = head.columns(3, vertical_alignment="bottom")
+        c3 = st.container()
+    else:
+        c1, c2, c3, c4 = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
     name = c1.selectbox("Study", names, key=STUDY_KEY)
     follow = c2.toggle("Follow workers", value=False, key="exp_search_follow",
                        help="Refresh every few seconds to show trials of `nnviz sweep` workers elsewhere.")

@@ -88,11 +88,13 @@ def start(key: str, dataset: str, epochs: int) -> None:
 def _render(view: dict, key: str) -> None:
     results, task = view["results"], "regression" if view["dataset"] == "regression" else "classification"
     done, total = len(results), max(view["total"], 1)
+    chart = st.container() if presenter.enabled() else None  # on a projector the race itself comes first
     if view["status"] in ("queued", "running"):
-        st.progress(done / total, text=f"{done} of {total} points done")
+        text = f"{done} of {total} points done"
         if view["current"] and view["current_rows"]:  # which model trains now, in words too (a race's commentary)
-            st.markdown(f":material/directions_run: Training now: **{view['current']}** (point {done + 1} of "
-                        f"{view['total']}) · epoch {len(view['current_rows']) - 1}/{view['epochs']}")
+            text += (f" · Training now: **{view['current']}** (point {done + 1} of {view['total']}) · "
+                     f"epoch {len(view['current_rows']) - 1}/{view['epochs']}")
+        st.progress(done / total, text=text)
     elif view["status"] in ("stopped", "failed", "interrupted"):
         st.warning(f"Sweep {view['status']}. {view['message']}".strip())
     current = (view["current"], view["current_rows"]) if view["current"] else None
@@ -102,7 +104,7 @@ def _render(view: dict, key: str) -> None:
                           format_func=lambda m: m.replace("_", " ").replace("val", "validation"))
     if results or current:
         fig = sweep_figure(key, results, task, current, metric=metric)
-        st.plotly_chart(presenter.figure(fig), key=f"exp_sweep_chart_{key}", config={"displaylogo": False})
+        (chart or st).plotly_chart(presenter.figure(fig), key=f"exp_sweep_chart_{key}", config={"displaylogo": False})
     if results:
         table = results_table(results, task)
         formats = {c: "{:.1%}" for c in table.columns if c.endswith(" acc")}
@@ -126,10 +128,17 @@ def _render(view: dict, key: str) -> None:
 
 
 def render() -> None:
-    key, dataset, epochs = _settings()
+    above = st.container()
+    c1, c2, c3 = st.columns([1, 1, 3], vertical_alignment="center")
+    if presenter.enabled():  # a projector keeps the settings in a popover beside Run, the first screen for the race
+        c3, settings = c3.columns(2)
+        with settings.popover("Sweep settings", icon=":material/tune:"):
+            key, dataset, epochs = _settings()
+    else:
+        with above:
+            key, dataset, epochs = _settings()
     job = sweeps.get_sweep(st.session_state.get(JOB_KEY, "")) if st.session_state.get(JOB_KEY) else None
     running = job is not None and job.active
-    c1, c2, c3 = st.columns([1, 1, 3], vertical_alignment="center")
     if c1.button("Run sweep", key="exp_sweep_start", type="primary", icon=":material/play_arrow:",
                  disabled=running) and allowed("run sweeps"):
         start(key, dataset, epochs)

@@ -32,6 +32,7 @@ from nnviz.ui import (
     playground_settings,
     presenter,
 )
+from nnviz.ui import class_panels as cls_canvas
 from nnviz.ui import classification_config as cc
 from nnviz.ui import classification_panels as cls_panels
 from nnviz.ui import regression_panels as rg_panels
@@ -82,11 +83,14 @@ def apply_step(lesson: Lesson, index: int, start: bool = True) -> None:
     elif step.page == "inside":
         _pick_trained_model()
         st.session_state[INSIDE_TAB] = step.view
+    elif step.page == "class_canvas":
+        st.session_state[cls_canvas.FOCUS_KEY] = step.view or "collect"
     elif step.page == "playground":
         playground_settings.apply_link(step.link, play=start and step.autostart)
     elif step.page == "experiments" and step.sweep:
         st.session_state[EXPERIMENTS["sweep"]] = step.sweep
         st.session_state[EXPERIMENTS["dataset"]] = step.dataset
+        st.session_state[experiments_sweeps.TEMPO_KEY] = step.epochs_per_s  # a race a class can follow
     elif step.page == "experiments":
         st.session_state[experiments_common.LINK_TAB] = "search"
     if start and config is not None and step.autostart:

@@ -132,6 +132,8 @@ def test_sweep_lessons_hand_the_experiments_page_its_sweep(quick):
     assert params["sweep"] == "optimizers" and params["dataset"] == "mnist_sample"
     job = sweeps.get_sweep(at.session_state[experiments_sweeps.JOB_KEY])
     assert job is not None and job.key == "optimizers", "one click also starts the sweep"
+    assert job.tempo.epochs_per_s == 2.0, "the race starts in slow motion, so a class can follow it"
+    assert at.select_slider(key=experiments_sweeps.TEMPO_KEY).value == 2.0  # and says so
     job.stop()
     job.wait(10)
 
@@ -201,3 +203,20 @@ def test_presenter_view_folds_advanced_controls_and_keeps_their_values(quick):
     at.toggle(key="presenter_toggle").set_value(False).run()
     assert not [e for e in at.expander if e.label == "Seed and device"]
     assert at.number_input(key="rg_seed").value == 0
+
+
+def _document_order(node):
+    for child in getattr(node, "children", {}).values():
+        yield child
+        yield from _document_order(child)
+
+
+@pytest.mark.parametrize("step, first", [(0, "collect"), (1, "collect"), (2, "train"), (3, "train"), (4, "train")])
+def test_class_canvas_steps_put_what_they_are_about_first(quick, step, first):
+    """Collecting: the QR code and the class set on top; training, comparing, what fooled it: training on top."""
+    at = _app(lesson="class_canvas", step=str(step))
+    assert at.title[0].value == "Class canvas"
+    texts = [getattr(e, "value", "") for e in _document_order(at.main)]
+    qr = next(i for i, t in enumerate(texts) if isinstance(t, str) and 'data-testid="class-qr"' in t)
+    train = next(i for i, t in enumerate(texts) if t == "Train on the class's handwriting")
+    assert (train < qr) == (first == "train"), (step, qr, train)

@@ -27,7 +27,11 @@ MAIN_PICTURE = {
     "regression": [(PLOTS, 0), (PLOTS, 1)],  # fit and loss, side by side
     "classification": [(f"{LIVE} .nnviz-charts", 0), (f"{LIVE} .nnviz-strip", 0)],  # curves and the test strip
     "inside": [(f'{MAIN} :is(.st-key-inside_filters, [class*="st-key-inside_fm_"])', 0)],  # filters or maps
+    "experiments": [(f'{MAIN} :is([class*="st-key-exp_sweep_chart_"], .st-key-exp_search_heatmap)', 0)],  # the sweep
+    "playground": [(f"{MAIN} .nnviz-pg-boundary", 0)],  # the decision boundary
 }
+# The class canvas: a collecting step shows its QR code; a training step the training (none here: no drawings)
+CLASS_CANVAS = {"collect": [(f'{MAIN} [data-testid="class-qr"]', 0)], "train": [(f"{MAIN} .st-key-class_train button", 0)]}
 START_STOP = {"regression": ["rg_start", "rg_stop"], "classification": ["cls_start", "cls_stop"]}
 
 
@@ -67,7 +71,8 @@ def _drawn(page, picture: tuple[str, int]) -> None:
     page.wait_for_function(
         """([selector, n]) => { const shown = [...document.querySelectorAll(selector)]
             .filter(e => e.getClientRects().length);
-            return shown.length > n && shown[n].querySelector('.main-svg, svg'); }""",
+            return shown.length > n && (shown[n].matches('img, canvas, button')
+                                        || shown[n].querySelector('.main-svg, svg')); }""",
         arg=[selector, n], timeout=120_000)
 
 
@@ -189,8 +194,7 @@ def test_explain_first_map_and_inside_view_in_the_first_screen(url, screen, pres
 
 
 # Every step of every lesson that opens a lab: (lesson, step index, page)
-LAB_STEPS = [(lesson.id, i, step.page) for lesson in lessons.LESSONS.values()
-             for i, step in enumerate(lesson.steps) if step.page in MAIN_PICTURE]
+LAB_STEPS = [(lesson.id, i, step.page) for lesson in lessons.LESSONS.values() for i, step in enumerate(lesson.steps)]
 # A classification lesson's short run shows its live view, then its results: either must fit
 CLASSIFICATION_RESULTS = [(f"{MAIN} .st-key-cls_res_loss", 0), (f"{MAIN} .st-key-cls_res_acc", 0)]
 _ALL_INSIDE_JS = """pictures => pictures.every(([selector, n]) => {
@@ -235,6 +239,8 @@ def test_lesson_step_in_presenter_view_shows_its_picture_in_the_first_screen(url
         _either_in_first_screen(page, [MAIN_PICTURE["classification"], CLASSIFICATION_RESULTS],
                                 f"{lesson_id} step {step + 1}: the live view or the results' curves")
         pictures = []
+    elif lab == "class_canvas":
+        pictures = CLASS_CANVAS[lessons.get(lesson_id).steps[step].view or "collect"]
     else:
         pictures = MAIN_PICTURE[lab][:1] if lab == "regression" and page.locator(PROGRESS).count() == 0 \
             else MAIN_PICTURE[lab]  # the untrained fit before Start

@@ -124,7 +124,7 @@ def test_sigmoid_mlp_bends_into_the_curve_and_drifts_off_beyond_the_data():
                       "beyond the data": beyond}
     report("sigmoid_mlp: the curve, near the noise; off the curve beyond the data", rows)
     for row in rows.values():
-        assert row["train MSE"] < 0.15 * row["best line"], "a tenth of the straight line's loss"
+        assert row["train MSE"] < 0.12 * row["best line"], "about a tenth of the straight line's loss"
         assert row["train MSE"] < 2 * NOISE_VAR, "within twice the noise level"
         assert row["beyond the data"] > 5 * row["fit error where data"], "drifts off beyond the data"
 
@@ -269,7 +269,7 @@ def test_fashion_cnn_levels_off_and_confuses_the_tops():
                       "Trouser": recall["Trouser"], "Bag": recall["Bag"]}
     report("fashion_cnn: levels off, Shirt is the hard case", rows)
     for row in rows.values():
-        assert 0.80 <= row["test acc"] <= 0.93
+        assert 0.80 <= row["test acc"] <= 0.90, "levels off between 80 and 90 %"
         assert row["hardest"] == "Shirt"
         assert set(row["Shirt taken for"].split(", ")) <= {"T-shirt/top", "Pullover", "Coat", "Dress"}
         assert row["Trouser"] > 0.9 and row["Bag"] > 0.9
