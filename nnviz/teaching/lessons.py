@@ -118,7 +118,7 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
                  _regression("mlp1_sigmoid", name="Lesson: sigmoid MLP"), ),)),
     Lesson("l2_dropout", "Regularisation: no penalty, L2, dropout",
            ("Step 1, no regularisation: validation loss bottoms out well before the last epoch, then ends "
-            "15–40 % above its low.",
+            "10–50 % above its low.",
             "Step 2, L2: the weights shrink to half, the test loss stays the same within noise. Step 3, dropout: "
             "training loss stays up, test loss gets worse on this small 1-D task. The last step overlays all three."),
            (Step("regression", "No regularisation: a wide LeakyReLU network, trained past its best validation "
@@ -130,7 +130,7 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
                  _regression(dataclasses.replace(_WIDE, dropout=0.1), _WIDE_TRAIN, "Lesson: dropout",
                              _WIDE_VAL)))),
     Lesson("kfold_grid", "K-fold cross-validation and a grid search",
-           ("Step 1 trains the same network on 5 folds: the worst fold's validation MSE is 1.2 to 2.5 times the "
+           ("Step 1 trains the same network on 5 folds: the worst fold's validation MSE is 1.2 to 3 times the "
             "best's, so a single validation split can mislead.",
             "Step 2 opens the Hyper-parameter search: learning rate 0.001, 0.01, 0.1 × 50, 150, 300 epochs, each "
             "cell scored by 3-fold cross-validation. 0.01 at 300 epochs wins; 0.001 crawls (better with every step "
@@ -147,7 +147,7 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
            (Step("classification", "The fast CNN, 10 epochs on Fashion-MNIST.",
                  _images("fashion_mnist", "fast_cnn", "Lesson: Fashion-MNIST CNN", epochs=10)),)),
     Lesson("mnist_cnn", "The MNIST CNN: filters and feature maps",
-           ("PyTorch's MNIST example CNN passes 98% test accuracy within its first epochs.",
+           ("PyTorch's MNIST example CNN reaches about 98 % test accuracy in three epochs.",
             "Press Next to look inside: the first layer's filters are edge and stroke detectors; the feature "
             "maps show where each one fires on a digit."),
            (Step("classification", "PyTorch's MNIST example: conv32-conv64-dropout-fc128, Adadelta.",

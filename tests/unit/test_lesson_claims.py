@@ -158,7 +158,7 @@ def test_l2_dropout_claims():
     for row in rows.values():
         # step 1: validation loss has its low well before the last epoch, then climbs
         assert row["of"] - row["val low at epoch"] >= row["of"] // 8, "the validation low is well before the end"
-        assert row["val end/low"] > 1.1, "validation loss ends more than 10 % above its low"
+        assert 1.1 < row["val end/low"] < 1.5, "validation loss ends 10-50 % above its low"
         # step 2: L2 shrinks the weights (to about half) without worsening test MSE beyond noise
         assert row["|w| L2"] < 0.7 * row["|w| none"]
         # step 3: dropout keeps the training loss up, and here it costs test MSE
@@ -202,7 +202,7 @@ def test_kfold_step_1_shows_the_spread_of_single_splits():
         rows[seed] = {"fold val MSE": " ".join(f"{v:.3f}" for v in losses), "max/min": max(losses) / min(losses)}
     report("kfold_grid step 1: the 5 folds' validation MSE", rows)
     for row in rows.values():
-        assert len(row["fold val MSE"].split()) == 5 and row["max/min"] > 1.2, "splits disagree by a fifth or more"
+        assert len(row["fold val MSE"].split()) == 5 and 1.2 < row["max/min"] < 3, "the worst fold 1.2 to 3 times the best"
 
 
 @pytest.mark.slow
@@ -277,13 +277,13 @@ def test_fashion_cnn_levels_off_and_confuses_the_tops():
 
 @pytest.mark.slow
 @HEAVY
-def test_mnist_cnn_passes_98_percent():
+def test_mnist_cnn_reaches_about_98_percent():
     rows = {}
     for seed in SEEDS:
         acc = lab("mnist_cnn", 0, seed).curve("test_acc")
         rows[seed] = {"test acc per epoch": " ".join(f"{a:.3f}" for a in acc), "final": float(acc[-1])}
     report("mnist_cnn: test accuracy", rows)
-    assert all(row["final"] >= 0.97 for row in rows.values())
+    assert all(row["final"] >= 0.975 for row in rows.values()), "about 98 % in three epochs"
 
 
 @functools.lru_cache(maxsize=None)
