@@ -54,17 +54,29 @@ def _state(request: Request) -> JSONResponse:  # noqa: ARG001
     return JSONResponse({"open": s.is_open(), "prompt": s.prompt()}, headers=NO_STORE)
 
 
+# An oversized post is read to its end (and dropped) up to this size, so its sender gets the answer rather
+# than a connection cut mid-upload; a larger one is refused before reading a byte of it.
+DRAIN_BYTES = 8 * MAX_POST_BYTES
+
+
+def _too_large() -> JSONResponse:
+    return _refusal(f"The drawing is too large (at most {MAX_POST_BYTES // 1024} kB). Reload the page and draw "
+                    "again.", 413)
+
+
 async def _submit(request: Request) -> JSONResponse:
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_POST_BYTES:  # refused before reading a byte of it
-        return _refusal(f"The drawing is too large (at most {MAX_POST_BYTES // 1024} kB). "
-                        "Reload the page and draw again.", 413)
-    body = bytearray()
+    if declared.isdigit() and int(declared) > DRAIN_BYTES:
+        return _too_large()
+    body, received = bytearray(), 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_POST_BYTES:
-            return _refusal(f"The drawing is too large (at most {MAX_POST_BYTES // 1024} kB). "
-                            "Reload the page and draw again.", 413)
+        received += len(chunk)
+        if received > DRAIN_BYTES:
+            return _too_large()
+        if received <= MAX_POST_BYTES:
+            body += chunk
+    if received > MAX_POST_BYTES:
+        return _too_large()
     browser, label = request.query_params.get("browser", ""), request.query_params.get("label", "")
     s = store()
     try:  # image work and the write in a worker thread: the event loop keeps serving everyone else
