@@ -53,8 +53,9 @@ html {{ font-size: {base}px; }}
 [data-testid="stMain"] [data-testid="stMetricValue"] p {{ font-size: 1.8rem !important; }}
 [data-testid="stMain"] h1 p, [data-testid="stMain"] h2 p, [data-testid="stMain"] h3 p {{ font-size: inherit !important; }}
 [data-testid="stAlertContainer"] {{ border: 2px solid currentColor; }}
-/* Tables are drawn on a canvas in Streamlit's own pixel size: zoom them with the text. */
-[data-testid="stDataFrame"] {{ zoom: {zoom}; }}
+/* Tables are drawn on a canvas in Streamlit's own pixel size: zoom them with the text, on an element that the
+   zoom brings back to its column's width (a stretched table zoomed alone would lose its right-most columns). */
+[data-testid="stElementContainer"]:has([data-testid="stDataFrame"]) {{ zoom: {zoom}; width: calc(100% / {zoom}) !important; }}
 [data-testid="stTable"] td, [data-testid="stTable"] th {{ font-size: 1rem !important; }}
 /* The live views' SVG curves (a 480-unit canvas drawn about 430 px wide) and their status line. */
 .nnviz-chart svg text {{ font-size: 21px !important; }}

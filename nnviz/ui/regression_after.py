@@ -21,7 +21,7 @@ from nnviz.figures import regression as rfig
 from nnviz.jobs.run_folder import RunFolder
 from nnviz.jobs.runs import Run
 from nnviz.model import checkpoints
-from nnviz.ui import replay, report_panel, resources
+from nnviz.ui import presenter, replay, report_panel, resources
 from nnviz.ui.regression_results import cfg_json, chart, scene_fit_figure, scene_of
 
 TABS = ["Results", "Replay", "Neurons", "Weights", "K-fold", "Download"]
@@ -91,7 +91,8 @@ def _results(ctx: dict) -> None:
             + ("within the 1.5 × σ² target." if good else "above the 1.5 × σ² target: train longer, or change "
                                                             "the model or the regularisation."),
             icon=":material/check_circle:" if good else ":material/warning:")
-    left, right = st.columns(2)  # half the width: the table's five columns (to "MSE / σ²") are never cut
+    # half the width, the whole width on a projector (its table is zoomed): the columns up to "MSE / σ²" are never cut
+    left, right = (st.container(), st.container()) if presenter.enabled() else st.columns(2)
     with left:
         st.markdown("**Final metrics**" + (" (fold 1 model)" if cfg.train.kfold else ""))
         st.dataframe(rows, hide_index=True, width="stretch",

@@ -219,7 +219,10 @@ _STYLE_JS = f"""() => {{
     const size = e => parseFloat(getComputedStyle(e).fontSize);
     const ticks = [...document.querySelectorAll('{MAIN} .js-plotly-plot :is(.xtick, .ytick) text')].filter(visible);
     const texts = [...document.querySelectorAll('{MAIN} p')].filter(e => visible(e) && e.innerText.trim());
-    return {{ticks: ticks.length, minTick: Math.min(...ticks.map(size)),
+    const tables = [...document.querySelectorAll('{MAIN} [data-testid="stDataFrame"]')].filter(visible);
+    const spills = tables.filter(e => e.getBoundingClientRect().right >
+        e.closest('[data-testid="stVerticalBlock"]').getBoundingClientRect().right + 1);  // zoomed past its column
+    return {{tables: tables.length, spills: spills.length, ticks: ticks.length, minTick: Math.min(...ticks.map(size)),
              texts: texts.length, minText: Math.min(...texts.map(size)),
              smallest: texts.filter(e => size(e) < 20).map(e => e.innerText.slice(0, 40))}};
 }}"""
@@ -257,4 +260,5 @@ def test_lesson_step_in_presenter_view_shows_its_picture_in_the_first_screen(url
     if style["ticks"]:
         assert style["minTick"] >= 18, style
     assert style["texts"] and style["minText"] >= 20, style
+    assert style["spills"] == 0, f"a table runs past its column: {style}"
     screenshot(page, f"first_screen_lesson_{lesson_id}_{step + 1}_presenter")
