@@ -128,8 +128,9 @@ def predictions(source: runs.RunView, split: str, epoch: int) -> tuple[np.ndarra
     if weights is not None and weights.is_file():
         return _scored(str(weights), weights.stat().st_mtime_ns, "weights", config_json, split)
     last = int(source.history[-1]["epoch"]) if source.history else 0
-    if source.final_checkpoint is not None and epoch == last and source.final_checkpoint.is_file():
-        return _scored(str(source.final_checkpoint), source.final_checkpoint.stat().st_mtime_ns, "checkpoint", config_json, split)
+    final = source.final_checkpoint
+    if final is not None and epoch == last and final.is_file():
+        return _scored(str(final), final.stat().st_mtime_ns, "checkpoint", config_json, split)
     return None
 
 

@@ -136,9 +136,9 @@ def _heat_map(where, trials: list, axes: tuple[str, str], spec: search.SearchSpe
 
 def _progress_and_results(name: str, job: search_jobs.SearchJob | None, trials: list, counts: dict,
                           axes: tuple[str, str] | None, spec: search.SearchSpec | None,
-                          heat) -> pd.DataFrame:  # noqa: ANN001 (a column or None)
-    """The search's progress and its cv_results table, with the grid's heat map beside it unless `heat` (a
-    column of its own) takes it; returns the table's frame."""
+                          heat_beside: bool) -> pd.DataFrame:
+    """The search's progress and its cv_results table, with the grid's heat map beside it when `heat_beside`;
+    returns the table's frame."""
     if job is not None and job.study == name:
         if job.active:
             st.progress(min(job.done / max(job.n_trials, 1), 1.0),
@@ -153,8 +153,7 @@ def _progress_and_results(name: str, job: search_jobs.SearchJob | None, trials: 
     if frame.empty:
         st.info("No finished trial yet: the table and the plots fill in as trials finish.")
         return frame
-    beside = axes is not None and heat is None
-    table, heat_here = st.columns([3, 2]) if beside else (st.container(), None)
+    table, heat_here = st.columns([3, 2]) if heat_beside and axes is not None else (st.container(), None)
     table.markdown("**Results** (scikit-learn's `cv_results_` columns, best first)")
     table.dataframe(frame.style.highlight_max(subset=["mean_test_score"], color="rgba(44, 160, 44, 0.3)")
                     .format(precision=4), hide_index=True, key="exp_search_results")
@@ -177,7 +176,7 @@ def _study_panel(url: str, name: str, job: search_jobs.SearchJob | None) -> None
     # on a projector the grid's heat map leads, top left; elsewhere it sits beside the results table
     heat, main = st.columns(2) if axes and presenter.enabled() else (None, st.container())
     with main:
-        frame = _progress_and_results(name, job, trials, counts, axes, spec, heat)
+        frame = _progress_and_results(name, job, trials, counts, axes, spec, heat_beside=heat is None)
     if heat is not None and spec is not None and not frame.empty:
         _heat_map(heat, trials, axes, spec, height=280)
     if spec is not None:  # under the results: the picture comes first on a projector
@@ -211,10 +210,10 @@ def render() -> None:
     # on a projector the study, its storage and its workers fold away: Stop and the results fill the first screen
     head = presenter.advanced("Study and storage")
     url = head.text_input("Study storage", value=search.default_storage_url(), key="exp_search_storage",
-                             disabled=not access.unlocked(),  # the audience cannot point the server elsewhere
-                             help="A SQLite file under the runs folder by default; any SQLAlchemy URL, e.g. "
-                                  "postgresql://user:pass@host/db, shares one study between machines. "
-                                  "See docs/distributed-search.md.")
+                          disabled=not access.unlocked(),  # the audience cannot point the server elsewhere
+                          help="A SQLite file under the runs folder by default; any SQLAlchemy URL, e.g. "
+                               "postgresql://user:pass@host/db, shares one study between machines. "
+                               "See docs/distributed-search.md.")
     try:
         if url != search.default_storage_url():  # the server's own setting is trusted; a typed one is checked
             url = security.check_page_storage(url, runs.runs_dir())

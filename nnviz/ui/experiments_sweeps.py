@@ -128,15 +128,13 @@ def _render(view: dict, key: str) -> None:
 
 
 def render() -> None:
-    above = st.container()
+    above = None if presenter.enabled() else st.container()  # the settings, on a projector beside Run instead
     c1, c2, c3 = st.columns([1, 1, 3], vertical_alignment="center")
-    if presenter.enabled():  # a projector keeps the settings in a popover beside Run, the first screen for the race
+    if above is None:  # a popover: the first screen is the race's
         c3, settings = c3.columns(2)
-        with settings.popover("Sweep settings", icon=":material/tune:"):
-            key, dataset, epochs = _settings()
-    else:
-        with above:
-            key, dataset, epochs = _settings()
+        above = settings.popover("Sweep settings", icon=":material/tune:")
+    with above:
+        key, dataset, epochs = _settings()
     job = sweeps.get_sweep(st.session_state.get(JOB_KEY, "")) if st.session_state.get(JOB_KEY) else None
     running = job is not None and job.active
     if c1.button("Run sweep", key="exp_sweep_start", type="primary", icon=":material/play_arrow:",

@@ -133,7 +133,7 @@ def watch(run: runs.Run, render: Callable[[runs.RunView], None], slot: str) -> N
     def body() -> None:
         view = run.view()
         render(view)
-        rerun_page_when_ended(slot, view.status in runs.ACTIVE_STATES)
+        rerun_page_when_ended(slot, view.active)
 
     st.fragment(body, run_every=POLL_S if run.active else None)()
 

@@ -58,7 +58,7 @@ def after_training(run: Run) -> None:
     view = run.view()
     final = run.folder.final_path
     if not final.is_file():
-        if view.status not in ("queued", "running"):
+        if not view.active:
             st.info("This run ended before a model was saved; there is nothing to analyse.")
         return
     ctx = {"view": view, "run": run, "path": str(final), "mtime": final.stat().st_mtime_ns,

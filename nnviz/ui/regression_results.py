@@ -124,7 +124,7 @@ def _live_figures(view: RunView, scene: dict, smoothing: float) -> tuple:
     """
     snaps = view.snapshots
     shown = max(snaps) if snaps else None
-    training = view.status in ("queued", "running")
+    training = view.active
     key = (view.id, len(view.history), len(view.batch_losses), shown, round(smoothing, 3), training)
     memo = st.session_state.get("regression:live_figures")
     if memo is not None and memo[0] == key:
@@ -164,7 +164,7 @@ def live_panel(view: RunView) -> None:
     last = view.history[-1] if view.history else {}
     noise_var = scene["noise"] ** 2
     cols = st.columns([2.2, 1, 1, 1, 1], vertical_alignment="center")  # progress beside the numbers: one row
-    cols[0].progress(p.fraction if view.status in ("queued", "running") else 1.0, text=live.status_line(view))
+    cols[0].progress(p.fraction if view.active else 1.0, text=live.status_line(view))
     cols = cols[1:]
     cols[0].metric(f"epoch (of {cfg.train.epochs})", f"{int(last.get('epoch', 0))}")
     cols[1].metric("train MSE", _metric(last.get("train_loss")))
@@ -178,12 +178,12 @@ def live_panel(view: RunView) -> None:
             message = "Batch-norm cannot train on a batch of a single sample; change the batch size. " + \
                       f"(PyTorch: {message})"
         st.error(message, icon=":material/error:")
-    elif view.status in ("queued", "running"):
+    elif view.active:
         diverging = divergence(view.history, view.status, lr=cfg.train.lr)
         if diverging is not None:  # said while it trains: a blown-up loss is no reason to wait for the end
             st.error(diverging.sentence, icon=":material/trending_up:")
     fit_fig, loss_fig = _live_figures(view, scene, st.session_state.get("rg_smoothing", 0.6))
-    training = view.status in ("queued", "running")
+    training = view.active
     found = [] if training else _findings(view)  # diagnostics once the run has ended, marked on the loss curves
     fit_col, loss_col = st.columns(2, gap="small")  # side by side: both in the first screen of a projector
     with fit_col:
