@@ -42,9 +42,8 @@ def compare_curves(histories: Sequence[Sequence[dict]], labels: Sequence[str], m
                                  hovertemplate=f"{label}<br>{metric}: %{{y:.4g}}<br>{x}: %{{x:.3g}}<extra></extra>"))
     last = max((r.get("epoch", 0) for rows in histories for r in rows), default=0)
     fig.update_xaxes(title=X_AXES.get(x, x), dtick=1 if x == "epoch" and last <= 12 else None)
-    # full values on log ticks: plotly's default labels 0.2 as a bare '2' inside a decade
     fig.update_yaxes(title=metric.replace("_", " "), type="log" if log_y else "linear",
-                     tickformat=".0%" if metric.endswith("acc") and not log_y else ".2~g" if log_y else None)
+                     tickformat=".0%" if metric.endswith("acc") and not log_y else None)
     return apply(fig, title, height=420, uirevision=uirevision)
 
 

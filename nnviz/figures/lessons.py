@@ -9,7 +9,6 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from nnviz.figures.experiments import PALETTE
-from nnviz.figures.regression import log_ticks
 from nnviz.figures.style import apply
 
 
@@ -53,10 +52,7 @@ def steps_overlay(steps: Sequence[StepResult], points: tuple[Sequence[float], Se
                                          hovertemplate=f"{step.label}, {suffix}<br>epoch %{{x}}<br>"
                                                        "loss %{y:.4g}<extra></extra>"),
                               row=1, col=curves_col)
-    losses = [v for s in steps for key in ("val_loss", "train_loss") for v in _curve(s.history, key)[1] if v > 0]
-    ticks = log_ticks(min(losses), max(losses)) if losses else []  # 1-2-5, labelled in full: no crowded minor labels
-    fig.update_yaxes(type="log", tickformat=".2~g", tickvals=ticks or None,
-                     title="loss (solid: validation, dotted: training)", row=1, col=curves_col)
+    fig.update_yaxes(type="log", title="loss (solid: validation, dotted: training)", row=1, col=curves_col)
     fig.update_xaxes(title="epoch", row=1, col=curves_col)
     if with_fits:
         fig.update_xaxes(title="x", row=1, col=1)

@@ -14,7 +14,7 @@ import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from nnviz.figures.curves import ema, metric_curves
-from nnviz.figures.style import SPLIT_COLORS, apply
+from nnviz.figures.style import SPLIT_COLORS, apply, log_ticks
 
 XY = tuple[np.ndarray, np.ndarray]
 FIT_COLOR = "#d62728"  # the model's fit: red, over blue / orange / green points
@@ -157,19 +157,6 @@ def refresh_loss(fig: go.Figure, epochs: Sequence[dict], batch_losses: Sequence[
         fig.layout.xaxis.range = [0, max(max((r["epoch"] for r in epochs), default=1), 1)]
         fig.layout.yaxis.tickvals, fig.layout.yaxis.ticktext = (ticks or None), ([f"{t:g}" for t in ticks] or None)
     return True
-
-
-def log_ticks(lo: float, hi: float) -> list[float]:
-    """1-2-5 ticks covering [lo, hi] on a log axis, labelled in full ('0.2', not plotly's bare '2')."""
-    if not (0 < lo <= hi) or not math.isfinite(hi):
-        return []
-    decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
-    for mantissas in ((1, 2, 5), (1,)):  # 1-2-5 while that gives at most 9 ticks, else decades only
-        ticks = [float(f"{m}e{e}") for e in decades for m in mantissas]
-        inside = [t for t in ticks if lo / 1.5 <= t <= hi * 1.5]
-        if len(inside) <= 9:
-            break
-    return inside
 
 
 def residual_figure(residuals: Mapping[str, XY], *, noise: float = 0.0, gaps: Sequence[tuple[float, float]] = (),

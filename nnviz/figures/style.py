@@ -1,6 +1,10 @@
 """The house look of every figure: readable on a projector at 1280x720."""
 from __future__ import annotations
 
+import math
+from typing import Sequence
+
+import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
@@ -24,7 +28,60 @@ def apply(fig: go.Figure, title: str = "", height: int = 360, uirevision: str | 
                       legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
     if uirevision is not None:
         fig.update_layout(uirevision=uirevision)
+    _label_log_axes(fig)
     return fig
+
+
+def nice_ticks(lo: float, hi: float, target: int = 5, integer: bool = False) -> list[float]:
+    """Round ticks (1, 2, 2.5 or 5 x 10^k apart) covering [lo, hi]."""
+    span = (hi - lo) or 1.0
+    raw = span / target
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    if integer:
+        step = max(1.0, round(step))
+    first = math.ceil(lo / step - 1e-9) * step
+    return [round(first + i * step, 10) for i in range(int((hi - first) / step + 1e-9) + 1)]
+
+
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """Ticks for a log axis showing [lo, hi], to be labelled in full ('0.2', not plotly's bare '2').
+
+    1-2-5 in each decade (decades alone where that makes over 9), a tick on either side of the data
+    included; a range too narrow to hold two of them gets 1-9 in each decade, then round linear steps.
+    Plotly's own ticks there are 0.3, 0.4 ... 0.9, 1, which overlap at projector size.
+    """
+    if not (0 < lo <= hi) or not math.isfinite(hi):
+        return []
+    if hi < lo * 1.1:  # one value, or nearly: ticks around it
+        lo, hi = lo / 1.5, hi * 1.5
+    decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+
+    def near(mantissas: Sequence[int]) -> list[float]:
+        return [t for t in (float(f"{m}e{e}") for e in decades for m in mantissas) if lo / 1.5 <= t <= hi * 1.5]
+
+    ticks = near((1, 2, 5))
+    if len(ticks) > 9:
+        ticks = near((1,))
+    for candidates in (ticks, near(range(1, 10))):
+        if sum(lo <= t <= hi for t in candidates) >= 2:
+            return candidates
+    return [t for t in nice_ticks(lo, hi) if t > 0] or [float(f"{lo:.3g}")]
+
+
+def _label_log_axes(fig: go.Figure) -> None:
+    """Give every log axis without ticks of its own the `log_ticks` of the data drawn on it."""
+    for axis in [*fig.select_xaxes(), *fig.select_yaxes()]:
+        if axis.type != "log" or axis.tickvals is not None:
+            continue
+        letter, ref = axis.plotly_name[0], axis.plotly_name[0] + axis.plotly_name[5:]  # 'yaxis2' is the traces' 'y2'
+        values = [np.asarray(getattr(t, letter), dtype=float).ravel() for t in fig.data
+                  if getattr(t, letter, None) is not None and (getattr(t, f"{letter}axis", None) or letter) == ref]
+        drawn = np.concatenate(values) if values else np.empty(0)
+        drawn = drawn[np.isfinite(drawn) & (drawn > 0)]
+        if drawn.size:
+            ticks = log_ticks(float(drawn.min()), float(drawn.max()))
+            axis.update(tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
 
 
 # --- projector scale ------------------------------------------------------------------------------
@@ -64,8 +121,9 @@ def for_projector(fig: go.Figure | dict) -> go.Figure:
         layout["title"] = {**title, "font": _at_least(title.get("font"), PROJECTOR_FONT + 2)}
     for key in [k for k in layout if k.startswith(("xaxis", "yaxis"))]:
         axis = dict(layout[key] or {})
-        # a log axis labels 2 and 5 between decades at 3/4 of its tick size: those reach projector size too
-        axis["tickfont"] = _at_least(axis.get("tickfont"), PROJECTOR_TICKS * (4 / 3 if axis.get("type") == "log" else 1))
+        # plotly's own log ticks label 2 and 5 between decades at 3/4 of the tick size: those reach projector size too
+        minor_labels = axis.get("type") == "log" and axis.get("tickvals") is None
+        axis["tickfont"] = _at_least(axis.get("tickfont"), PROJECTOR_TICKS * (4 / 3 if minor_labels else 1))
         if isinstance(axis.get("title"), dict):
             axis["title"] = {**axis["title"], "font": _at_least(axis["title"].get("font"), PROJECTOR_TICKS)}
         axis["automargin"] = True

@@ -13,7 +13,7 @@ from html import escape
 from typing import Sequence
 
 from nnviz.figures.curves import ema
-from nnviz.figures.style import FONT_SIZE, SPLIT_COLORS
+from nnviz.figures.style import FONT_SIZE, SPLIT_COLORS, log_ticks, nice_ticks
 
 WIDTH, HEIGHT = 480, 300  # about the size a half-width column shows it at, so the type stays readable
 LEFT, RIGHT, TOP, BOTTOM = 58, 12, 60, 44  # plot area margins: tick labels, title and legend, axis title
@@ -64,7 +64,7 @@ def curves_svg(series: Sequence[Series], x_max: float, *, title: str = "", y_tit
     x_max = max(float(x_max), 1.0)
     values = [y for s in series for y in s.ys if math.isfinite(y) and (y > 0 or not log_y)]
     lo, hi = y_range if y_range else _data_range(values, log_y)
-    ticks = _log_ticks(lo, hi) if log_y else _nice_ticks(lo, hi)
+    ticks = log_ticks(lo, hi) if log_y else nice_ticks(lo, hi)
     if log_y:
         lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -84,7 +84,7 @@ def curves_svg(series: Sequence[Series], x_max: float, *, title: str = "", y_tit
         out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{py(y):.1f}" y2="{py(y):.1f}" stroke="{GRID}"/>')
         out.append(f'<text x="{LEFT - 6}" y="{py(y) + 4:.1f}" text-anchor="end" fill="{AXIS_TEXT}">'
                    f'{_label(y, percent)}</text>')
-    for x in _nice_ticks(0.0, x_max, integer=True):
+    for x in nice_ticks(0.0, x_max, integer=True):
         out.append(f'<line x1="{px(x):.1f}" x2="{px(x):.1f}" y1="{TOP}" y2="{TOP + plot_h}" stroke="{GRID}"/>')
         out.append(f'<text x="{px(x):.1f}" y="{TOP + plot_h + 18}" text-anchor="middle" fill="{AXIS_TEXT}">'
                    f'{x:g}</text>')
@@ -129,27 +129,6 @@ def _data_range(values: Sequence[float], log_y: bool) -> tuple[float, float]:
         return (lo / 1.15, hi * 1.15) if hi > lo else (lo / 2, hi * 2)
     pad = (hi - lo) * 0.05 or abs(hi) * 0.1 or 1.0
     return lo - pad, hi + pad
-
-
-def _nice_ticks(lo: float, hi: float, target: int = 5, integer: bool = False) -> list[float]:
-    """Round ticks (1, 2, 2.5 or 5 x 10^k apart) covering [lo, hi]."""
-    span = (hi - lo) or 1.0
-    raw = span / target
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    if integer:
-        step = max(1.0, round(step))
-    first = math.ceil(lo / step - 1e-9) * step
-    return [round(first + i * step, 10) for i in range(int((hi - first) / step + 1e-9) + 1)]
-
-
-def _log_ticks(lo: float, hi: float) -> list[float]:
-    """Powers of ten around [lo, hi]; with 1, 2 and 5 of each decade when it spans less than two."""
-    a, b = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
-    mantissas = (1, 2, 5) if b - a <= 2 else (1,)
-    ticks = [m * 10.0 ** e for e in range(a, b + 1) for m in mantissas]
-    inside = [t for t in ticks if lo <= t <= hi]
-    return inside if len(inside) >= 2 else [10.0 ** a, 10.0 ** b]
 
 
 def _label(y: float, percent: bool) -> str:

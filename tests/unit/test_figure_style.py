@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import plotly.graph_objects as go
+import pytest
 from plotly.subplots import make_subplots
 
-from nnviz.figures import style
+from nnviz.figures import experiments, style
 
 
 def _figure() -> go.Figure:
@@ -30,6 +31,41 @@ def test_every_text_reaches_projector_size_and_the_figure_is_left_alone():
     assert big["data"][1]["colorbar"]["tickfont"]["size"] >= style.PROJECTOR_TICKS
     assert go.Figure(big).layout.xaxis.tickfont.size == style.PROJECTOR_TICKS  # still a valid figure
     assert fig.to_dict() == before
+
+
+@pytest.mark.parametrize("lo, hi, ticks", [
+    (0.05, 3, [0.05, 0.1, 0.2, 0.5, 1.0, 2.0]),  # 1-2-5 and one tick beyond the data each side
+    (1e-6, 1e3, [10.0**e for e in range(-6, 4)]),  # 1-2-5 would make over 9: decades
+    (0.29, 2.1, [0.2, 0.5, 1.0, 2.0]),
+    (0.3, 0.45, [0.2, 0.3, 0.4, 0.5, 0.6]),  # no two of 1-2-5 inside: 1-9 of each decade
+    (0.31, 0.38, [0.32, 0.34, 0.36, 0.38]),  # not even two of those: round linear steps
+])
+def test_log_ticks_put_a_few_full_labels_inside_any_range(lo, hi, ticks):
+    assert style.log_ticks(lo, hi) == pytest.approx(ticks)
+
+
+def test_log_ticks_around_a_single_value():
+    ticks = style.log_ticks(0.5, 0.5)
+    assert 0.5 in ticks and 3 <= len(ticks) <= 9
+
+
+def test_every_log_axis_gets_a_few_full_tick_labels_from_its_own_data():
+    """The optimizer race's losses (0.29-2.1) drew 0.3, 0.4 ... 0.9, 1 on top of each other in presenter view."""
+    race = [[{"epoch": e, "val_loss": v} for e, v in enumerate(vals)] for vals in ((2.1, 0.41, 0.37, 0.31), (2.05, 0.37, 0.32, 0.29))]
+    fig = experiments.compare_curves(race, ["SGD", "SGD + momentum"])
+    assert list(fig.layout.yaxis.ticktext) == ["0.2", "0.5", "1", "2"]
+    assert fig.layout.xaxis.tickvals is None  # a linear axis keeps plotly's ticks
+    big = style.for_projector(fig)["layout"]["yaxis"]
+    assert big["tickfont"]["size"] == style.PROJECTOR_TICKS  # full-size labels: no 3/4-size minor labels to enlarge
+
+    grid = make_subplots(rows=1, cols=2)  # each subplot's axis from its own traces
+    grid.add_trace(go.Scatter(x=[1, 2], y=[1000, 5000]), row=1, col=1)
+    grid.add_trace(go.Scatter(x=[1, 2], y=[0.3, 0.45]), row=1, col=2)
+    grid.update_yaxes(type="log")
+    grid.update_yaxes(tickvals=[1, 10], row=1, col=1)  # ticks of its own are kept
+    style.apply(grid)
+    assert list(grid.layout.yaxis.tickvals) == [1, 10]
+    assert list(grid.layout.yaxis2.ticktext) == ["0.2", "0.3", "0.4", "0.5", "0.6"]
 
 
 def test_larger_sizes_are_kept():
