@@ -1,11 +1,13 @@
 """Playground: a tiny network separating 2-D points, its decision boundary and every neuron's map, live."""
 import streamlit as st
 
+from nnviz.ui import layout
 from nnviz.ui import playground_extras as extras
 from nnviz.ui import playground_live as live
 from nnviz.ui import playground_settings as settings
 
-st.title("Playground")
+layout.header("Playground", "A tiny network learns to separate 2-D points: its decision boundary and every "
+              "neuron's map change as it trains.", short=True)
 left, right = st.columns([0.31, 0.69], gap="medium")
 with left:
     cfg = settings.panel()

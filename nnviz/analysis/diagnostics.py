@@ -295,12 +295,14 @@ def dead_relu_fraction(model: nn.Module, x: torch.Tensor) -> tuple[float, list[d
 def diagnose(rows: Sequence[dict], status: str = "finished", reason: str = "",
              batch_losses: Sequence[tuple[float, float]] = (), activation_stats: Sequence[dict] | None = None,
              lr: float | None = None) -> list[Finding]:
-    """Every finding for a run, most serious first; a diverged run gets that verdict alone."""
+    """Every finding for a run, most serious first; a diverged run gets that verdict alone, and a run whose
+    learning rate is too high is not also called overfitting."""
     diverged = divergence(rows, status, batch_losses, lr)
     if diverged is not None:
         return [diverged]
-    found = [best_epoch(rows), overfitting_onset(rows),
-             learning_rate(rows, status, reason, batch_losses, lr), *gradient_norms(rows)]
+    too_high = learning_rate(rows, status, reason, batch_losses, lr)
+    # a loss that jumps about makes its validation rise too: that is the learning rate, not overfitting
+    found = [best_epoch(rows), too_high or overfitting_onset(rows), *gradient_norms(rows)]
     if activation_stats:
         found.append(dead_relu(activation_stats))
     order = {"error": 0, "warning": 1, "info": 2}

@@ -204,6 +204,16 @@ def test_diagnose_orders_by_severity():
     assert [f["severity"] for f in d.summary(found)] == ["error", "warning", "info"]
 
 
+def test_a_learning_rate_too_high_is_not_also_called_overfitting():
+    """Adam at lr 1 on the regressor: the loss jumps about early and its validation ends above its low."""
+    e = np.arange(41)
+    jumps = (e % 2) * (e <= 20)  # up every other epoch in the first half
+    rows = history(0.1 + 0.5 * np.exp(-e / 15) + 0.15 * jumps, 0.4 + 0.3 * np.exp(-e / 4) + 0.01 * np.maximum(e - 15, 0)
+                   + 0.05 * jumps)
+    assert d.overfitting_onset(rows) is not None and d.learning_rate(rows) is not None  # each alone would say so
+    assert [f.kind for f in d.diagnose(rows)] == ["lr_too_high", "best_epoch"]
+
+
 class TestFigures:
     def test_annotate_marks_a_copy(self):
         from nnviz.figures.curves import metric_curves

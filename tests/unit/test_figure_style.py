@@ -51,7 +51,8 @@ def test_log_ticks_around_a_single_value():
 
 def test_every_log_axis_gets_a_few_full_tick_labels_from_its_own_data():
     """The optimizer race's losses (0.29-2.1) drew 0.3, 0.4 ... 0.9, 1 on top of each other in presenter view."""
-    race = [[{"epoch": e, "val_loss": v} for e, v in enumerate(vals)] for vals in ((2.1, 0.41, 0.37, 0.31), (2.05, 0.37, 0.32, 0.29))]
+    race = [[{"epoch": e, "val_loss": v} for e, v in enumerate(vals)]
+            for vals in ((2.1, 0.41, 0.37, 0.31), (2.05, 0.37, 0.32, 0.29))]
     fig = experiments.compare_curves(race, ["SGD", "SGD + momentum"])
     assert list(fig.layout.yaxis.ticktext) == ["0.2", "0.5", "1", "2"]
     assert fig.layout.xaxis.tickvals is None  # a linear axis keeps plotly's ticks
