@@ -6,7 +6,9 @@ benchmarks/course_reference.py (per-sample ToTensor/Normalize, DataLoader, float
 loss.item() per batch, torch's own layers); nnviz is one `nnviz.training.train.fit` run on its
 tensor-resident data. Epochs of the two sides alternate (a reference epoch runs after each
 nnviz epoch, a warm-up round first); samples/s is each side's best epoch, and the ratio of
-the median epochs is printed too.
+the median epochs is printed too. The reference trains as a student's notebook process does:
+on torch's default thread count (every core) with denormal numbers computed, not on the thread
+count and float mode fit() sets for its own run (its epochs run from a callback inside fit()).
 
 Also printed per model: training FLOP/s achieved by nnviz (FLOPs of one forward+backward
 counted with torch.utils.flop_counter) as a fraction of this machine's dense matmul FLOP/s,
@@ -24,7 +26,9 @@ import resource
 import statistics
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -39,7 +43,16 @@ from course_reference import CourseImages, as_course_model, loader, train_epochs
 from nnviz.config import DataConfig, replace  # noqa: E402
 from nnviz.data import DATASETS, is_present, load, load_raw  # noqa: E402
 from nnviz.model.models import PRESETS  # noqa: E402
-from nnviz.training.train import OPTIMIZERS, Callback, TrainState, fit, init_model, resolve_device  # noqa: E402
+from nnviz.training.threads import CORES, capped  # noqa: E402
+from nnviz.training.train import (  # noqa: E402
+    OPTIMIZERS,
+    Callback,
+    TrainState,
+    fit,
+    flushing_denormals,
+    init_model,
+    resolve_device,
+)
 
 TARGETS = {"mlp_dropout": 5.0, "pytorch_example": 1.2}  # nnviz / reference samples/s, from the issue
 MODELS = ("mlp_dropout", "pytorch_example", "lenet", "bn_cnn", "fast_cnn")
@@ -139,9 +152,22 @@ class _ReferenceEpochs(Callback):
         self.nnviz_peak_mb = max(self.nnviz_peak_mb, _cuda_peak_mb(self.device))
         if record["epoch"] < state.cfg.epochs:  # one reference epoch per nnviz epoch, the first as warm-up
             _reset_cuda_peak(self.device)
-            self.rates.append(self.n / train_epochs(self.model, self.loader, self.optimizer, 1, self.device)[0])
+            with as_a_notebook_runs():
+                self.rates.append(self.n / train_epochs(self.model, self.loader, self.optimizer, 1, self.device)[0])
             self.peak_mb = max(self.peak_mb, _cuda_peak_mb(self.device))
             _reset_cuda_peak(self.device)
+
+
+@contextmanager
+def as_a_notebook_runs() -> Iterator[None]:
+    """torch's default thread count (every core) and denormals computed, inside fit()'s callback."""
+    flushing = flushing_denormals()
+    torch.set_flush_denormal(False)
+    try:
+        with capped(CORES):
+            yield
+    finally:
+        torch.set_flush_denormal(flushing)
 
 
 def _reset_cuda_peak(device: torch.device) -> None:

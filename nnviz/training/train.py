@@ -10,9 +10,9 @@ import functools
 import math
 import threading
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -273,6 +273,29 @@ def warm_up() -> None:
     OPTIMIZERS["adamw"]([nn.Parameter(torch.zeros(1))], TrainConfig(), **optimizer_flags("adamw", torch.device("cpu")))
 
 
+def flushing_denormals() -> bool:
+    """Whether this thread's CPU float ops read and write denormal (subnormal) numbers as zero."""
+    return torch.tensor([1e-39]).mul(1.0).item() == 0.0
+
+
+@contextmanager
+def denormals_flushed() -> Iterator[None]:
+    """This thread's CPU float ops treat denormal numbers as zero in the block; the mode before is restored.
+
+    An optimizer's running averages of a weight whose gradient stays zero (a pixel that is always
+    blank) decay into denormals after some hundred steps, and the CPU computes with those many times
+    slower: the optimizer step, then the epoch, slows down as a run goes on (docs/performance.md).
+    Flushing them changes numbers no one can see (below 1e-38) and the same way on every run. The
+    mode is the calling thread's own (and of threads it starts, OpenMP's included), never the process's.
+    """
+    before = flushing_denormals()
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(before)
+
+
 def fit(model: nn.Module, data: TaskData, cfg: TrainConfig, callbacks: Iterable[Callback] = (),
         stop_event: threading.Event | None = None) -> History:
     """Train `model` on `data` (moved to cfg's device) and return its History.
@@ -280,7 +303,8 @@ def fit(model: nn.Module, data: TaskData, cfg: TrainConfig, callbacks: Iterable[
     Honours `stop_event` within one batch; a NaN/inf loss ends the run with status
     'diverged'. Epoch 0 records the untrained model so "before" is always visible.
     """
-    with capped(run_threads(data.task, resolve_device(cfg.device))):  # a fixed count: same seed, same numbers
+    # a fixed thread count (same seed, same numbers) and no slow denormals, both set before this thread computes
+    with capped(run_threads(data.task, resolve_device(cfg.device))), denormals_flushed():
         return _fit(model, data, cfg, callbacks, stop_event)
 
 

@@ -17,8 +17,10 @@ from nnviz.training.train import (
     EarlyStopping,
     History,
     TrainState,
+    denormals_flushed,
     evaluate,
     fit,
+    flushing_denormals,
     init_model,
     predict,
     resolve_device,
@@ -137,6 +139,53 @@ class TestReproducibility:
         assert h1.batch_losses == h2.batch_losses and w1.equal(w2)
         h3, _ = self.run("dropout_leaky", reg_data, 4, epochs=5)
         assert comparable(h3) != comparable(h1)
+
+
+class FlushSeen(Callback):
+    def __init__(self) -> None:
+        self.seen: set[bool] = set()
+
+    def on_batch_end(self, state: TrainState) -> None:
+        self.seen.add(flushing_denormals())
+
+
+class TestDenormals:
+    """fit() computes with denormals flushed on its own thread and leaves every thread as it found it."""
+
+    def test_fit_flushes_on_its_thread_and_restores(self, digits):
+        assert not flushing_denormals()
+        seen = FlushSeen()
+        fit(init_model(small_mlp(), digits, 0), digits, cpu_cfg(epochs=1, max_steps=3), [seen])
+        assert seen.seen == {True}
+        assert not flushing_denormals()
+
+    def test_a_run_on_another_thread_leaves_this_one_alone(self, digits):
+        seen = FlushSeen()
+        worker = threading.Thread(target=fit, args=(init_model(small_mlp(), digits, 0), digits,
+                                                    cpu_cfg(epochs=1, max_steps=2), [seen]))
+        worker.start()
+        worker.join()
+        assert seen.seen == {True}
+        assert not flushing_denormals()
+
+    def test_threads_the_run_starts_inherit_its_mode(self, digits):
+        """As OpenMP's workers do: their ops flush denormals too."""
+        during: list[bool] = []
+
+        class StartThread(Callback):
+            def on_batch_end(self, state: TrainState) -> None:
+                child = threading.Thread(target=lambda: during.append(flushing_denormals()))
+                child.start()
+                child.join()
+
+        fit(init_model(small_mlp(), digits, 0), digits, cpu_cfg(epochs=1, max_steps=1), [StartThread()])
+        assert during == [True]
+
+    def test_a_caller_that_flushes_keeps_flushing(self, digits):
+        with denormals_flushed():
+            fit(init_model(small_mlp(), digits, 0), digits, cpu_cfg(epochs=1, max_steps=1))
+            assert flushing_denormals()
+        assert not flushing_denormals()
 
 
 class StopAfter(Callback):
