@@ -1,6 +1,6 @@
 """Denormal numbers: how a long run's steps slow down with and without flushing them, in one process run.
 
-fit() trains with denormals flushed (`nnviz.training.train.denormals_flushed`). This script trains
+fit() trains with denormals flushed (`nnviz.training.train.flush_denormals`). This script trains
 the same preset, weights, data and batches twice on one thread, once with flushing and once
 without, and times every step. An optimizer's running averages for weights whose gradient stays
 zero (always-blank pixels) decay into denormals after some hundred steps; without flushing the
@@ -32,12 +32,11 @@ from nnviz.config import DataConfig  # noqa: E402
 from nnviz.data import load  # noqa: E402
 from nnviz.model.dropout import seed_dropout  # noqa: E402
 from nnviz.model.models import PRESETS  # noqa: E402
-from nnviz.training.train import OPTIMIZERS, init_model, loss_fn, optimizer_flags  # noqa: E402
+from nnviz.training.train import OPTIMIZERS, flush_denormals, init_model, loss_fn, optimizer_flags  # noqa: E402
 
 
-def timed_steps(preset: str, data, steps: int, flush: bool) -> tuple[list[float], list[float]]:
+def timed_steps(preset: str, data, steps: int) -> tuple[list[float], list[float]]:
     """Seconds of each whole step and of each optimizer step, training `preset` from seed 0."""
-    torch.set_flush_denormal(flush)
     p = PRESETS[preset]
     model = init_model(p.model, data, 0).train()
     seed_dropout(model, 0)
@@ -77,7 +76,8 @@ def main() -> None:
                       "load_average_1min": round(os.getloadavg()[0], 2)}))
     for preset in args.models:
         for flush in (False, True):
-            whole, optim = timed_steps(preset, data, args.steps, flush)
+            with flush_denormals(flush):
+                whole, optim = timed_steps(preset, data, args.steps)
             first, last = args.window, args.steps - args.window  # the first window after warm-up, the last
             row = {"model": preset, "flush_denormals": flush,
                    "step_us_first": window_us(whole, first, args.window),
@@ -87,7 +87,6 @@ def main() -> None:
             row["step_last_over_first"] = round(row["step_us_last"] / row["step_us_first"], 2)
             row["optimizer_last_over_first"] = round(row["optimizer_us_last"] / row["optimizer_us_first"], 2)
             print(json.dumps(row))
-    torch.set_flush_denormal(False)
 
 
 if __name__ == "__main__":

@@ -20,15 +20,14 @@ measured in the same run, and peak memory (process RSS; CUDA: max_memory_allocat
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
 import statistics
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -49,7 +48,7 @@ from nnviz.training.train import (  # noqa: E402
     Callback,
     TrainState,
     fit,
-    flushing_denormals,
+    flush_denormals,
     init_model,
     resolve_device,
 )
@@ -158,16 +157,12 @@ class _ReferenceEpochs(Callback):
             _reset_cuda_peak(self.device)
 
 
-@contextmanager
-def as_a_notebook_runs() -> Iterator[None]:
+def as_a_notebook_runs() -> contextlib.ExitStack:
     """torch's default thread count (every core) and denormals computed, inside fit()'s callback."""
-    flushing = flushing_denormals()
-    torch.set_flush_denormal(False)
-    try:
-        with capped(CORES):
-            yield
-    finally:
-        torch.set_flush_denormal(flushing)
+    stack = contextlib.ExitStack()
+    stack.enter_context(capped(CORES))
+    stack.enter_context(flush_denormals(False))
+    return stack
 
 
 def _reset_cuda_peak(device: torch.device) -> None:

@@ -279,8 +279,9 @@ def flushing_denormals() -> bool:
 
 
 @contextmanager
-def denormals_flushed() -> Iterator[None]:
-    """This thread's CPU float ops treat denormal numbers as zero in the block; the mode before is restored.
+def flush_denormals(on: bool = True) -> Iterator[None]:
+    """This thread's CPU float ops treat denormal numbers as zero in the block (or, `on=False`, compute
+    them); the mode before is restored.
 
     An optimizer's running averages of a weight whose gradient stays zero (a pixel that is always
     blank) decay into denormals after some hundred steps, and the CPU computes with those many times
@@ -289,7 +290,7 @@ def denormals_flushed() -> Iterator[None]:
     mode is the calling thread's own (and of threads it starts, OpenMP's included), never the process's.
     """
     before = flushing_denormals()
-    torch.set_flush_denormal(True)
+    torch.set_flush_denormal(on)
     try:
         yield
     finally:
@@ -304,7 +305,7 @@ def fit(model: nn.Module, data: TaskData, cfg: TrainConfig, callbacks: Iterable[
     'diverged'. Epoch 0 records the untrained model so "before" is always visible.
     """
     # a fixed thread count (same seed, same numbers) and no slow denormals, both set before this thread computes
-    with capped(run_threads(data.task, resolve_device(cfg.device))), denormals_flushed():
+    with capped(run_threads(data.task, resolve_device(cfg.device))), flush_denormals():
         return _fit(model, data, cfg, callbacks, stop_event)
 
 

@@ -17,9 +17,9 @@ from nnviz.training.train import (
     EarlyStopping,
     History,
     TrainState,
-    denormals_flushed,
     evaluate,
     fit,
+    flush_denormals,
     flushing_denormals,
     init_model,
     predict,
@@ -182,7 +182,7 @@ class TestDenormals:
         assert during == [True]
 
     def test_a_caller_that_flushes_keeps_flushing(self, digits):
-        with denormals_flushed():
+        with flush_denormals():
             fit(init_model(small_mlp(), digits, 0), digits, cpu_cfg(epochs=1, max_steps=1))
             assert flushing_denormals()
         assert not flushing_denormals()
